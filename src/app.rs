@@ -1,0 +1,91 @@
+//! The page shell, the router, and the signed-in user shared by every page.
+
+use crate::auth::SessionUser;
+use crate::auth::api::{CreateFirstAdmin, Login, Logout, current_user};
+use crate::error::AppError;
+use crate::pages::{
+    escalations::EscalationsPage, home::HomePage, login::LoginPage, not_found::NotFound, queues::QueuesPage,
+    settings::SettingsPage, setup::SetupPage, users::UsersPage,
+};
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+/// The HTML document around the app. Runs on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::security::set_page_csp();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// Who is signed in, and the actions that change it. Provided once by [`App`].
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub login: ServerAction<Login>,
+    pub logout: ServerAction<Logout>,
+    pub setup: ServerAction<CreateFirstAdmin>,
+    pub user: Resource<Result<Option<SessionUser>, AppError>>,
+}
+
+impl Auth {
+    fn provide() -> Self {
+        let login = ServerAction::<Login>::new();
+        let logout = ServerAction::<Logout>::new();
+        let setup = ServerAction::<CreateFirstAdmin>::new();
+        let user = Resource::new(
+            move || (login.version().get(), logout.version().get(), setup.version().get()),
+            |_| current_user(),
+        );
+        let auth = Self { login, logout, setup, user };
+        provide_context(auth);
+        auth
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    Auth::provide();
+    // Lets the end-to-end tests (and curious people) see that the page is interactive.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/gatehouse.css" />
+        <Title formatter=|text: String| {
+            if text.is_empty() { "Gatehouse".to_owned() } else { format!("{text} · Gatehouse") }
+        } />
+        <Router>
+            // Async rendering sends each page whole: redirects and statuses (403, 404) reach the
+            // browser, and pages work without JavaScript (streamed fragments would need it).
+            <Routes fallback=|| view! { <NotFound /> }>
+                <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
+                <Route path=path!("/queues") view=QueuesPage ssr=SsrMode::Async />
+                <Route path=path!("/escalations") view=EscalationsPage ssr=SsrMode::Async />
+                <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
+                <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async />
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,51 @@
+//! Who is signed in: sign-in, sign-out, first-admin setup, and the role guard.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod password;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use crate::domain::Role;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in person as the browser sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// Where to go after signing in: only paths on this site, so a crafted link cannot send a
+/// person elsewhere.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control)
+                && !path.starts_with("/login") =>
+        {
+            path.to_owned()
+        }
+        _ => "/queues".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/settings/users")), "/settings/users");
+        assert_eq!(safe_next(Some("//evil.example")), "/queues");
+        assert_eq!(safe_next(Some("https://evil.example")), "/queues");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/queues");
+        assert_eq!(safe_next(Some("/login")), "/queues");
+        assert_eq!(safe_next(None), "/queues");
+    }
+}

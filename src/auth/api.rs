@@ -1,0 +1,60 @@
+//! Server functions for signing in and out and for the one-time setup.
+
+use super::SessionUser;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// The signed-in user, or `None`.
+#[server(endpoint = "auth/me")]
+pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
+    use super::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    Ok(ctx.current_user().await?.map(|user| user.to_session_user()))
+}
+
+#[server(endpoint = "auth/login")]
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<SessionUser, AppError> {
+    use super::server::{RequestCtx, sign_in};
+    let ctx = RequestCtx::from_leptos().await?;
+    let user = sign_in(&ctx, &email, password).await?;
+    leptos_axum::redirect(&super::safe_next(next.as_deref()));
+    Ok(user)
+}
+
+#[server(endpoint = "auth/logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use super::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    ctx.end_session().await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// Whether the instance still needs its first admin.
+#[server(endpoint = "setup/status")]
+pub async fn needs_setup() -> Result<bool, AppError> {
+    use super::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    Ok(crate::users::server::count(ctx.db()).await? == 0)
+}
+
+/// Creates the first admin and signs them in. Refused once any user exists.
+#[server(endpoint = "setup/first-admin")]
+pub async fn create_first_admin(
+    name: String,
+    email: String,
+    password: String,
+    password_confirm: String,
+) -> Result<SessionUser, AppError> {
+    use super::server::RequestCtx;
+    use crate::users::server::{self as users, NewUser};
+    let ctx = RequestCtx::from_leptos().await?;
+    if password != password_confirm {
+        return Err(AppError::invalid("password_confirm", "The two passwords do not match."));
+    }
+    let new_user = NewUser::parse(&email, &name, crate::domain::Role::Admin, &password, "password")?;
+    let user = users::create_first_admin(ctx.db(), new_user).await?;
+    ctx.start_session(&user).await?;
+    leptos_axum::redirect("/settings/users");
+    Ok(user.to_session_user())
+}

@@ -1,0 +1,173 @@
+//! Server side of authentication: the request context, the role guard, sign-in with throttling.
+
+use super::SessionUser;
+use crate::domain::throttle::{ThrottlePolicy, ThrottleState};
+use crate::domain::{Email, Role};
+use crate::error::AppError;
+use crate::server::db::Db;
+use crate::server::now_ms;
+use crate::server::state::AppState;
+use crate::users::server::{self as users, UserRecord};
+use std::net::{IpAddr, SocketAddr};
+use tower_sessions::Session;
+
+const USER_ID_KEY: &str = "user_id";
+const AUTH_EPOCH_KEY: &str = "auth_epoch";
+
+/// What a server function needs to know about the request it serves.
+pub struct RequestCtx {
+    pub state: AppState,
+    pub session: Session,
+    pub client_ip: Option<IpAddr>,
+}
+
+impl RequestCtx {
+    /// Reads the context Leptos provides to server functions.
+    pub async fn from_leptos() -> Result<Self, AppError> {
+        use leptos::prelude::use_context;
+        let state = use_context::<AppState>().ok_or_else(|| AppError::internal("AppState is not provided"))?;
+        let session = leptos_axum::extract::<Session>().await.map_err(AppError::internal)?;
+        let client_ip =
+            leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>().await.ok().map(|info| info.0.ip());
+        Ok(Self { state, session, client_ip })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// The signed-in user, if the session still holds a valid one. A session whose user was
+    /// disabled or whose password was reset since sign-in is ended here.
+    #[tracing::instrument(skip_all)]
+    pub async fn current_user(&self) -> Result<Option<UserRecord>, AppError> {
+        let Some(user_id) = self.session.get::<i64>(USER_ID_KEY).await? else { return Ok(None) };
+        let epoch = self.session.get::<i64>(AUTH_EPOCH_KEY).await?.unwrap_or(-1);
+        let user = users::find_by_id(self.db(), user_id).await?;
+        match user {
+            Some(user) if !user.disabled && user.auth_epoch == epoch => {
+                tracing::Span::current().record("user_id", user.id);
+                Ok(Some(user))
+            }
+            _ => {
+                self.session.flush().await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The guard every server function calls: a signed-in, enabled user whose role includes
+    /// `role`, or 401/403.
+    pub async fn require(&self, role: Role) -> Result<UserRecord, AppError> {
+        let user = self.current_user().await?.ok_or(AppError::Unauthenticated)?;
+        if !user.role.includes(role) {
+            tracing::warn!(user_id = user.id, required = %role, "refused: role too low");
+            return Err(AppError::Forbidden);
+        }
+        Ok(user)
+    }
+
+    /// Starts a session for `user` under a fresh id (no session fixation).
+    pub async fn start_session(&self, user: &UserRecord) -> Result<(), AppError> {
+        self.session.cycle_id().await?;
+        self.session.insert(USER_ID_KEY, user.id).await?;
+        self.session.insert(AUTH_EPOCH_KEY, user.auth_epoch).await?;
+        Ok(())
+    }
+
+    pub async fn end_session(&self) -> Result<(), AppError> {
+        self.session.flush().await?;
+        Ok(())
+    }
+}
+
+fn account_key(email: &Email) -> String {
+    format!("account:{email}")
+}
+
+fn client_key(ip: IpAddr) -> String {
+    format!("client:{ip}")
+}
+
+/// Checks the password, with per-account and per-client throttling, and starts a session.
+#[tracing::instrument(skip_all, fields(email = %raw_email.trim()))]
+pub async fn sign_in(ctx: &RequestCtx, raw_email: &str, password: String) -> Result<SessionUser, AppError> {
+    let email = Email::parse(raw_email)?;
+    if password.is_empty() {
+        return Err(AppError::invalid("password", "Enter your password."));
+    }
+    let settings = &ctx.state.settings;
+    let mut keys = vec![(account_key(&email), settings.account_throttle())];
+    if let Some(ip) = ctx.client_ip {
+        keys.push((client_key(ip), settings.client_throttle()));
+    }
+    let now = now_ms();
+    for (key, policy) in &keys {
+        let state = load_throttle(ctx.db(), key).await?;
+        if let Err(blocked) = state.check(now, policy) {
+            tracing::warn!(key, retry_after = blocked.retry_after_secs(), "sign-in throttled");
+            return Err(AppError::TooManyAttempts {
+                message: blocked.message(),
+                retry_after_secs: blocked.retry_after_secs(),
+            });
+        }
+    }
+
+    let user = users::find_by_email(ctx.db(), &email).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = super::password::verify(password, stored).await?;
+    let Some(user) = user.filter(|_| matches) else {
+        for (key, policy) in &keys {
+            record_failure(ctx.db(), key, policy).await?;
+        }
+        tracing::info!("sign-in refused: wrong email or password");
+        return Err(AppError::InvalidCredentials);
+    };
+    if user.disabled {
+        return Err(AppError::Conflict { message: "This account is disabled. Ask an admin to enable it.".into() });
+    }
+    clear_throttle(ctx.db(), &account_key(&email)).await?;
+    ctx.start_session(&user).await?;
+    tracing::info!(user_id = user.id, "signed in");
+    Ok(user.to_session_user())
+}
+
+async fn load_throttle(db: &Db, key: &str) -> Result<ThrottleState, sqlx::Error> {
+    let row: Option<(i64, i64, i64)> =
+        sqlx::query_as("select failures, last_failure_at, locked_until from login_throttle where key = $1")
+            .bind(key)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row
+        .map(|(failures, last_failure_ms, locked_until_ms)| ThrottleState {
+            failures: u32::try_from(failures).unwrap_or(u32::MAX),
+            last_failure_ms,
+            locked_until_ms,
+        })
+        .unwrap_or_default())
+}
+
+async fn record_failure(db: &Db, key: &str, policy: &ThrottlePolicy) -> Result<(), sqlx::Error> {
+    let next = load_throttle(db, key).await?.after_failure(now_ms(), policy);
+    sqlx::query(
+        "insert into login_throttle (key, failures, last_failure_at, locked_until) values ($1, $2, $3, $4) \
+         on conflict (key) do update set failures = excluded.failures, \
+         last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until",
+    )
+    .bind(key)
+    .bind(i64::from(next.failures))
+    .bind(next.last_failure_ms)
+    .bind(next.locked_until_ms)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Forgets the failures of one account (after a successful sign-in or a password reset).
+pub async fn clear_throttle(db: &Db, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from login_throttle where key = $1").bind(key).execute(db.pool()).await?;
+    Ok(())
+}
+
+pub fn throttle_key_for(email: &Email) -> String {
+    account_key(email)
+}

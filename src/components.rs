@@ -1,0 +1,4 @@
+//! Pieces shared by pages: the signed-in layout and form parts.
+
+pub mod form;
+pub mod layout;

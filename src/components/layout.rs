@@ -1,0 +1,136 @@
+use crate::app::Auth;
+use crate::auth::SessionUser;
+use crate::domain::Role;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Redirect};
+use leptos_router::hooks::use_location;
+
+/// Renders `children` for a signed-in user whose role includes `role`; sends others to sign
+/// in, and tells a signed-in user without the role that the page is not theirs. The server
+/// functions check again: this only decides what to show.
+#[component]
+pub fn Protected(role: Role, children: ChildrenFn) -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let location = use_location();
+    view! {
+        <Suspense fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    match auth.user.await {
+                        Ok(Some(user)) if user.role.includes(role) => {
+                            view! { <Layout user>{children()}</Layout> }.into_any()
+                        }
+                        Ok(Some(user)) => view! { <Layout user><Forbidden /></Layout> }.into_any(),
+                        Ok(None) => {
+                            let here = location.pathname.get_untracked();
+                            let path = format!("/login?next={}", percent_encode(&here));
+                            view! { <Redirect path /> }.into_any()
+                        }
+                        Err(error) => view! { <ErrorPanel error /> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// The application frame: skip link, top bar with the navigation this role may use, main area.
+#[component]
+pub fn Layout(user: SessionUser, children: Children) -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let role = user.role;
+    view! {
+        <a class="skip-link" href="#main">"Skip to main content"</a>
+        <header class="topbar">
+            <a class="brand" href="/queues">
+                <Logo />
+                <span>"Gatehouse"</span>
+            </a>
+            <nav aria-label="Main">
+                <ul class="nav">
+                    <li><A href="/queues">"Queues"</A></li>
+                    {role.includes(Role::Lead).then(|| view! { <li><A href="/escalations">"Escalations"</A></li> })}
+                    {role.includes(Role::Admin).then(|| view! { <li><A href="/settings">"Settings"</A></li> })}
+                </ul>
+            </nav>
+            <div class="account">
+                <span class="account-name">{user.name.clone()}</span>
+                <span class="badge" aria-label=format!("Role: {}", role.label())>{role.label()}</span>
+                <ActionForm action=auth.logout>
+                    <button type="submit" class="button ghost small">"Sign out"</button>
+                </ActionForm>
+            </div>
+        </header>
+        <main id="main" class="page" tabindex="-1">
+            {children()}
+        </main>
+    }
+}
+
+#[component]
+pub fn Logo() -> impl IntoView {
+    view! {
+        <svg class="logo" viewBox="0 0 32 32" width="28" height="28" aria-hidden="true" focusable="false">
+            <rect x="2" y="2" width="28" height="28" rx="7" class="logo-bg" />
+            <path d="M9 24V13l7-5 7 5v11h-5v-6h-4v6z" class="logo-fg" />
+        </svg>
+    }
+}
+
+/// Shown to a signed-in user whose role does not include the page.
+#[component]
+pub fn Forbidden() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_status(403);
+    view! {
+        <Title text="Not allowed" />
+        <section class="empty-state">
+            <h1>"Not allowed"</h1>
+            <p>"Your role does not include this page. Ask an admin if you need access."</p>
+            <p><a href="/queues">"Go to your queues"</a></p>
+        </section>
+    }
+}
+
+/// A failure to load something, in words a person can act on; never internals.
+#[component]
+pub fn ErrorPanel(error: AppError) -> impl IntoView {
+    view! {
+        <section class="empty-state" role="alert">
+            <h1>"Something went wrong"</h1>
+            <p>{error.to_string()}</p>
+            <p><a href="/">"Back to the start"</a></p>
+        </section>
+    }
+}
+
+/// Sets the HTTP status of the page being rendered on the server.
+#[cfg(feature = "ssr")]
+pub fn set_status(code: u16) {
+    if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+        options.set_status(axum::http::StatusCode::from_u16(code).unwrap_or(axum::http::StatusCode::OK));
+    }
+}
+
+/// Percent-encodes a path for use as a query value.
+pub fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percent_encoding_keeps_paths_readable() {
+        assert_eq!(super::percent_encode("/settings/users"), "/settings/users");
+        assert_eq!(super::percent_encode("/a b?c=d&e"), "/a%20b%3Fc%3Dd%26e");
+    }
+}

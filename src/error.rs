@@ -1,0 +1,159 @@
+//! The one error type that crosses from the server to the browser.
+//!
+//! Every variant documents the HTTP status it maps to. Infrastructure errors (database, IO) are
+//! logged on the server and reach the client only as [`AppError::Internal`], whose message says
+//! nothing about the internals.
+
+use serde::{Deserialize, Serialize};
+use server_fn_codec::{FromServerFnError, JsonEncoding, ServerFnErrorErr};
+
+/// Re-exported paths kept in one place so the rest of the crate names them once.
+mod server_fn_codec {
+    pub use leptos::server_fn::codec::JsonEncoding;
+    pub use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AppError {
+    /// 400: the request could not be read (wrong types, missing fields).
+    #[error("{message}")]
+    BadRequest { message: String },
+    /// 401: nobody is signed in, or the session ended.
+    #[error("Sign in to continue.")]
+    Unauthenticated,
+    /// 401: sign-in refused. One message for unknown email and wrong password alike.
+    #[error("Email or password is incorrect.")]
+    InvalidCredentials,
+    /// 403: signed in, but the role or membership does not allow it.
+    #[error("You do not have permission to do that.")]
+    Forbidden,
+    /// 403: the request came from another site (CSRF protection).
+    #[error("This request came from another site and was refused.")]
+    CrossOrigin,
+    /// 404: the named thing does not exist.
+    #[error("{what} was not found.")]
+    NotFound { what: String },
+    /// 409: the request conflicts with the current state (duplicate, already done).
+    #[error("{message}")]
+    Conflict { message: String },
+    /// 422: a field failed validation; `field` names the form field.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    /// 429: too many failed sign-in attempts.
+    #[error("{message}")]
+    TooManyAttempts { message: String, retry_after_secs: u64 },
+    /// 500: something failed on the server; the details are in the server log only.
+    #[error("Something went wrong on our side. It has been logged; please try again.")]
+    Internal,
+    /// Client side only: the server could not be reached or answered garbage.
+    #[error("Could not reach the server ({message}). Check your connection and try again.")]
+    Network { message: String },
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid { field: field.to_owned(), message: message.into() }
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict { message: message.into() }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound { what: what.into() }
+    }
+
+    /// The HTTP status for this error. The only place statuses are chosen.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest { .. } => 400,
+            Self::Unauthenticated | Self::InvalidCredentials => 401,
+            Self::Forbidden | Self::CrossOrigin => 403,
+            Self::NotFound { .. } => 404,
+            Self::Conflict { .. } => 409,
+            Self::Invalid { .. } => 422,
+            Self::TooManyAttempts { .. } => 429,
+            Self::Internal => 500,
+            Self::Network { .. } => 502,
+        }
+    }
+
+    /// The form field this error belongs to, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// Logs an infrastructure error with its full chain and returns the opaque variant.
+    #[cfg(feature = "ssr")]
+    #[track_caller]
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        let at = std::panic::Location::caller();
+        tracing::error!(error = %error, location = %at, "internal error");
+        Self::Internal
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
+                Self::BadRequest { message: format!("The request was not understood: {message}") }
+            }
+            ServerFnErrorErr::Request(message) => Self::Network { message },
+            ServerFnErrorErr::Deserialization(message) if cfg!(not(feature = "ssr")) => Self::Network { message },
+            #[cfg(feature = "ssr")]
+            other => Self::internal(other),
+            #[cfg(not(feature = "ssr"))]
+            _ => Self::Internal,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    #[track_caller]
+    fn from(error: sqlx::Error) -> Self {
+        Self::internal(error)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<tower_sessions::session::Error> for AppError {
+    #[track_caller]
+    fn from(error: tower_sessions::session::Error) -> Self {
+        Self::internal(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_cover_each_kind() {
+        assert_eq!(AppError::Forbidden.status(), 403);
+        assert_eq!(AppError::invalid("email", "bad").status(), 422);
+        assert_eq!(AppError::conflict("dup").status(), 409);
+        assert_eq!(AppError::InvalidCredentials.status(), 401);
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let error = AppError::TooManyAttempts { message: "wait".into(), retry_after_secs: 8 };
+        let text = serde_json::to_string(&error).unwrap();
+        assert!(text.contains("\"kind\":\"too_many_attempts\""), "{text}");
+        assert_eq!(serde_json::from_str::<AppError>(&text).unwrap(), error);
+    }
+
+    #[test]
+    fn internal_message_leaks_nothing() {
+        let text = AppError::Internal.to_string();
+        assert!(!text.to_lowercase().contains("sql"));
+    }
+}

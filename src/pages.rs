@@ -1,0 +1,10 @@
+//! One page per file.
+
+pub mod escalations;
+pub mod home;
+pub mod login;
+pub mod not_found;
+pub mod queues;
+pub mod settings;
+pub mod setup;
+pub mod users;

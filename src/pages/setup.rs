@@ -1,0 +1,49 @@
+use crate::app::Auth;
+use crate::auth::api::needs_setup;
+use crate::components::form::{ErrorAlert, Field, Submit, action_error};
+use crate::components::layout::Logo;
+use crate::domain::Password;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// The one-time "create the first admin" form of a new instance.
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let error = action_error(auth.setup);
+    let status = Resource::new(|| (), |_| needs_setup());
+    view! {
+        <Title text="Set up Gatehouse" />
+        <main id="main" class="auth-page">
+            <div class="auth-card wide">
+                <div class="auth-brand"><Logo /><span>"Gatehouse"</span></div>
+                <Suspense fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        if matches!(status.await, Ok(false)) {
+                            view! {
+                                <h1>"Gatehouse is set up"</h1>
+                                <p>"An admin account already exists."</p>
+                                <p><a class="button primary" href="/login">"Sign in"</a></p>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <h1>"Create the first admin"</h1>
+                                <p class="lead">
+                                    "This account manages users, workflows and settings. You can add everyone else afterwards."
+                                </p>
+                                <ActionForm action=auth.setup attr:class="stack" attr:aria-label="Create the first admin">
+                                    <ErrorAlert error id="setup-error" />
+                                    <Field id="setup-name" label="Name" name="name" autocomplete="name" error error_id="setup-error" />
+                                    <Field id="setup-email" label="Email" name="email" kind="email" autocomplete="username" required=true error error_id="setup-error" />
+                                    <Field id="setup-password" label="Password" name="password" kind="password" autocomplete="new-password" required=true minlength=Password::MIN_CHARS hint="At least 12 characters." error error_id="setup-error" />
+                                    <Field id="setup-password-confirm" label="Confirm password" name="password_confirm" kind="password" autocomplete="new-password" required=true error error_id="setup-error" />
+                                    <Submit label="Create admin account" pending=auth.setup.pending() />
+                                </ActionForm>
+                            }.into_any()
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,96 @@
+//! The `gatehouse` command line: serve, migrate, and user administration.
+
+use super::audit::Actor;
+use super::config::{Cli, Command, ServeArgs, UserCommand};
+use super::db::Db;
+use super::startup::Application;
+use crate::domain::Role;
+use crate::users::server::{self as users, NewUser};
+use anyhow::Context;
+use std::io::BufRead;
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    super::telemetry::init(&cli.global.log_level, cli.global.log_format);
+    let database_url = cli.global.database_url.clone();
+    match cli.command {
+        None => serve(&database_url, ServeArgs::default_from_env()?).await,
+        Some(Command::Serve(args)) => serve(&database_url, *args).await,
+        Some(Command::Migrate) => {
+            let db = Db::connect(&database_url).await?;
+            db.migrate().await?;
+            println!("Migrations applied.");
+            Ok(())
+        }
+        Some(Command::User(command)) => {
+            let db = Db::connect(&database_url).await?;
+            db.migrate().await?;
+            user_command(&db, command).await
+        }
+    }
+}
+
+async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
+    let app = Application::build(database_url, args).await?;
+    let addr = app.local_addr()?;
+    let url = format!("http://{addr}");
+    let first_run = users::count(app.db()).await.map_err(|e| anyhow::anyhow!("{e}"))? == 0;
+    tracing::info!(%url, "Gatehouse is listening");
+    println!("Gatehouse is running at {url}");
+    if first_run {
+        println!("No users yet: open {url}/setup to create the first admin (or run `gatehouse user add`).");
+    } else {
+        println!("Sign in at {url}/login");
+    }
+    app.run_until_stopped().await.context("server error")
+}
+
+async fn user_command(db: &Db, command: UserCommand) -> anyhow::Result<()> {
+    let actor = Actor::Cli;
+    // AppError messages are written for people; show them as they are.
+    let human = |e: crate::error::AppError| anyhow::anyhow!("{e}");
+    match command {
+        UserCommand::Add { email, role, name } => {
+            let password = read_password()?;
+            let new_user =
+                NewUser::parse(&email, name.as_deref().unwrap_or(""), role, &password, "password").map_err(human)?;
+            let user = users::create(db, &actor, new_user).await.map_err(human)?;
+            println!("Added {} ({}) as {}.", user.name, user.email, user.role.label());
+        }
+        UserCommand::SetRole { email, role } => {
+            let user = users::require_by_email(db, &email).await.map_err(human)?;
+            let user = users::set_role(db, &actor, user.id, role).await.map_err(human)?;
+            println!("{} is now {}.", user.email, role_phrase(user.role));
+        }
+        UserCommand::Disable { email } => {
+            let user = users::require_by_email(db, &email).await.map_err(human)?;
+            users::set_disabled(db, &actor, user.id, true).await.map_err(human)?;
+            println!("Disabled {}.", user.email);
+        }
+        UserCommand::Enable { email } => {
+            let user = users::require_by_email(db, &email).await.map_err(human)?;
+            users::set_disabled(db, &actor, user.id, false).await.map_err(human)?;
+            println!("Enabled {}.", user.email);
+        }
+    }
+    Ok(())
+}
+
+fn role_phrase(role: Role) -> String {
+    match role {
+        Role::Admin => "an admin".into(),
+        other => format!("a {}", other.label().to_lowercase()),
+    }
+}
+
+/// The password comes from `GATEHOUSE_PASSWORD`, or else the first line of stdin, so it never
+/// appears in the process list or shell history.
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("GATEHOUSE_PASSWORD") {
+        return Ok(password);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("could not read the password from stdin")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!password.is_empty(), "no password given: set GATEHOUSE_PASSWORD or pipe it on stdin");
+    Ok(password)
+}

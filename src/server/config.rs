@@ -1,0 +1,194 @@
+//! Configuration from flags and environment variables (every flag has an `env`).
+//! The defaults need no configuration at all: SQLite under `./data`, 127.0.0.1:3000.
+
+use crate::domain::throttle::ThrottlePolicy;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/gatehouse.db";
+
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about = "Human-in-the-loop review gateway for AI automations")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Database URL: `sqlite://PATH` (created on first start) or `postgres://...`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true, hide_env_values = true)]
+    pub database_url: String,
+    /// Log filter, e.g. `info` or `gatehouse=debug,tower_http=info`.
+    #[arg(long, env = "GATEHOUSE_LOG", default_value = "info", global = true)]
+    pub log_level: String,
+    /// Log format.
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (the default).
+    Serve(Box<ServeArgs>),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password is read from GATEHOUSE_PASSWORD or, if unset, from stdin.
+    Add {
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: crate::domain::Role,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Change a user's role.
+    SetRole {
+        email: String,
+        #[arg(value_parser = parse_role)]
+        role: crate::domain::Role,
+    },
+    /// Disable a user: their sessions end and they can no longer sign in.
+    Disable { email: String },
+    /// Enable a disabled user again.
+    Enable { email: String },
+}
+
+fn parse_role(raw: &str) -> Result<crate::domain::Role, String> {
+    raw.parse()
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GATEHOUSE_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+    /// Folder holding the compiled site (`pkg/`, static files).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Secret used to sign session cookies (at least 32 characters). When neither this nor
+    /// `--session-key-file` is given, one is generated on first start and kept in the database,
+    /// so every instance sharing the database agrees on it.
+    #[arg(long, env = "GATEHOUSE_SESSION_SECRET", hide_env_values = true)]
+    pub session_secret: Option<SecretString>,
+    /// File holding the session secret.
+    #[arg(long, env = "GATEHOUSE_SESSION_KEY_FILE", conflicts_with = "session_secret")]
+    pub session_key_file: Option<PathBuf>,
+    /// The address people use to reach Gatehouse, e.g. `https://review.example.com`.
+    /// Accepted as an origin for form posts; an `https` URL turns on Secure cookies.
+    #[arg(long, env = "GATEHOUSE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Mark session cookies Secure (send over HTTPS only).
+    #[arg(long, env = "GATEHOUSE_COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
+    /// Sessions end after this many hours without activity.
+    #[arg(long, env = "GATEHOUSE_SESSION_IDLE_HOURS", default_value_t = 12)]
+    pub session_idle_hours: u32,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "GATEHOUSE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Failed sign-ins per account before each attempt must wait.
+    #[arg(long, env = "GATEHOUSE_LOGIN_FREE_FAILURES", default_value_t = ThrottlePolicy::ACCOUNT.free_failures)]
+    pub login_free_failures: u32,
+    /// Failed sign-ins per account before it is locked.
+    #[arg(long, env = "GATEHOUSE_LOGIN_LOCK_AFTER", default_value_t = ThrottlePolicy::ACCOUNT.lock_after)]
+    pub login_lock_after: u32,
+    /// How long a lock lasts, in seconds.
+    #[arg(long, env = "GATEHOUSE_LOGIN_LOCK_SECS", default_value_t = ThrottlePolicy::ACCOUNT.lock_secs)]
+    pub login_lock_secs: u64,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:3000".parse().expect("valid default address"),
+            site_root: PathBuf::from("target/site"),
+            session_secret: None,
+            session_key_file: None,
+            public_url: None,
+            cookie_secure: false,
+            session_idle_hours: 12,
+            max_body_bytes: 1024 * 1024,
+            login_free_failures: ThrottlePolicy::ACCOUNT.free_failures,
+            login_lock_after: ThrottlePolicy::ACCOUNT.lock_after,
+            login_lock_secs: ThrottlePolicy::ACCOUNT.lock_secs,
+        }
+    }
+}
+
+#[derive(Debug, Parser)]
+struct ServeOnly {
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+impl ServeArgs {
+    /// `gatehouse` with no subcommand serves, configured from the environment and defaults.
+    pub fn default_from_env() -> anyhow::Result<Self> {
+        Ok(ServeOnly::try_parse_from(["gatehouse"])?.args)
+    }
+
+    pub fn account_throttle(&self) -> ThrottlePolicy {
+        ThrottlePolicy {
+            free_failures: self.login_free_failures,
+            lock_after: self.login_lock_after.max(1),
+            lock_secs: self.login_lock_secs,
+            ..ThrottlePolicy::ACCOUNT
+        }
+    }
+
+    pub fn client_throttle(&self) -> ThrottlePolicy {
+        ThrottlePolicy { lock_secs: self.login_lock_secs, ..ThrottlePolicy::CLIENT }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.cookie_secure || self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let cli = Cli::try_parse_from(["gatehouse"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.global.log_format, LogFormat::Human);
+    }
+
+    #[test]
+    fn bad_role_is_a_clear_error() {
+        let error = Cli::try_parse_from(["gatehouse", "user", "add", "a@b.io", "--role", "owner"]).unwrap_err();
+        assert!(error.to_string().contains("unknown role 'owner'"), "{error}");
+    }
+
+    #[test]
+    fn https_public_url_makes_cookies_secure() {
+        let args = ServeArgs { public_url: Some("https://gh.example.com".into()), ..ServeArgs::default() };
+        assert!(args.secure_cookies());
+        assert!(!ServeArgs::default().secure_cookies());
+    }
+}

@@ -1,0 +1,212 @@
+//! Builds the application: database, session layer, routes, middleware; binds the listener.
+
+use super::config::ServeArgs;
+use super::db::Db;
+use super::security::{self, AllowedOrigins};
+use super::session_store::DbSessionStore;
+use super::state::AppState;
+use crate::app::{App, shell};
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha512};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::{Key, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tracing::field::Empty;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: Db,
+}
+
+impl Application {
+    /// Connects to the database, runs migrations, and binds `settings.bind` (port 0 picks a free
+    /// port, which tests use).
+    pub async fn build(database_url: &str, settings: ServeArgs) -> anyhow::Result<Self> {
+        let db = Db::connect(database_url).await?;
+        db.migrate().await?;
+        Self::build_with_db(db, settings).await
+    }
+
+    pub async fn build_with_db(db: Db, settings: ServeArgs) -> anyhow::Result<Self> {
+        let listener =
+            TcpListener::bind(settings.bind).await.with_context(|| format!("could not listen on {}", settings.bind))?;
+        let key = session_key(&db, &settings).await?;
+        let router = router(db.clone(), settings, key);
+        Ok(Self { listener, router, db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let cleanup = tokio::spawn(delete_expired_sessions(self.db.clone()));
+        let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await;
+        cleanup.abort();
+        self.db.close().await;
+        served
+    }
+}
+
+fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("gatehouse")
+        .site_root(settings.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(settings.bind)
+        .build();
+    let session_layer = SessionManagerLayer::new(DbSessionStore::new(db.clone()))
+        .with_name("gatehouse_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(i64::from(settings.session_idle_hours.max(1)))))
+        .with_signed(key);
+    let allowed_origins = Arc::new(AllowedOrigins::new(settings.public_url.as_deref()));
+    let max_body = settings.max_body_bytes;
+    let state = AppState { leptos_options, db, settings: Arc::new(settings) };
+
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .leptos_routes_with_context(&state, routes, move || provide_context(context_state.clone()), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(security::server_fn_status))
+        .layer(session_layer)
+        .layer(axum::middleware::from_fn_with_state(allowed_origins, security::same_origin))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(axum::middleware::from_fn(security::headers))
+        .layer(trace_layer())
+        .with_state(state)
+}
+
+fn trace_layer() -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    impl Fn(&Request<axum::body::Body>) -> tracing::Span + Clone,
+    tower_http::trace::DefaultOnRequest,
+    impl Fn(&axum::response::Response, Duration, &tracing::Span) + Clone,
+> {
+    TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<axum::body::Body>| {
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                path = %request.uri().path(),
+                status = Empty,
+                latency_ms = Empty,
+                user_id = Empty,
+            )
+        })
+        .on_response(|response: &axum::response::Response, latency: Duration, span: &tracing::Span| {
+            span.record("status", response.status().as_u16());
+            span.record("latency_ms", latency.as_secs_f64() * 1000.0);
+            tracing::info!("response");
+        })
+}
+
+async fn readyz(State(db): State<Db>) -> (StatusCode, &'static str) {
+    if db.ping().await { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "database unreachable") }
+}
+
+/// The key that signs session cookies: from the configured secret, or generated once and kept
+/// in the database so that every instance agrees.
+async fn session_key(db: &Db, settings: &ServeArgs) -> anyhow::Result<Key> {
+    let secret: String = if let Some(secret) = &settings.session_secret {
+        secret.expose_secret().to_owned()
+    } else if let Some(path) = &settings.session_key_file {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("could not read the session key file {}", path.display()))?
+            .trim()
+            .to_owned()
+    } else {
+        stored_secret(db, "session_key").await?
+    };
+    anyhow::ensure!(secret.len() >= 32, "the session secret must be at least 32 characters long");
+    Ok(Key::from(&Sha512::digest(secret.as_bytes())))
+}
+
+async fn stored_secret(db: &Db, name: &str) -> anyhow::Result<String> {
+    let mut bytes = [0u8; 48];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    // Insert-if-absent, then read: racing instances end up with the same secret.
+    sqlx::query(
+        "insert into instance_secrets (name, value, created_at) values ($1, $2, $3) on conflict (name) do nothing",
+    )
+    .bind(name)
+    .bind(hex::encode(bytes))
+    .bind(super::now_ms())
+    .execute(db.pool())
+    .await
+    .context("could not store the instance secret")?;
+    let (value,): (String,) = sqlx::query_as("select value from instance_secrets where name = $1")
+        .bind(name)
+        .fetch_one(db.pool())
+        .await
+        .context("could not read the instance secret")?;
+    Ok(value)
+}
+
+async fn delete_expired_sessions(db: Db) {
+    let store = DbSessionStore::new(db);
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match store.delete_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "expired sessions removed"),
+            Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

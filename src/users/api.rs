@@ -1,0 +1,50 @@
+//! Server functions for the admin users page. Each checks the caller is an admin first.
+
+use super::UserSummary;
+use crate::domain::Role;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server(endpoint = "users/list")]
+pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
+    use crate::auth::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    ctx.require(Role::Admin).await?;
+    super::server::list(ctx.db()).await
+}
+
+#[server(endpoint = "users/add")]
+pub async fn add_user(email: String, name: String, role: Role, password: String) -> Result<UserSummary, AppError> {
+    use super::server::{self as users, NewUser};
+    use crate::auth::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    let admin = ctx.require(Role::Admin).await?;
+    let new_user = NewUser::parse(&email, &name, role, &password, "password")?;
+    Ok(users::create(ctx.db(), &admin.actor(), new_user).await?.summary())
+}
+
+#[server(endpoint = "users/set-role")]
+pub async fn set_user_role(user_id: i64, role: Role) -> Result<UserSummary, AppError> {
+    use crate::auth::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    let admin = ctx.require(Role::Admin).await?;
+    Ok(super::server::set_role(ctx.db(), &admin.actor(), user_id, role).await?.summary())
+}
+
+#[server(endpoint = "users/set-disabled")]
+pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<UserSummary, AppError> {
+    use crate::auth::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    let admin = ctx.require(Role::Admin).await?;
+    Ok(super::server::set_disabled(ctx.db(), &admin.actor(), user_id, disabled).await?.summary())
+}
+
+#[server(endpoint = "users/reset-password")]
+pub async fn reset_user_password(user_id: i64, new_password: String) -> Result<UserSummary, AppError> {
+    use crate::auth::server::RequestCtx;
+    use crate::domain::Password;
+    let ctx = RequestCtx::from_leptos().await?;
+    let admin = ctx.require(Role::Admin).await?;
+    let password = Password::parse(&new_password, "new_password")?;
+    Ok(super::server::reset_password(ctx.db(), &admin.actor(), user_id, password).await?.summary())
+}
