@@ -61,7 +61,6 @@ impl Auth {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    Auth::provide();
     // Lets the end-to-end tests (and curious people) see that the page is interactive.
     Effect::new(|_| {
         if let Some(body) = document().body() {
@@ -75,6 +74,17 @@ pub fn App() -> impl IntoView {
             if text.is_empty() { "Gatehouse".to_owned() } else { format!("{text} · Gatehouse") }
         } />
         <Router>
+            <AppRoutes />
+        </Router>
+    }
+}
+
+/// The routes, inside the router so that the auth actions see a failed form post's error
+/// (the router reads it from the URL when JavaScript is off).
+#[component]
+fn AppRoutes() -> impl IntoView {
+    Auth::provide();
+    view! {
             // Async rendering sends each page whole: redirects and statuses (403, 404) reach the
             // browser, and pages work without JavaScript (streamed fragments would need it).
             <Routes fallback=|| view! { <NotFound /> }>
@@ -86,6 +96,5 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async />
             </Routes>
-        </Router>
     }
 }

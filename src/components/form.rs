@@ -1,14 +1,25 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
+use leptos::server_fn::error::ServerFnUrlError;
+use leptos_router::hooks::use_query_map;
 
-/// The latest error of a server action, for display.
+/// The latest error of a server action, for display: from the action once it has run in this
+/// page, else from the URL, where a form post without JavaScript puts it on the way back.
 pub fn action_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
 where
     S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
     S::Output: Clone + Send + Sync + 'static,
 {
-    Signal::derive(move || action.value().get().and_then(Result::err))
+    let query = use_query_map();
+    Signal::derive(move || match action.value().get() {
+        Some(result) => result.err(),
+        None => query.with(|q| {
+            (q.get_str("__path") == Some(S::PATH))
+                .then(|| q.get_str("__err").map(ServerFnUrlError::<AppError>::decode_err))
+                .flatten()
+        }),
+    })
 }
 
 /// Announces a form's error to everyone, screen readers included.

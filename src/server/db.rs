@@ -94,6 +94,16 @@ impl Db {
         sqlx::query("select 1").execute(&self.pool).await.is_ok()
     }
 
+    /// Begins a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so concurrent writers queue on the busy timeout instead of failing
+    /// when a read lock cannot be upgraded.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("begin immediate").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// `" for update"` where the backend supports row locks (SQLite serialises writers instead).
     pub fn for_update(&self) -> &'static str {
         match self.backend {

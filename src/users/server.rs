@@ -151,7 +151,7 @@ async fn insert(conn: &mut AnyConnection, user: &NewUser, password_hash: &str) -
 #[tracing::instrument(skip(db, user), fields(email = %user.email, role = %user.role))]
 pub async fn create(db: &Db, actor: &Actor, user: NewUser) -> Result<UserRecord, AppError> {
     let hash = crate::auth::password::hash(user.password.clone()).await?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let id = insert(&mut tx, &user, &hash).await?;
     audit::record(&mut tx, actor, "user.create", &user.email.to_string(), json!({ "role": user.role })).await?;
     tx.commit().await?;
@@ -167,7 +167,7 @@ pub async fn create_first_admin(db: &Db, user: NewUser) -> Result<UserRecord, Ap
         return Err(already());
     }
     let hash = crate::auth::password::hash(user.password.clone()).await?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let (existing,): (i64,) = sqlx::query_as("select count(*) from users").fetch_one(&mut *tx).await?;
     if existing > 0 {
         return Err(already());
@@ -224,7 +224,7 @@ async fn ensure_other_admin(db: &Db, conn: &mut AnyConnection, target: &UserReco
 
 #[tracing::instrument(skip(db, actor))]
 pub async fn set_role(db: &Db, actor: &Actor, id: i64, role: Role) -> Result<UserRecord, AppError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let target = load_for_change(db, &mut tx, id).await?;
     if target.role == role {
         return Ok(target);
@@ -245,7 +245,7 @@ pub async fn set_role(db: &Db, actor: &Actor, id: i64, role: Role) -> Result<Use
 
 #[tracing::instrument(skip(db, actor))]
 pub async fn set_disabled(db: &Db, actor: &Actor, id: i64, disabled: bool) -> Result<UserRecord, AppError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let target = load_for_change(db, &mut tx, id).await?;
     if target.disabled == disabled {
         return Ok(target);
@@ -273,7 +273,7 @@ pub async fn set_disabled(db: &Db, actor: &Actor, id: i64, disabled: bool) -> Re
 #[tracing::instrument(skip(db, actor, password))]
 pub async fn reset_password(db: &Db, actor: &Actor, id: i64, password: Password) -> Result<UserRecord, AppError> {
     let hash = crate::auth::password::hash(password).await?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let target = load_for_change(db, &mut tx, id).await?;
     sqlx::query("update users set password_hash = $1, auth_epoch = auth_epoch + 1, updated_at = $2 where id = $3")
         .bind(hash)

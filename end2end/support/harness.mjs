@@ -1,0 +1,315 @@
+// Test support: a Gatehouse server on a fresh database, a headless Chromium with JavaScript on
+// or off, and small helpers shared by the scenarios. Lives outside tests/ so `node --test` does
+// not run it as a test file.
+
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { access, constants, mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach } from 'node:test';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BINARY = process.env.GATEHOUSE_BIN ?? path.join(ROOT, 'target/debug/gatehouse');
+const SITE_ROOT = process.env.LEPTOS_SITE_ROOT ?? path.join(ROOT, 'target/site');
+export const SCREENSHOT_DIR = path.join(ROOT, 'end2end/screenshots');
+
+/** The two ways every scenario runs. */
+export const MODES = [
+  { name: 'js', js: true },
+  { name: 'nojs', js: false },
+];
+
+export const ADMIN = { name: 'Ada Admin', email: 'ada@example.com', password: 'admin-password-123' };
+
+/** Starts `gatehouse serve` on a free port and an empty database; resolves once /healthz is 200. */
+export async function startServer(env = {}) {
+  // The binary may be briefly absent while it is being rebuilt: wait for it rather than fail.
+  await waitFor(120_000, () => access(BINARY, constants.X_OK).then(() => true));
+  const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-e2e-'));
+  const child = spawn(BINARY, ['serve', '--bind', '127.0.0.1:0'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: `sqlite://${dir}/db.sqlite`,
+      LEPTOS_SITE_ROOT: SITE_ROOT,
+      GATEHOUSE_LOG: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  let spawnError;
+  child.stdout.on('data', (chunk) => (log += chunk));
+  child.stderr.on('data', (chunk) => (log += chunk));
+  child.once('error', (error) => (spawnError = error));
+  const exited = new Promise((resolve) => child.once('close', resolve));
+  // If the test process dies early (uncaught error, Ctrl-C), take the server down with it.
+  const killOnExit = () => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', killOnExit);
+
+  const stop = async () => {
+    process.off('exit', killOnExit);
+    if (!spawnError && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const url = await waitFor(30_000, async () => {
+      if (spawnError) throw new Error(`could not start ${BINARY}: ${spawnError.message}`);
+      if (child.exitCode !== null) throw new Error(`gatehouse exited with ${child.exitCode}:\n${log}`);
+      const base = log.match(/running at (http:\/\/\S+)/)?.[1];
+      if (!base) return undefined;
+      const response = await fetch(`${base}/healthz`).catch(() => undefined);
+      return response?.status === 200 ? base : undefined;
+    });
+    return { url, stop, log: () => log };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** A fresh headless Chromium profile with JavaScript on or off, and its one page. */
+export async function openBrowser({ js }) {
+  const profile = await mkdtemp(path.join(tmpdir(), 'gatehouse-e2e-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    javaScriptEnabled: js,
+    viewport: { width: 1280, height: 800 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
+  context.setDefaultTimeout(15_000);
+  context.setDefaultNavigationTimeout(20_000);
+  const page = context.pages()[0] ?? (await context.newPage());
+  const errors = watchErrors(page);
+  const close = async () => {
+    await context.close();
+    await rm(profile, { recursive: true, force: true });
+  };
+  return { context, page, errors, close };
+}
+
+/** Uncaught exceptions and console errors, except the browser's own notes on 4xx answers. */
+function watchErrors(page) {
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+      errors.push(`console: ${message.text()}`);
+    }
+  });
+  return errors;
+}
+
+/**
+ * One server (fresh database) and one browser for a mode, started before the enclosing
+ * `describe` block's tests and stopped after them. Call inside `describe`; `app.page`,
+ * `app.url`, … are filled in by the `before` hook.
+ */
+export function setUpApp(mode, env = {}) {
+  const app = { mode: mode.name, js: mode.js };
+  before(async () => {
+    await mkdir(SCREENSHOT_DIR, { recursive: true });
+    const server = await startServer(env);
+    Object.assign(app, { server, url: server.url });
+    Object.assign(app, await openBrowser(mode));
+  });
+  beforeEach(() => {
+    app.errors?.splice(0);
+  });
+  afterEach(() => {
+    // A hydrated page must not throw or log errors (a panic in the WebAssembly shows up here).
+    assert.deepEqual(app.errors, [], `browser errors in ${app.mode} mode`);
+  });
+  after(async () => {
+    await app.close?.();
+    await app.server?.stop();
+  });
+  return app;
+}
+
+/** Retries `check` (which throws or returns undefined) until it returns a value. */
+async function waitFor(timeoutMs, check, intervalMs = 50) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let failure;
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      failure = error;
+    }
+    if (Date.now() > deadline) throw failure ?? new Error(`timed out after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** In hydrated mode, waits until the app is interactive; without JavaScript, nothing to wait for. */
+export async function ready(app) {
+  if (app.js) await app.page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached' });
+}
+
+/** Opens `pathname` and waits until the page is usable. */
+export async function visit(app, pathname) {
+  const response = await app.page.goto(app.url + pathname);
+  await ready(app);
+  return response;
+}
+
+/** Waits until the page is at `pathname` (full or client-side navigation) and usable. */
+export async function arrivedAt(app, pathname) {
+  await app.page.waitForURL((url) => url.pathname === pathname);
+  await ready(app);
+}
+
+/** The path of the current page. */
+export function pathOf(page) {
+  return new URL(page.url()).pathname;
+}
+
+export async function screenshot(app, name) {
+  await app.page.screenshot({ path: path.join(SCREENSHOT_DIR, `${app.mode}-${name}.png`), fullPage: true });
+}
+
+/**
+ * Runs `action`, which submits a form to the server function at `/api/<endpoint>`, and returns
+ * the server's answer. Without JavaScript the browser then follows the redirect: this also waits
+ * for that page to load. With JavaScript the page updates in place afterwards (or navigates on
+ * the client); callers wait for what they expect.
+ */
+export async function submit(app, endpoint, action) {
+  const loaded = app.js ? undefined : app.page.waitForEvent('load');
+  const [response] = await Promise.all([
+    app.page.waitForResponse(
+      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === `/api/${endpoint}`,
+    ),
+    action(),
+  ]);
+  await loaded;
+  await ready(app);
+  return response;
+}
+
+/**
+ * The error a server function answered with, as `{ kind, message, ... }`, or null on success.
+ * Hydrated, it is the JSON body; without JavaScript the server redirects back to the form with
+ * the error encoded in the `__err` query parameter.
+ */
+export async function serverError(response) {
+  if (response.status() >= 300 && response.status() < 400) {
+    // Each failed post appends its error to the form's address, so the latest is the last one.
+    const encoded = new URL(response.headers().location, response.url()).searchParams.getAll('__err').at(-1);
+    return encoded ? JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) : null;
+  }
+  return response.ok() ? null : response.json();
+}
+
+/** Waits for an alert containing `text`; on failure says what the page shows instead. */
+export async function expectAlert(page, text, timeout = 5000) {
+  const alert = page.getByRole('alert').filter({ hasText: text });
+  try {
+    await alert.waitFor({ timeout });
+  } catch {
+    const alerts = await page.getByRole('alert').allInnerTexts();
+    const main = (await page.getByRole('main').first().innerText().catch(() => '')).replace(/\s+/g, ' ');
+    assert.fail(
+      `expected an alert with "${text}" at ${page.url()}; alerts: ${JSON.stringify(alerts)}; main: "${main}"`,
+    );
+  }
+  return alert;
+}
+
+/** Whether `locator` is the focused element. */
+export function isFocused(locator) {
+  return locator.evaluate((element) => element === document.activeElement);
+}
+
+/** Hydrated mode only: returns a check that the page was not reloaded since (forms ran in place). */
+export async function markPage(app) {
+  if (!app.js) return async () => {};
+  await app.page.evaluate(() => (window.__e2eMark = true));
+  return async () =>
+    assert.equal(await app.page.evaluate(() => window.__e2eMark), true, 'the hydrated page reloaded');
+}
+
+/** The main navigation's link names, in order. */
+export async function navLinks(page) {
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.waitFor();
+  return nav.getByRole('link').allInnerTexts().then((names) => names.map((n) => n.trim()));
+}
+
+// --- Flows used by several scenarios -----------------------------------------------------------
+
+export async function fillSetup(page, { name, email, password, confirm = password }) {
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByLabel('Confirm password').fill(confirm);
+}
+
+/** Creates the first admin through /setup; ends signed in on the users page. */
+export async function createFirstAdmin(app, admin = ADMIN) {
+  await visit(app, '/setup');
+  await fillSetup(app.page, admin);
+  const response = await submit(app, 'setup/first-admin', () =>
+    app.page.getByRole('button', { name: 'Create admin account' }).click(),
+  );
+  assert.equal(await serverError(response), null, 'creating the first admin failed');
+  await arrivedAt(app, '/settings/users');
+}
+
+/** Fills and submits the sign-in form of the open /login page; returns the server's answer. */
+export async function signIn(app, { email, password }) {
+  await app.page.getByLabel('Email').fill(email);
+  await app.page.getByLabel('Password').fill(password);
+  return submit(app, 'auth/login', () => app.page.getByRole('button', { name: 'Sign in' }).click());
+}
+
+/** Signs in from /login and waits for the queues. */
+export async function signInAs(app, user) {
+  await visit(app, '/login');
+  const response = await signIn(app, user);
+  assert.equal(await serverError(response), null, `signing in as ${user.email} failed`);
+  await arrivedAt(app, '/queues');
+}
+
+export async function signOut(app) {
+  await submit(app, 'auth/logout', () => app.page.getByRole('button', { name: 'Sign out' }).click());
+  await arrivedAt(app, '/login');
+}
+
+/** Adds a user through the "Add a user" form of the open /settings/users page. */
+export async function addUser(app, { email, name, role = 'reviewer', password }) {
+  const form = app.page.getByRole('form', { name: 'Add a user' });
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Name').fill(name);
+  await form.getByLabel('Role').selectOption(role);
+  await form.getByLabel('Temporary password').fill(password);
+  const response = await submit(app, 'users/add', () => form.getByRole('button', { name: 'Add user' }).click());
+  assert.equal(await serverError(response), null, `adding ${email} failed`);
+  await app.page.getByRole('row', { name }).waitFor();
+}

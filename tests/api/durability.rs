@@ -1,0 +1,130 @@
+//! Acknowledged writes survive `kill -9` of the real server binary, and the CLI manages users.
+
+use crate::helpers::{Backend, PASSWORD, TestDb, client};
+use crate::on_both_backends;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+on_both_backends!(acknowledged_writes_survive_kill_9, cli_manages_users_with_clear_errors);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn gatehouse(db_url: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command.env("DATABASE_URL", db_url).env("GATEHOUSE_LOG", "warn").env_remove("GATEHOUSE_PASSWORD");
+    command
+}
+
+async fn start(db_url: &str, port: u16) -> Child {
+    let child = gatehouse(db_url)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gatehouse");
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    for _ in 0..200 {
+        if reqwest::get(&url).await.is_ok_and(|r| r.status() == 200) {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("gatehouse did not become ready");
+}
+
+async fn acknowledged_writes_survive_kill_9(backend: Backend) {
+    let test_db = TestDb::new(&backend).await;
+    let port = free_port();
+    let mut server = start(&test_db.url, port).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let browser = client();
+    let form = [("name", "Ada"), ("email", "ada@example.com"), ("password", PASSWORD), ("password_confirm", PASSWORD)];
+    let created = browser.post(format!("{base}/api/setup/first-admin")).form(&form).send().await.unwrap();
+    assert_eq!(created.status(), 200);
+    let added = browser
+        .post(format!("{base}/api/users/add"))
+        .form(&[("email", "rev@example.com"), ("name", "Rev"), ("role", "reviewer"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 200);
+
+    server.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix: no clean shutdown.
+    server.wait().unwrap();
+
+    let mut server = start(&test_db.url, port).await;
+    let session_survived: serde_json::Value =
+        browser.post(format!("{base}/api/auth/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(session_survived["email"], "ada@example.com", "the session survived too");
+    let fresh = client();
+    let login = fresh
+        .post(format!("{base}/api/auth/login"))
+        .form(&[("email", "rev@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    server.kill().ok();
+    server.wait().ok();
+}
+
+fn run(db_url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    use std::io::Write;
+    let mut child = gatehouse(db_url)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+async fn cli_manages_users_with_clear_errors(backend: Backend) {
+    let test_db = TestDb::new(&backend).await;
+    let url = test_db.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let (ok, out) = run(&url, &["migrate"], None);
+        assert!(ok, "{out}");
+        let (ok, out) = run(
+            &url,
+            &["user", "add", "ada@example.com", "--role", "admin", "--name", "Ada"],
+            Some(&format!("{PASSWORD}\n")),
+        );
+        assert!(ok, "{out}");
+        assert!(out.contains("Added Ada (ada@example.com) as Admin."), "{out}");
+
+        let (ok, out) =
+            run(&url, &["user", "add", "ada@example.com", "--role", "admin"], Some(&format!("{PASSWORD}\n")));
+        assert!(!ok);
+        assert!(out.contains("already exists"), "{out}");
+        let (ok, out) = run(&url, &["user", "add", "bob@example.com", "--role", "owner"], Some("x\n"));
+        assert!(!ok);
+        assert!(out.contains("unknown role 'owner'"), "{out}");
+        let (ok, out) = run(&url, &["user", "add", "bob@example.com", "--role", "reviewer"], Some("short\n"));
+        assert!(!ok);
+        assert!(out.contains("at least 12 characters"), "{out}");
+
+        let (ok, out) =
+            run(&url, &["user", "add", "bob@example.com", "--role", "reviewer"], Some(&format!("{PASSWORD}\n")));
+        assert!(ok, "{out}");
+        let (ok, out) = run(&url, &["user", "set-role", "bob@example.com", "lead"], None);
+        assert!(ok && out.contains("is now a team lead"), "{out}");
+        let (ok, out) = run(&url, &["user", "disable", "ada@example.com"], None);
+        assert!(!ok && out.contains("At least one enabled admin"), "{out}");
+        let (ok, out) = run(&url, &["user", "disable", "bob@example.com"], None);
+        assert!(ok, "{out}");
+        let (ok, out) = run(&url, &["user", "disable", "nobody@example.com"], None);
+        assert!(!ok && out.contains("was not found"), "{out}");
+    })
+    .await
+    .unwrap();
+}

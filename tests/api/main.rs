@@ -1,0 +1,11 @@
+//! HTTP and storage tests: the real server on a random port with a fresh database, on SQLite and
+//! (when `TEST_DATABASE_URL` is set) PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod durability;
+mod security;
+mod setup;
+mod storage;
+mod users;

@@ -1,0 +1,102 @@
+//! The one-time "create the first admin" step.
+
+use crate::helpers::{Backend, PASSWORD, error_kind, spawn_app};
+use crate::on_both_backends;
+
+on_both_backends!(
+    fresh_instance_needs_setup_and_first_admin_is_signed_in,
+    setup_is_refused_once_a_user_exists,
+    mismatched_passwords_create_nothing,
+    concurrent_setups_create_exactly_one_admin,
+    home_redirects_to_setup_then_to_login,
+);
+
+const FORM: &[(&str, &str)] =
+    &[("name", "Ada"), ("email", "ada@example.com"), ("password", PASSWORD), ("password_confirm", PASSWORD)];
+
+async fn fresh_instance_needs_setup_and_first_admin_is_signed_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let status: bool = app.call("setup/status", &[]).await.json().await.unwrap();
+    assert!(status);
+
+    let response = app.call("setup/first-admin", FORM).await;
+    assert_eq!(response.status(), 200);
+    let me = app.me(&app.client).await;
+    assert_eq!(me["email"], "ada@example.com");
+    assert_eq!(me["role"], "admin");
+    let status: bool = app.call("setup/status", &[]).await.json().await.unwrap();
+    assert!(!status);
+    assert_eq!(app.audit_actions().await, vec!["setup.first_admin"]);
+}
+
+async fn setup_is_refused_once_a_user_exists(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("grace@example.com", gatehouse::domain::Role::Reviewer).await;
+    let (status, body) = error_kind(app.call("setup/first-admin", FORM).await).await;
+    assert_eq!(status, 409);
+    assert_eq!(body["kind"], "conflict");
+    assert_eq!(app.user_count().await, 1);
+    assert!(app.me(&app.client).await.is_null());
+}
+
+async fn mismatched_passwords_create_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let form = [
+        ("name", "Ada"),
+        ("email", "ada@example.com"),
+        ("password", PASSWORD),
+        ("password_confirm", "something else entirely"),
+    ];
+    let (status, body) = error_kind(app.call("setup/first-admin", &form).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["field"], "password_confirm");
+    let form = [("name", "Ada"), ("email", "not-an-email"), ("password", PASSWORD), ("password_confirm", PASSWORD)];
+    let (status, body) = error_kind(app.call("setup/first-admin", &form).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["field"], "email");
+    assert_eq!(app.user_count().await, 0);
+}
+
+async fn concurrent_setups_create_exactly_one_admin(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let attempts = (0..8).map(|i| {
+        let client = crate::helpers::client();
+        let url = app.url("/api/setup/first-admin");
+        async move {
+            let email = format!("admin{i}@example.com");
+            let form =
+                [("name", "A"), ("email", email.as_str()), ("password", PASSWORD), ("password_confirm", PASSWORD)];
+            client.post(url).form(&form).send().await.unwrap().status().as_u16()
+        }
+    });
+    let statuses = futures_join_all(attempts).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 409), "{statuses:?}");
+    assert_eq!(app.user_count().await, 1);
+}
+
+async fn home_redirects_to_setup_then_to_login(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let home = || app.client.get(app.url("/")).header("accept", "text/html").send();
+    let response = home().await.unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], "/setup");
+
+    app.add_user("grace@example.com", gatehouse::domain::Role::Reviewer).await;
+    let response = home().await.unwrap();
+    assert_eq!(response.headers()["location"], "/login");
+}
+
+/// Runs futures concurrently on the runtime and collects their outputs in order.
+pub async fn futures_join_all<F, T>(futures: impl IntoIterator<Item = F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
