@@ -156,7 +156,8 @@ fn UserRow(user: UserSummary, actions: UserActions) -> impl IntoView {
                 </ActionForm>
             </td>
             <td><span class=status_class>{status}</span></td>
-            <td class="row-actions">
+            <td>
+                <div class="row-actions">
                 <ActionForm action=actions.set_disabled attr:class="inline-form">
                     <input type="hidden" name="user_id" value=id_toggle />
                     <input type="hidden" name="disabled" value=(!user.disabled).to_string() />
@@ -171,6 +172,7 @@ fn UserRow(user: UserSummary, actions: UserActions) -> impl IntoView {
                         <button type="submit" class="button small" aria-label=set_label>"Set"</button>
                     </ActionForm>
                 </details>
+                </div>
             </td>
         </tr>
     }

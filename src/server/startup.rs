@@ -106,32 +106,27 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
         .layer(axum::middleware::from_fn_with_state(allowed_origins, security::same_origin))
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(axum::middleware::from_fn(security::headers))
-        .layer(trace_layer())
+        .layer(
+            // One span per request: method, path, status, latency, and the user id once the
+            // guard has identified them.
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<axum::body::Body>| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        status = Empty,
+                        latency_ms = Empty,
+                        user_id = Empty,
+                    )
+                })
+                .on_response(|response: &axum::response::Response, latency: Duration, span: &tracing::Span| {
+                    span.record("status", response.status().as_u16());
+                    span.record("latency_ms", latency.as_secs_f64() * 1000.0);
+                    tracing::info!("response");
+                }),
+        )
         .with_state(state)
-}
-
-fn trace_layer() -> TraceLayer<
-    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
-    impl Fn(&Request<axum::body::Body>) -> tracing::Span + Clone,
-    tower_http::trace::DefaultOnRequest,
-    impl Fn(&axum::response::Response, Duration, &tracing::Span) + Clone,
-> {
-    TraceLayer::new_for_http()
-        .make_span_with(|request: &Request<axum::body::Body>| {
-            tracing::info_span!(
-                "request",
-                method = %request.method(),
-                path = %request.uri().path(),
-                status = Empty,
-                latency_ms = Empty,
-                user_id = Empty,
-            )
-        })
-        .on_response(|response: &axum::response::Response, latency: Duration, span: &tracing::Span| {
-            span.record("status", response.status().as_u16());
-            span.record("latency_ms", latency.as_secs_f64() * 1000.0);
-            tracing::info!("response");
-        })
 }
 
 async fn readyz(State(db): State<Db>) -> (StatusCode, &'static str) {

@@ -18,7 +18,7 @@ fn gatehouse(db_url: &str) -> Command {
 }
 
 async fn start(db_url: &str, port: u16) -> Child {
-    let child = gatehouse(db_url)
+    let mut child = gatehouse(db_url)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -31,6 +31,8 @@ async fn start(db_url: &str, port: u16) -> Child {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    child.kill().ok();
+    child.wait().ok();
     panic!("gatehouse did not become ready");
 }
 

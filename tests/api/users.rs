@@ -53,7 +53,8 @@ async fn admin_adds_lists_and_changes_users(backend: Backend) {
 async fn bad_input_is_refused_and_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let (admin, _) = app.signed_in("admin@example.com", Role::Admin).await;
-    let cases: &[(&[(&str, &str)], u16, &str)] = &[
+    type Form<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Form, u16, &str)] = &[
         (&[("email", "ADMIN@example.com"), ("name", "x"), ("role", "reviewer"), ("password", PASSWORD)], 422, "email"),
         (&[("email", "no-at-sign"), ("name", "x"), ("role", "reviewer"), ("password", PASSWORD)], 422, "email"),
         (&[("email", "b@example.com"), ("name", "x"), ("role", "reviewer"), ("password", "short")], 422, "password"),
