@@ -2,7 +2,9 @@
 
 pub mod account;
 pub mod role;
+pub mod routing;
 pub mod throttle;
+pub mod workflow;
 
 pub use account::{DisplayName, Email, Password};
 pub use role::Role;

@@ -28,6 +28,18 @@ pub enum AppError {
     /// 403: signed in, but the role or membership does not allow it.
     #[error("You do not have permission to do that.")]
     Forbidden,
+    /// 401: the machine API's bearer key is missing, malformed, unknown or revoked.
+    #[error("The API key is missing, wrong or revoked. Send it as `Authorization: Bearer <key>`.")]
+    InvalidApiKey,
+    /// 403: the API key is valid but not scoped to this workflow.
+    #[error("This API key may not use the workflow '{workflow}'.")]
+    KeyScope { workflow: String },
+    /// 413: the request body is larger than the configured limit.
+    #[error("The request body is larger than the limit of {limit_bytes} bytes.")]
+    PayloadTooLarge { limit_bytes: usize },
+    /// 415: the machine API takes JSON only.
+    #[error("Send JSON with `Content-Type: application/json`.")]
+    UnsupportedMediaType,
     /// 403: the request came from another site (CSRF protection).
     #[error("This request came from another site and was refused.")]
     CrossOrigin,
@@ -37,7 +49,8 @@ pub enum AppError {
     /// 409: the request conflicts with the current state (duplicate, already done).
     #[error("{message}")]
     Conflict { message: String },
-    /// 422: a field failed validation; `field` names the form field.
+    /// 422: a field failed validation; `field` names the form field or, for item data, the
+    /// JSON path (`/payload/total`).
     #[error("{message}")]
     Invalid { field: String, message: String },
     /// 429: too many failed sign-in attempts.
@@ -68,8 +81,10 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             Self::BadRequest { .. } => 400,
-            Self::Unauthenticated | Self::InvalidCredentials => 401,
-            Self::Forbidden | Self::CrossOrigin => 403,
+            Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidApiKey => 401,
+            Self::Forbidden | Self::CrossOrigin | Self::KeyScope { .. } => 403,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::UnsupportedMediaType => 415,
             Self::NotFound { .. } => 404,
             Self::Conflict { .. } => 409,
             Self::Invalid { .. } => 422,
@@ -77,6 +92,14 @@ impl AppError {
             Self::Internal => 500,
             Self::Network { .. } => 502,
         }
+    }
+
+    /// A stable machine-readable code (the serialised `kind`).
+    pub fn code(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("kind").and_then(|k| k.as_str().map(str::to_owned)))
+            .unwrap_or_else(|| "internal".to_owned())
     }
 
     /// The form field this error belongs to, if any.

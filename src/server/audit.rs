@@ -17,7 +17,7 @@ impl Actor {
         }
     }
 
-    fn label(&self) -> &str {
+    pub fn label(&self) -> &str {
         match self {
             Actor::User { email, .. } => email,
             Actor::Cli => "cli",

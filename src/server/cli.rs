@@ -1,7 +1,7 @@
 //! The `gatehouse` command line: serve, migrate, and user administration.
 
 use super::audit::Actor;
-use super::config::{Cli, Command, ServeArgs, UserCommand};
+use super::config::{ApiKeyCommand, Cli, Command, ServeArgs, UserCommand, WorkflowCommand};
 use super::db::Db;
 use super::startup::Application;
 use crate::domain::Role;
@@ -21,12 +21,65 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Migrations applied.");
             Ok(())
         }
-        Some(Command::User(command)) => {
-            let db = Db::connect(&database_url).await?;
-            db.migrate().await?;
-            user_command(&db, command).await
+        Some(Command::User(command)) => user_command(&open(&database_url).await?, command).await,
+        Some(Command::Workflow(command)) => workflow_command(&open(&database_url).await?, command).await,
+        Some(Command::ApiKey(command)) => api_key_command(&open(&database_url).await?, command).await,
+    }
+}
+
+async fn open(database_url: &str) -> anyhow::Result<Db> {
+    let db = Db::connect(database_url).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+fn human(e: crate::error::AppError) -> anyhow::Error {
+    // AppError messages are written for people; show them as they are, with the failing field.
+    match e.field() {
+        Some(field) if !e.to_string().contains(field) => anyhow::anyhow!("{field}: {e}"),
+        _ => anyhow::anyhow!("{e}"),
+    }
+}
+
+async fn workflow_command(db: &Db, command: WorkflowCommand) -> anyhow::Result<()> {
+    use crate::workflows::server::{self as workflows, ApplyOutcome};
+    match command {
+        WorkflowCommand::Apply { file, reason } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("could not read {}", file.display()))?;
+            let spec = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a valid workflow file", file.display()))?;
+            let (workflow, outcome) = workflows::apply(db, &Actor::Cli, spec, &reason).await.map_err(human)?;
+            match outcome {
+                ApplyOutcome::Created => println!("Created workflow {} (version 1).", workflow.slug()),
+                ApplyOutcome::Updated { changed } => println!(
+                    "Updated workflow {} to version {}: {}.",
+                    workflow.slug(),
+                    workflow.settings_version,
+                    changed.join(", ")
+                ),
+                ApplyOutcome::Unchanged => {
+                    println!("Workflow {} is unchanged (version {}).", workflow.slug(), workflow.settings_version)
+                }
+            }
         }
     }
+    Ok(())
+}
+
+async fn api_key_command(db: &Db, command: ApiKeyCommand) -> anyhow::Result<()> {
+    use crate::api_keys::server as api_keys;
+    match command {
+        ApiKeyCommand::Create { workflows, name } => {
+            let key = api_keys::create(db, &Actor::Cli, &name, &workflows).await.map_err(human)?;
+            eprintln!("Created API key {} ({}) for {}. It is shown only now:", key.id, key.name, workflows.join(", "));
+            println!("{}", key.token);
+        }
+        ApiKeyCommand::Revoke { id } => {
+            api_keys::revoke(db, &Actor::Cli, id).await.map_err(human)?;
+            println!("Revoked API key {id}.");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
@@ -46,8 +99,6 @@ async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
 
 async fn user_command(db: &Db, command: UserCommand) -> anyhow::Result<()> {
     let actor = Actor::Cli;
-    // AppError messages are written for people; show them as they are.
-    let human = |e: crate::error::AppError| anyhow::anyhow!("{e}");
     match command {
         UserCommand::Add { email, role, name } => {
             let password = read_password()?;

@@ -46,6 +46,37 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage workflows.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+    /// Manage API keys for automation systems.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Create or update a workflow from a JSON file (idempotent); prints what changed.
+    Apply {
+        file: PathBuf,
+        /// Why, recorded in the workflow's settings history.
+        #[arg(long, default_value = "applied from file")]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key scoped to one or more workflows; the key is printed once.
+    Create {
+        /// A workflow the key may use (repeat for several).
+        #[arg(long = "workflow", required = true)]
+        workflows: Vec<String>,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// Revoke a key by its id; it stops working at once.
+    Revoke { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +134,9 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "GATEHOUSE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest batch submission accepted by the machine API, in bytes.
+    #[arg(long, env = "GATEHOUSE_MAX_BATCH_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_batch_body_bytes: usize,
     /// Failed sign-ins per account before each attempt must wait.
     #[arg(long, env = "GATEHOUSE_LOGIN_FREE_FAILURES", default_value_t = ThrottlePolicy::ACCOUNT.free_failures)]
     pub login_free_failures: u32,
@@ -125,6 +159,7 @@ impl Default for ServeArgs {
             cookie_secure: false,
             session_idle_hours: 12,
             max_body_bytes: 1024 * 1024,
+            max_batch_body_bytes: 16 * 1024 * 1024,
             login_free_failures: ThrottlePolicy::ACCOUNT.free_failures,
             login_lock_after: ThrottlePolicy::ACCOUNT.lock_after,
             login_lock_secs: ThrottlePolicy::ACCOUNT.lock_secs,

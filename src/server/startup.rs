@@ -89,11 +89,13 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
         .with_signed(key);
     let allowed_origins = Arc::new(AllowedOrigins::new(settings.public_url.as_deref()));
     let max_body = settings.max_body_bytes;
-    let state = AppState { leptos_options, db, settings: Arc::new(settings) };
+    let api = crate::machine_api::router(settings.max_body_bytes, settings.max_batch_body_bytes);
+    let state = AppState { leptos_options, db, settings: Arc::new(settings), contracts: Default::default() };
 
     let routes = generate_route_list(App);
     let context_state = state.clone();
-    Router::new()
+    // The site: pages and server functions, with cookies, CSRF checks and the body limit.
+    let site = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .leptos_routes_with_context(&state, routes, move || provide_context(context_state.clone()), {
@@ -104,7 +106,11 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
         .layer(axum::middleware::from_fn(security::server_fn_status))
         .layer(session_layer)
         .layer(axum::middleware::from_fn_with_state(allowed_origins, security::same_origin))
-        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(RequestBodyLimitLayer::new(max_body));
+    // The machine API authenticates with bearer keys and has limits of its own per route.
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(site)
         .layer(axum::middleware::from_fn(security::headers))
         .layer(
             // One span per request: method, path, status, latency, and the user id once the

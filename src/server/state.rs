@@ -1,5 +1,6 @@
 use super::config::ServeArgs;
 use super::db::Db;
+use crate::workflows::contract::ContractCache;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -10,4 +11,6 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub settings: Arc<ServeArgs>,
+    /// Compiled workflow data contracts, by workflow and settings version.
+    pub contracts: ContractCache,
 }

@@ -1,0 +1,4 @@
+//! Items: automation outputs submitted for routing and review, and their decisions.
+
+#[cfg(feature = "ssr")]
+pub mod server;

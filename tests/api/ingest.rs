@@ -1,0 +1,352 @@
+//! The machine API: ingest, routing, idempotency, batches, reads, keys, and every error status.
+
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
+use crate::on_both_backends;
+use gatehouse::domain::workflow::WorkflowSpec;
+use gatehouse::server::audit::Actor;
+use gatehouse::workflows::server::{self as workflows, ApplyOutcome};
+use serde_json::{Value, json};
+
+on_both_backends!(
+    items_are_routed_into_each_band_with_the_settings_stamped,
+    resubmits_are_idempotent_and_changed_bodies_conflict,
+    fifty_concurrent_duplicate_submits_make_exactly_one_item,
+    contract_violations_name_the_path_and_store_nothing,
+    every_error_status_has_one_shape_and_stores_nothing,
+    api_keys_are_scoped_and_revocable,
+    batches_are_all_or_nothing,
+    items_can_be_read_listed_and_followed,
+    workflow_changes_are_versioned_and_reapplying_changes_nothing,
+);
+
+fn spec(slug: &str) -> WorkflowSpec {
+    serde_json::from_value(json!({
+        "slug": slug,
+        "name": "Invoice extraction",
+        "payload_schema": {
+            "type": "object",
+            "required": ["invoice_number", "total"],
+            "properties": { "invoice_number": { "type": "string" }, "total": { "type": "number" } }
+        },
+        "prediction_schema": { "type": "object", "required": ["label"] },
+        "labels": ["invoice", "receipt"],
+        "auto_approve_at": 0.9,
+        "escalate_below": 0.3,
+        "audit_rate": 0.0,
+    }))
+    .unwrap()
+}
+
+/// An app with the workflow `invoices` and a key for it.
+async fn setup(backend: Backend) -> (TestApp, String) {
+    let app = spawn_app(backend).await;
+    let key = with_workflow(&app, "invoices").await;
+    (app, key)
+}
+
+async fn with_workflow(app: &TestApp, slug: &str) -> String {
+    workflows::apply(&app.db, &Actor::Cli, spec(slug), "test").await.unwrap();
+    gatehouse::api_keys::server::create(&app.db, &Actor::Cli, "test", &[slug.to_owned()]).await.unwrap().token
+}
+
+fn item(external_id: &str, confidence: f64) -> Value {
+    json!({
+        "external_id": external_id,
+        "payload": { "invoice_number": format!("INV-{external_id}"), "total": 120.5 },
+        "prediction": { "label": "invoice", "fields": { "total": 120.5 } },
+        "confidence": confidence,
+        "model_version": "v3",
+    })
+}
+
+async fn submit(app: &TestApp, key: &str, slug: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/api/v1/workflows/{slug}/items")))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(app: &TestApp, key: &str, path: &str) -> reqwest::Response {
+    app.client.get(app.url(&format!("/api/v1{path}"))).bearer_auth(key).send().await.unwrap()
+}
+
+async fn item_count(app: &TestApp) -> i64 {
+    sqlx::query_as::<_, (i64,)>("select count(*) from items").fetch_one(app.db.pool()).await.unwrap().0
+}
+
+async fn error_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "error shape: {body}");
+    (status, body["error"].clone())
+}
+
+async fn items_are_routed_into_each_band_with_the_settings_stamped(backend: Backend) {
+    let (app, key) = setup(backend).await;
+    let auto = submit(&app, &key, "invoices", &item("a", 0.95)).await;
+    assert_eq!(auto.status(), 201);
+    let auto: Value = auto.json().await.unwrap();
+    assert_eq!(auto["state"], "auto_approved");
+    assert_eq!(auto["route"]["reason"], "above_threshold");
+    assert_eq!(auto["decisions"][0]["kind"], "auto_approve", "the decision comes back at once");
+    assert_eq!(auto["final_output"]["label"], "invoice");
+
+    let review: Value = submit(&app, &key, "invoices", &item("b", 0.5)).await.json().await.unwrap();
+    assert_eq!(
+        (review["state"].as_str(), review["route"]["reason"].as_str()),
+        (Some("queued"), Some("below_threshold"))
+    );
+    assert_eq!(review["route"]["review_probability"], 1.0);
+    assert!(review["decisions"].as_array().unwrap().is_empty());
+
+    let low: Value = submit(&app, &key, "invoices", &item("c", 0.1)).await.json().await.unwrap();
+    assert_eq!((low["state"].as_str(), low["route"]["reason"].as_str()), (Some("escalated"), Some("low_confidence")));
+
+    let (routing, version): (String, i64) =
+        sqlx::query_as("select routing, settings_version from items where external_id = 'b'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    let routing: Value = serde_json::from_str(&routing).unwrap();
+    assert_eq!(
+        (routing["auto_approve_at"].as_f64(), routing["escalate_below"].as_f64(), version),
+        (Some(0.9), Some(0.3), 1)
+    );
+}
+
+async fn resubmits_are_idempotent_and_changed_bodies_conflict(backend: Backend) {
+    let (app, key) = setup(backend).await;
+    let first = submit(&app, &key, "invoices", &item("x", 0.5)).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = submit(&app, &key, "invoices", &item("x", 0.5)).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+    let (status, error) = error_of(submit(&app, &key, "invoices", &item("x", 0.51)).await).await;
+    assert_eq!((status, error["code"].as_str()), (409, Some("conflict")));
+    assert_eq!(item_count(&app).await, 1);
+}
+
+async fn fifty_concurrent_duplicate_submits_make_exactly_one_item(backend: Backend) {
+    let (app, key) = setup(backend).await;
+    let url = app.url("/api/v1/workflows/invoices/items");
+    let handles: Vec<_> = (0..50)
+        .map(|_| {
+            let (client, url, key) = (reqwest::Client::new(), url.clone(), key.clone());
+            tokio::spawn(async move {
+                let r = client.post(url).bearer_auth(key).json(&item("dup", 0.95)).send().await.unwrap();
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap()["id"].as_i64())
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for handle in handles {
+        results.push(handle.await.unwrap());
+    }
+    assert_eq!(results.iter().filter(|(s, _)| *s == 201).count(), 1, "{results:?}");
+    assert!(results.iter().all(|(s, _)| *s == 201 || *s == 200), "{results:?}");
+    let ids: std::collections::HashSet<_> = results.iter().map(|(_, id)| *id).collect();
+    assert_eq!(ids.len(), 1, "every caller got the same item");
+    assert_eq!(item_count(&app).await, 1);
+    let (decisions,): (i64,) = sqlx::query_as("select count(*) from decisions").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(decisions, 1, "one auto-approval, not fifty");
+}
+
+async fn contract_violations_name_the_path_and_store_nothing(backend: Backend) {
+    let (app, key) = setup(backend).await;
+    let mut bad = item("x", 0.5);
+    bad["payload"]["total"] = json!("a lot");
+    let (status, error) = error_of(submit(&app, &key, "invoices", &bad).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(error["details"]["path"], "/payload/total");
+    let mut bad = item("y", 0.5);
+    bad["prediction"]["label"] = json!("memo");
+    let (status, error) = error_of(submit(&app, &key, "invoices", &bad).await).await;
+    assert_eq!((status, error["details"]["path"].as_str()), (422, Some("/prediction/label")));
+    assert_eq!(item_count(&app).await, 0);
+}
+
+async fn every_error_status_has_one_shape_and_stores_nothing(backend: Backend) {
+    let (app, key) = setup(backend).await;
+    let url = app.url("/api/v1/workflows/invoices/items");
+    let send = |body: &'static str, content_type: &'static str| {
+        app.client.post(&url).bearer_auth(&key).header("content-type", content_type).body(body).send()
+    };
+    let (status, error) = error_of(send("{not json", "application/json").await.unwrap()).await;
+    assert_eq!((status, error["code"].as_str()), (400, Some("bad_request")));
+    let (status, _) = error_of(send("external_id=1", "application/x-www-form-urlencoded").await.unwrap()).await;
+    assert_eq!(status, 415);
+    let (status, error) =
+        error_of(send(r#"{"external_id": "1", "payload": {}}"#, "application/json").await.unwrap()).await;
+    assert_eq!(status, 422, "missing fields: {error}");
+    assert!(error["message"].as_str().unwrap().contains("prediction"), "{error}");
+    let (status, error) = error_of(submit(&app, &key, "invoices", &item("c", 1.5)).await).await;
+    assert_eq!((status, error["details"]["path"].as_str()), (422, Some("/confidence")));
+    let (status, _) = error_of(submit(&app, &key, "no-such-workflow", &item("c", 0.5)).await).await;
+    assert_eq!(status, 404);
+    let (status, error) = error_of(get(&app, &key, "/items/999999").await).await;
+    assert_eq!((status, error["code"].as_str()), (404, Some("not_found")));
+
+    let small = spawn_app_with(Backend::Sqlite, |s| s.max_body_bytes = 2048).await;
+    let small_key = with_workflow(&small, "invoices").await;
+    let mut big = item("big", 0.5);
+    big["payload"]["notes"] = json!("n".repeat(4096));
+    let (status, error) = error_of(submit(&small, &small_key, "invoices", &big).await).await;
+    assert_eq!((status, error["details"]["limit_bytes"].as_u64()), (413, Some(2048)));
+    assert_eq!(item_count(&small).await, 0);
+    assert_eq!(item_count(&app).await, 0);
+}
+
+async fn api_keys_are_scoped_and_revocable(backend: Backend) {
+    let (app, key) = setup(backend).await;
+    let other_key = with_workflow(&app, "receipts").await;
+    let (status, error) = error_of(submit(&app, &other_key, "invoices", &item("a", 0.5)).await).await;
+    assert_eq!((status, error["code"].as_str()), (403, Some("key_scope")));
+    let no_key =
+        app.client.post(app.url("/api/v1/workflows/invoices/items")).json(&item("a", 0.5)).send().await.unwrap();
+    assert_eq!(error_of(no_key).await.0, 401);
+    let forged = format!("{}0", &key[..key.len() - 1]);
+    assert_eq!(error_of(submit(&app, &forged, "invoices", &item("a", 0.5)).await).await.0, 401);
+
+    let created: Value = submit(&app, &key, "invoices", &item("a", 0.5)).await.json().await.unwrap();
+    let (status, _) = error_of(get(&app, &other_key, &format!("/items/{}", created["id"])).await).await;
+    assert_eq!(status, 403, "a key cannot read another workflow's items");
+
+    let (key_id,): (i64,) =
+        sqlx::query_as("select id from api_keys order by id limit 1").fetch_one(app.db.pool()).await.unwrap();
+    gatehouse::api_keys::server::revoke(&app.db, &Actor::Cli, key_id).await.unwrap();
+    assert_eq!(error_of(submit(&app, &key, "invoices", &item("b", 0.5)).await).await.0, 401);
+    assert_eq!(item_count(&app).await, 1);
+    let (last_used,): (Option<i64>,) = sqlx::query_as("select last_used_at from api_keys where id = $1")
+        .bind(key_id)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert!(last_used.is_some(), "last-used time is recorded");
+}
+
+async fn batches_are_all_or_nothing(backend: Backend) {
+    let (app, key) = setup(backend).await;
+    let batch_url = app.url("/api/v1/workflows/invoices/items:batch");
+    let post = |body: Value| app.client.post(&batch_url).bearer_auth(&key).json(&body).send();
+
+    let mut items: Vec<Value> = (0..4).map(|i| item(&format!("b{i}"), 0.2 + 0.2 * f64::from(i))).collect();
+    items[3]["payload"]["total"] = json!("oops");
+    let (status, error) = error_of(post(json!({ "items": items.clone() })).await.unwrap()).await;
+    assert_eq!(status, 422);
+    let problems = error["details"]["items"].as_array().unwrap();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(
+        (problems[0]["index"].as_u64(), problems[0]["path"].as_str()),
+        (Some(3), Some("/items/3/payload/total"))
+    );
+    assert_eq!(item_count(&app).await, 0);
+
+    items[3]["payload"]["total"] = json!(10);
+    let ok = post(json!({ "items": items.clone() })).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let ok: Value = ok.json().await.unwrap();
+    assert_eq!(ok["created"], 4);
+    assert_eq!(ok["items"][0]["item"]["state"], "escalated");
+    assert_eq!(item_count(&app).await, 4);
+
+    // A conflict with a stored item refuses the whole batch, new items included.
+    let mut conflicting = vec![item("new-1", 0.5), items[0].clone()];
+    conflicting[1]["confidence"] = json!(0.99);
+    let (status, error) = error_of(post(json!({ "items": conflicting })).await.unwrap()).await;
+    assert_eq!(status, 409);
+    assert_eq!(error["details"]["items"][0]["index"], 1);
+    assert_eq!(item_count(&app).await, 4);
+
+    let (status, _) = error_of(post(json!({ "items": [] })).await.unwrap()).await;
+    assert_eq!(status, 422);
+    let too_many: Vec<Value> = (0..1001).map(|i| item(&format!("m{i}"), 0.5)).collect();
+    let (status, _) = error_of(post(json!({ "items": too_many })).await.unwrap()).await;
+    assert_eq!(status, 422);
+}
+
+async fn items_can_be_read_listed_and_followed(backend: Backend) {
+    let (app, key) = setup(backend).await;
+    for (i, confidence) in [0.95, 0.5, 0.97, 0.1, 0.92].iter().enumerate() {
+        assert_eq!(submit(&app, &key, "invoices", &item(&format!("r{i}"), *confidence)).await.status(), 201);
+    }
+    let by_external: Value = get(&app, &key, "/workflows/invoices/items/by-external-id/r2").await.json().await.unwrap();
+    assert_eq!(by_external["external_id"], "r2");
+    let by_id: Value = get(&app, &key, &format!("/items/{}", by_external["id"])).await.json().await.unwrap();
+    assert_eq!(by_id, by_external);
+    assert_eq!(by_id["decisions"][0]["actor"], "system");
+
+    // Keyset pages of two, in a stable order, cover every item once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/workflows/invoices/items?limit=2&cursor={c}"),
+            None => "/workflows/invoices/items?limit=2".to_owned(),
+        };
+        let page: Value = get(&app, &key, &path).await.json().await.unwrap();
+        seen.extend(page["items"].as_array().unwrap().iter().map(|i| i["external_id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["r0", "r1", "r2", "r3", "r4"]);
+    let auto: Value = get(&app, &key, "/workflows/invoices/items?state=auto_approved").await.json().await.unwrap();
+    assert_eq!(auto["items"].as_array().unwrap().len(), 3);
+    assert_eq!(error_of(get(&app, &key, "/workflows/invoices/items?state=bogus").await).await.0, 400);
+    assert_eq!(error_of(get(&app, &key, "/workflows/invoices/items?since=yesterday").await).await.0, 400);
+
+    // The feed returns final outcomes once, and a cursor to resume from.
+    let feed: Value = get(&app, &key, "/workflows/invoices/decisions?limit=2").await.json().await.unwrap();
+    assert_eq!(feed["items"].as_array().unwrap().len(), 2);
+    let next = feed["next_cursor"].as_str().unwrap().to_owned();
+    let rest: Value =
+        get(&app, &key, &format!("/workflows/invoices/decisions?since_cursor={next}")).await.json().await.unwrap();
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    let last = rest["next_cursor"].as_str().unwrap().to_owned();
+    let empty: Value =
+        get(&app, &key, &format!("/workflows/invoices/decisions?since_cursor={last}")).await.json().await.unwrap();
+    assert!(empty["items"].as_array().unwrap().is_empty());
+    assert_eq!(empty["next_cursor"].as_str(), Some(last.as_str()), "an empty poll keeps the cursor");
+}
+
+async fn workflow_changes_are_versioned_and_reapplying_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (created, outcome) = workflows::apply(&app.db, &Actor::Cli, spec("invoices"), "first").await.unwrap();
+    assert_eq!((outcome, created.settings_version), (ApplyOutcome::Created, 1));
+    let (_, outcome) = workflows::apply(&app.db, &Actor::Cli, spec("invoices"), "again").await.unwrap();
+    assert_eq!(outcome, ApplyOutcome::Unchanged);
+
+    let mut changed = spec("invoices");
+    changed.auto_approve_at = Some(0.85);
+    changed.audit_rate = 0.1;
+    let (updated, outcome) = workflows::apply(&app.db, &Actor::Cli, changed, "lower threshold").await.unwrap();
+    assert_eq!(outcome, ApplyOutcome::Updated { changed: vec!["audit_rate".into(), "auto_approve_at".into()] });
+    assert_eq!(updated.settings_version, 2);
+    let history: Vec<(i64, String, Option<String>, String)> = sqlx::query_as(
+        "select version, reason, old_settings, new_settings from workflow_settings_history order by version",
+    )
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!((history[1].0, history[1].1.as_str()), (2, "lower threshold"));
+    let old: Value = serde_json::from_str(history[1].2.as_deref().unwrap()).unwrap();
+    let new: Value = serde_json::from_str(&history[1].3).unwrap();
+    assert_eq!((old["auto_approve_at"].as_f64(), new["auto_approve_at"].as_f64()), (Some(0.9), Some(0.85)));
+
+    let mut invalid = spec("invoices");
+    invalid.escalate_below = Some(0.99);
+    let error = workflows::apply(&app.db, &Actor::Cli, invalid, "bad").await.unwrap_err();
+    assert_eq!(error.field(), Some("escalate_below"));
+    let mut unknown_member = spec("invoices");
+    unknown_member.members = vec!["ghost@example.com".into()];
+    let error = workflows::apply(&app.db, &Actor::Cli, unknown_member, "bad").await.unwrap_err();
+    assert_eq!(error.field(), Some("members"));
+    assert_eq!(workflows::find_by_slug(&app.db, "invoices").await.unwrap().unwrap().settings_version, 2);
+}
