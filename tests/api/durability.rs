@@ -5,7 +5,7 @@ use crate::on_both_backends;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-on_both_backends!(acknowledged_writes_survive_kill_9, cli_manages_users_with_clear_errors);
+on_both_backends!(acknowledged_writes_survive_kill_9, cli_manages_users_with_clear_errors, cli_applies_workflows_and_creates_keys);
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -126,6 +126,38 @@ async fn cli_manages_users_with_clear_errors(backend: Backend) {
         assert!(ok, "{out}");
         let (ok, out) = run(&url, &["user", "disable", "nobody@example.com"], None);
         assert!(!ok && out.contains("was not found"), "{out}");
+    })
+    .await
+    .unwrap();
+}
+
+async fn cli_applies_workflows_and_creates_keys(backend: Backend) {
+    let test_db = TestDb::new(&backend).await;
+    let url = test_db.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples/invoice-extraction.json");
+        let (ok, out) = run(&url, &["workflow", "apply", example, "--reason", "first version"], None);
+        assert!(ok && out.contains("Created workflow invoice-extraction (version 1)."), "{out}");
+        let (ok, out) = run(&url, &["workflow", "apply", example], None);
+        assert!(ok && out.contains("is unchanged (version 1)"), "{out}");
+
+        let changed = std::env::temp_dir().join(format!("gatehouse-wf-{}.json", uuid::Uuid::new_v4()));
+        let text = std::fs::read_to_string(example).unwrap().replace("\"auto_approve_at\": 0.92", "\"auto_approve_at\": 0.95");
+        std::fs::write(&changed, text).unwrap();
+        let (ok, out) = run(&url, &["workflow", "apply", changed.to_str().unwrap()], None);
+        assert!(ok && out.contains("to version 2: auto_approve_at."), "{out}");
+        std::fs::write(&changed, r#"{"slug": "x", "name": "bad"}"#).unwrap();
+        let (ok, out) = run(&url, &["workflow", "apply", changed.to_str().unwrap()], None);
+        assert!(!ok && out.contains("not a valid slug"), "{out}");
+        std::fs::remove_file(&changed).ok();
+
+        let (ok, out) = run(&url, &["api-key", "create", "--workflow", "invoice-extraction", "--name", "ocr"], None);
+        assert!(ok, "{out}");
+        assert!(out.lines().any(|l| l.starts_with("ghk_") && l.len() == 4 + 12 + 1 + 48), "{out}");
+        let (ok, out) = run(&url, &["api-key", "create", "--workflow", "nope"], None);
+        assert!(!ok && out.contains("There is no workflow 'nope'"), "{out}");
+        let (ok, out) = run(&url, &["api-key", "revoke", "1"], None);
+        assert!(ok && out.contains("Revoked API key 1."), "{out}");
     })
     .await
     .unwrap();

@@ -1,0 +1,182 @@
+//! Ingest throughput and latency through the real HTTP API.
+//!
+//!   cargo bench --features ssr --bench ingest -- [--backend sqlite|postgres] [--seconds N]
+//!       [--clients N] [--batch-clients N] [--batch N]
+//!
+//! PostgreSQL uses `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`) as an admin URL and creates a
+//! fresh database. The server runs in this process on a random port; the clients share the same
+//! machine, so the figures are for the whole box (server + load generator).
+
+use gatehouse::server::audit::Actor;
+use gatehouse::server::config::ServeArgs;
+use gatehouse::server::db::Db;
+use gatehouse::server::startup::Application;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+struct Options {
+    backend: String,
+    seconds: u64,
+    clients: usize,
+    batch_clients: usize,
+    batch: usize,
+}
+
+fn options() -> Options {
+    let mut o = Options { backend: "sqlite".into(), seconds: 10, clients: 64, batch_clients: 4, batch: 500 };
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().cloned().unwrap_or_default();
+        match flag.as_str() {
+            "--backend" => o.backend = value(),
+            "--seconds" => o.seconds = value().parse().expect("--seconds N"),
+            "--clients" => o.clients = value().parse().expect("--clients N"),
+            "--batch-clients" => o.batch_clients = value().parse().expect("--batch-clients N"),
+            "--batch" => o.batch = value().parse().expect("--batch N"),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    o
+}
+
+async fn database(backend: &str) -> (String, Option<(String, String)>) {
+    match backend {
+        "sqlite" => {
+            let dir = std::env::temp_dir().join(format!("gatehouse-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            (format!("sqlite://{}/bench.db", dir.display()), None)
+        }
+        "postgres" => {
+            let admin = std::env::var("BENCH_DATABASE_URL")
+                .or_else(|_| std::env::var("TEST_DATABASE_URL"))
+                .expect("set BENCH_DATABASE_URL=postgres://...");
+            let name = format!("gh_bench_{}", std::process::id());
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!("create database {name}")).execute(&mut conn).await.unwrap();
+            let base = admin.rsplit_once('/').unwrap().0.to_owned();
+            (format!("{base}/{name}"), Some((admin, name)))
+        }
+        other => panic!("unknown backend {other}"),
+    }
+}
+
+fn item(id: u64) -> Value {
+    json!({
+        "external_id": format!("bench-{id}"),
+        "payload": { "invoice_number": format!("INV-{id}"), "total": 100.0 + (id % 1000) as f64, "vendor": "ACME GmbH" },
+        "prediction": { "label": "invoice", "fields": { "total": 100.0 } },
+        // Spread over every band.
+        "confidence": (id % 100) as f64 / 100.0,
+        "model_version": "v7",
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Run {
+    items: u64,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    errors: u64,
+}
+
+async fn load(url: String, key: String, clients: usize, batch: usize, seconds: u64, next: Arc<AtomicU64>) -> Run {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (client, url, key, next) = (client.clone(), url.clone(), key.clone(), next.clone());
+            tokio::spawn(async move {
+                let (mut latencies, mut items, mut errors) = (Vec::new(), 0u64, 0u64);
+                while Instant::now() < deadline {
+                    let body = if batch == 0 {
+                        item(next.fetch_add(1, Ordering::Relaxed))
+                    } else {
+                        let first = next.fetch_add(batch as u64, Ordering::Relaxed);
+                        json!({ "items": (first..first + batch as u64).map(item).collect::<Vec<_>>() })
+                    };
+                    let sent = Instant::now();
+                    let response = client.post(&url).bearer_auth(&key).json(&body).send().await;
+                    match response {
+                        Ok(r) if r.status().is_success() => {
+                            latencies.push(sent.elapsed());
+                            items += batch.max(1) as u64;
+                        }
+                        _ => errors += 1,
+                    }
+                }
+                (latencies, items, errors)
+            })
+        })
+        .collect();
+    let mut run = Run { items: 0, elapsed: Duration::ZERO, latencies: Vec::new(), errors: 0 };
+    for task in tasks {
+        let (latencies, items, errors) = task.await.unwrap();
+        run.latencies.extend(latencies);
+        run.items += items;
+        run.errors += errors;
+    }
+    run.elapsed = start.elapsed();
+    run.latencies.sort();
+    run
+}
+
+fn report(label: &str, backend: &str, clients: usize, run: &Run) {
+    let rate = run.items as f64 / run.elapsed.as_secs_f64();
+    println!(
+        "| {label} | {backend} | {clients} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} |",
+        run.items,
+        rate,
+        percentile(&run.latencies, 0.50).as_secs_f64() * 1000.0,
+        percentile(&run.latencies, 0.99).as_secs_f64() * 1000.0,
+        percentile(&run.latencies, 1.0).as_secs_f64() * 1000.0,
+        run.errors,
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let o = options();
+    let (url, cleanup) = database(&o.backend).await;
+    let db = Db::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    let spec = serde_json::from_value(json!({
+        "slug": "invoices", "name": "Invoices",
+        "payload_schema": { "type": "object", "required": ["invoice_number", "total"],
+            "properties": { "invoice_number": { "type": "string" }, "total": { "type": "number" } } },
+        "labels": ["invoice", "receipt"],
+        "auto_approve_at": 0.9, "escalate_below": 0.2, "audit_rate": 0.05,
+    }))
+    .unwrap();
+    gatehouse::workflows::server::apply(&db, &Actor::Cli, spec, "bench").await.unwrap();
+    let key = gatehouse::api_keys::server::create(&db, &Actor::Cli, "bench", &["invoices".into()]).await.unwrap().token;
+    let settings = ServeArgs { bind: "127.0.0.1:0".parse().unwrap(), ..ServeArgs::default() };
+    let app = Application::build_with_db(db.clone(), settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}/api/v1/workflows/invoices", app.port());
+    tokio::spawn(app.run_until_stopped());
+
+    let next = Arc::new(AtomicU64::new(0));
+    println!("| mode | backend | clients | items | items/s | p50 ms | p99 ms | max ms | errors |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let single = load(format!("{base}/items"), key.clone(), o.clients, 0, o.seconds, next.clone()).await;
+    report("single", &o.backend, o.clients, &single);
+    let batch =
+        load(format!("{base}/items:batch"), key.clone(), o.batch_clients, o.batch, o.seconds, next.clone()).await;
+    report(&format!("batch of {}", o.batch), &o.backend, o.batch_clients, &batch);
+
+    db.close().await;
+    if let Some((admin, name)) = cleanup {
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut conn).await.ok();
+    }
+}
