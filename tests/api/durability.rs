@@ -5,7 +5,11 @@ use crate::on_both_backends;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-on_both_backends!(acknowledged_writes_survive_kill_9, cli_manages_users_with_clear_errors, cli_applies_workflows_and_creates_keys);
+on_both_backends!(
+    acknowledged_writes_survive_kill_9,
+    cli_manages_users_with_clear_errors,
+    cli_applies_workflows_and_creates_keys
+);
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -142,7 +146,8 @@ async fn cli_applies_workflows_and_creates_keys(backend: Backend) {
         assert!(ok && out.contains("is unchanged (version 1)"), "{out}");
 
         let changed = std::env::temp_dir().join(format!("gatehouse-wf-{}.json", uuid::Uuid::new_v4()));
-        let text = std::fs::read_to_string(example).unwrap().replace("\"auto_approve_at\": 0.92", "\"auto_approve_at\": 0.95");
+        let text =
+            std::fs::read_to_string(example).unwrap().replace("\"auto_approve_at\": 0.92", "\"auto_approve_at\": 0.95");
         std::fs::write(&changed, text).unwrap();
         let (ok, out) = run(&url, &["workflow", "apply", changed.to_str().unwrap()], None);
         assert!(ok && out.contains("to version 2: auto_approve_at."), "{out}");
