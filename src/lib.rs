@@ -16,6 +16,7 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 pub mod users;
+pub mod webhooks;
 pub mod workflows;
 
 #[cfg(feature = "hydrate")]

@@ -316,6 +316,14 @@ async fn insert(
         .await?;
     }
     let item = load_view(conn, workflow.slug(), id).await?.ok_or_else(|| AppError::internal("item vanished"))?;
+    let event = match routed.destination {
+        Destination::AutoApproved => Some("item.auto_approved"),
+        Destination::Escalation => Some("item.escalated"),
+        Destination::Review => None,
+    };
+    if let Some(event) = event {
+        crate::webhooks::server::enqueue(conn, workflow.id, event, &json!(item)).await?;
+    }
     Ok(Ingested { item, created: true })
 }
 

@@ -137,6 +137,16 @@ pub struct ServeArgs {
     /// Largest batch submission accepted by the machine API, in bytes.
     #[arg(long, env = "GATEHOUSE_MAX_BATCH_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_batch_body_bytes: usize,
+    /// Base of the webhook retry schedule in milliseconds (attempts wait 1, 6, 24, … times it;
+    /// the default of 5 s gives about a day of retries).
+    #[arg(long, env = "GATEHOUSE_WEBHOOK_BASE_DELAY_MS", default_value_t = 5000)]
+    pub webhook_base_delay_ms: u64,
+    /// Attempts before an undeliverable webhook event moves to the dead letters (at most 11).
+    #[arg(long, env = "GATEHOUSE_WEBHOOK_MAX_ATTEMPTS", default_value_t = 11)]
+    pub webhook_max_attempts: u32,
+    /// How often an idle webhook worker looks for due events, in milliseconds.
+    #[arg(long, env = "GATEHOUSE_WEBHOOK_POLL_MS", default_value_t = 500)]
+    pub webhook_poll_ms: u64,
     /// Failed sign-ins per account before each attempt must wait.
     #[arg(long, env = "GATEHOUSE_LOGIN_FREE_FAILURES", default_value_t = ThrottlePolicy::ACCOUNT.free_failures)]
     pub login_free_failures: u32,
@@ -160,6 +170,9 @@ impl Default for ServeArgs {
             session_idle_hours: 12,
             max_body_bytes: 1024 * 1024,
             max_batch_body_bytes: 16 * 1024 * 1024,
+            webhook_base_delay_ms: 5000,
+            webhook_max_attempts: 11,
+            webhook_poll_ms: 500,
             login_free_failures: ThrottlePolicy::ACCOUNT.free_failures,
             login_lock_after: ThrottlePolicy::ACCOUNT.lock_after,
             login_lock_secs: ThrottlePolicy::ACCOUNT.lock_secs,

@@ -30,6 +30,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     db: Db,
+    deliverer: crate::webhooks::server::Deliverer,
 }
 
 impl Application {
@@ -45,8 +46,14 @@ impl Application {
         let listener =
             TcpListener::bind(settings.bind).await.with_context(|| format!("could not listen on {}", settings.bind))?;
         let key = session_key(&db, &settings).await?;
+        let deliverer = crate::webhooks::server::Deliverer::new(
+            db.clone(),
+            settings.webhook_base_delay_ms,
+            settings.webhook_max_attempts,
+            Duration::from_millis(settings.webhook_poll_ms.max(10)),
+        );
         let router = router(db.clone(), settings, key);
-        Ok(Self { listener, router, db })
+        Ok(Self { listener, router, db, deliverer })
     }
 
     pub fn port(&self) -> u16 {
@@ -64,10 +71,12 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let cleanup = tokio::spawn(delete_expired_sessions(self.db.clone()));
+        let webhooks = tokio::spawn(self.deliverer.run());
         let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await;
         cleanup.abort();
+        webhooks.abort();
         self.db.close().await;
         served
     }

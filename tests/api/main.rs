@@ -10,3 +10,4 @@ mod security;
 mod setup;
 mod storage;
 mod users;
+mod webhooks;
