@@ -1,5 +1,6 @@
 //! One page per file.
 
+pub mod api_keys;
 pub mod escalations;
 pub mod home;
 pub mod login;
@@ -8,3 +9,5 @@ pub mod queues;
 pub mod settings;
 pub mod setup;
 pub mod users;
+pub mod workflow;
+pub mod workflows;

@@ -1,6 +1,103 @@
 //! Workflows: one automation whose outputs are reviewed, with its contract and routing.
 
+pub mod api;
 #[cfg(feature = "ssr")]
 pub mod contract;
 #[cfg(feature = "ssr")]
 pub mod server;
+
+use serde::{Deserialize, Serialize};
+
+/// A workflow in the admin list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowSummary {
+    pub slug: String,
+    pub name: String,
+    pub auto_approve_at: Option<f64>,
+    pub escalate_below: Option<f64>,
+    pub audit_rate: f64,
+    pub rollout_share: f64,
+    pub paused: bool,
+    pub breaker_open: bool,
+    pub settings_version: i64,
+    pub members: usize,
+}
+
+/// A workflow's settings as the edit form shows them: text, as typed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowForm {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub owner: String,
+    /// One email per line (or comma-separated).
+    pub members: String,
+    pub payload_schema: String,
+    pub prediction_schema: String,
+    /// Comma-separated.
+    pub labels: String,
+    /// Comma-separated.
+    pub reason_codes: String,
+    pub auto_approve_at: String,
+    pub escalate_below: String,
+    pub audit_rate: String,
+    pub rollout_share: String,
+    pub target_error_rate: String,
+    pub review_sla_minutes: String,
+    pub escalation_sla_minutes: String,
+    pub lease_minutes: String,
+    pub paused: bool,
+}
+
+/// One version in a workflow's settings history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub version: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    pub reason: String,
+    pub changed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointView {
+    pub id: i64,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub failing: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetterView {
+    pub id: i64,
+    pub url: String,
+    pub event_type: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// Everything the workflow settings page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowDetail {
+    pub summary: WorkflowSummary,
+    pub form: WorkflowForm,
+    pub history: Vec<HistoryEntry>,
+    pub endpoints: Vec<EndpointView>,
+    pub dead_letters: Vec<DeadLetterView>,
+}
+
+/// Formats a share in [0, 1] as a percentage for people.
+pub fn percent(share: f64) -> String {
+    let value = share * 100.0;
+    if (value - value.round()).abs() < 1e-9 { format!("{value:.0} %") } else { format!("{value:.1} %") }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percentages_read_well() {
+        assert_eq!(super::percent(0.05), "5 %");
+        assert_eq!(super::percent(0.125), "12.5 %");
+        assert_eq!(super::percent(1.0), "100 %");
+    }
+}

@@ -35,6 +35,23 @@ pub fn ErrorAlert(#[prop(into)] error: Signal<Option<AppError>>, #[prop(into)] i
     }
 }
 
+/// Whether the form's error is about the field `name`.
+fn names_field(error: Signal<Option<AppError>>, name: &str) -> bool {
+    error.with(|e| e.as_ref().and_then(AppError::field) == Some(name))
+}
+
+/// The `aria-describedby` of a field: its hint, and the form's error when it is about the field.
+fn described_by(
+    hint_id: Option<String>,
+    invalid: impl Fn() -> bool + Send + Sync + 'static,
+    error_id: String,
+) -> impl Fn() -> Option<String> + Send + Sync + 'static {
+    move || {
+        let ids: Vec<&str> = hint_id.as_deref().into_iter().chain(invalid().then_some(error_id.as_str())).collect();
+        (!ids.is_empty()).then(|| ids.join(" "))
+    }
+}
+
 /// A labelled input. When the form's error names this field, the input is marked invalid and
 /// described by the error.
 #[component]
@@ -48,24 +65,13 @@ pub fn Field(
     #[prop(optional)] minlength: Option<usize>,
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(optional, into)] value: Option<String>,
+    #[prop(optional)] inputmode: Option<&'static str>,
     #[prop(into)] error: Signal<Option<AppError>>,
     #[prop(into)] error_id: String,
 ) -> impl IntoView {
     let hint_id = format!("{id}-hint");
-    let invalid = move || error.with(|e| e.as_ref().and_then(AppError::field) == Some(name));
-    let described_by = {
-        let hint_id = hint_id.clone();
-        move || {
-            let mut ids = Vec::new();
-            if hint.is_some() {
-                ids.push(hint_id.clone());
-            }
-            if invalid() {
-                ids.push(error_id.clone());
-            }
-            (!ids.is_empty()).then(|| ids.join(" "))
-        }
-    };
+    let invalid = move || names_field(error, name);
+    let described_by = described_by(hint.is_some().then(|| hint_id.clone()), invalid, error_id);
     view! {
         <div class="field">
             <label for=id.clone()>{label}</label>
@@ -77,6 +83,7 @@ pub fn Field(
                 required=required
                 minlength=minlength
                 value=value
+                inputmode=inputmode
                 aria-invalid=move || invalid().then_some("true")
                 aria-describedby=described_by
             />
@@ -96,5 +103,40 @@ pub fn Submit(
         <button type="submit" class=class aria-busy=move || pending.get().then_some("true") disabled=move || pending.get()>
             {label}
         </button>
+    }
+}
+
+/// A labelled multi-line input, marked invalid like [`Field`].
+#[component]
+pub fn TextArea(
+    #[prop(into)] id: String,
+    label: &'static str,
+    name: &'static str,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional, into)] value: String,
+    #[prop(default = 4)] rows: u32,
+    #[prop(optional)] monospace: bool,
+    #[prop(into)] error: Signal<Option<AppError>>,
+    #[prop(into)] error_id: String,
+) -> impl IntoView {
+    let hint_id = format!("{id}-hint");
+    let invalid = move || names_field(error, name);
+    let described_by = described_by(hint.is_some().then(|| hint_id.clone()), invalid, error_id);
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <textarea
+                id=id
+                name=name
+                rows=rows
+                class:mono=monospace
+                spellcheck=(!monospace).to_string()
+                aria-invalid=move || invalid().then_some("true")
+                aria-describedby=described_by
+            >
+                {value}
+            </textarea>
+            {hint.map(|text| view! { <p class="hint" id=hint_id>{text}</p> })}
+        </div>
     }
 }

@@ -17,6 +17,14 @@ pub fn SettingsPage() -> impl IntoView {
                     <h2><a href="/settings/users">"Users"</a></h2>
                     <p>"Add people, set their roles, disable accounts and reset passwords."</p>
                 </li>
+                <li class="card">
+                    <h2><a href="/settings/workflows">"Workflows"</a></h2>
+                    <p>"Data contracts, thresholds, sampling, SLAs, members, webhooks, and the history of every change."</p>
+                </li>
+                <li class="card">
+                    <h2><a href="/settings/api-keys">"API keys"</a></h2>
+                    <p>"Keys for automation systems, scoped to workflows; create and revoke them."</p>
+                </li>
             </ul>
         </Protected>
     }

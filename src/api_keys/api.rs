@@ -1,0 +1,35 @@
+//! Server functions for the API keys page (admins only).
+
+use super::KeySummary;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server(endpoint = "api-keys/list")]
+pub async fn list_api_keys() -> Result<Vec<KeySummary>, AppError> {
+    use crate::auth::server::RequestCtx;
+    use crate::domain::Role;
+    let ctx = RequestCtx::from_leptos().await?;
+    ctx.require(Role::Admin).await?;
+    super::server::list(ctx.db()).await
+}
+
+/// Creates a key for the comma-separated workflow slugs; the answer is the key, shown once.
+#[server(endpoint = "api-keys/create")]
+pub async fn create_api_key(name: String, workflows: String) -> Result<String, AppError> {
+    use crate::auth::server::RequestCtx;
+    use crate::domain::Role;
+    let ctx = RequestCtx::from_leptos().await?;
+    let admin = ctx.require(Role::Admin).await?;
+    let slugs: Vec<String> =
+        workflows.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    Ok(super::server::create(ctx.db(), &admin.actor(), &name, &slugs).await?.token)
+}
+
+#[server(endpoint = "api-keys/revoke")]
+pub async fn revoke_api_key(key_id: i64) -> Result<(), AppError> {
+    use crate::auth::server::RequestCtx;
+    use crate::domain::Role;
+    let ctx = RequestCtx::from_leptos().await?;
+    let admin = ctx.require(Role::Admin).await?;
+    super::server::revoke(ctx.db(), &admin.actor(), key_id).await
+}

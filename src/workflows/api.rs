@@ -1,0 +1,132 @@
+//! Server functions for the workflow settings pages. Each checks the caller is an admin first.
+
+use super::{WorkflowDetail, WorkflowSummary};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server(endpoint = "workflows/list")]
+pub async fn list_workflows() -> Result<Vec<WorkflowSummary>, AppError> {
+    use crate::auth::server::RequestCtx;
+    use crate::domain::Role;
+    let ctx = RequestCtx::from_leptos().await?;
+    ctx.require(Role::Admin).await?;
+    Ok(super::server::list(ctx.db()).await?.iter().map(|w| w.summary()).collect())
+}
+
+#[server(endpoint = "workflows/detail")]
+pub async fn load_workflow(slug: String) -> Result<WorkflowDetail, AppError> {
+    use crate::auth::server::RequestCtx;
+    use crate::domain::Role;
+    let ctx = RequestCtx::from_leptos().await?;
+    ctx.require(Role::Admin).await?;
+    super::server::detail(ctx.db(), &slug).await
+}
+
+/// Creates (`mode` = "create") or changes (`mode` = "update") a workflow. A change needs a
+/// reason: it is recorded in the settings history with the old and new settings.
+#[allow(clippy::too_many_arguments)]
+#[server(endpoint = "workflows/save")]
+pub async fn save_workflow(
+    mode: String,
+    slug: String,
+    name: String,
+    description: String,
+    owner: String,
+    members: String,
+    payload_schema: String,
+    prediction_schema: String,
+    labels: String,
+    reason_codes: String,
+    auto_approve_at: String,
+    escalate_below: String,
+    audit_rate: String,
+    rollout_share: String,
+    target_error_rate: String,
+    review_sla_minutes: String,
+    escalation_sla_minutes: String,
+    lease_minutes: String,
+    paused: Option<String>,
+    reason: String,
+) -> Result<WorkflowSummary, AppError> {
+    use super::WorkflowForm;
+    use super::server as workflows;
+    use crate::auth::server::RequestCtx;
+    use crate::domain::Role;
+    let ctx = RequestCtx::from_leptos().await?;
+    let admin = ctx.require(Role::Admin).await?;
+    let form = WorkflowForm {
+        slug,
+        name,
+        description,
+        owner,
+        members,
+        payload_schema,
+        prediction_schema,
+        labels,
+        reason_codes,
+        auto_approve_at,
+        escalate_below,
+        audit_rate,
+        rollout_share,
+        target_error_rate,
+        review_sla_minutes,
+        escalation_sla_minutes,
+        lease_minutes,
+        paused: paused.is_some(),
+    };
+    let spec = workflows::spec_from_form(&form)?;
+    let creating = mode == "create";
+    if creating && workflows::find_by_slug(ctx.db(), spec.slug.as_str()).await?.is_some() {
+        return Err(AppError::invalid("slug", format!("A workflow with the slug '{}' already exists.", spec.slug)));
+    }
+    let reason = reason.trim();
+    if !creating && reason.is_empty() {
+        return Err(AppError::invalid("reason", "Say why you are changing the settings: it is kept in the history."));
+    }
+    let reason = if reason.is_empty() { "created" } else { reason };
+    let (workflow, _) = workflows::apply(ctx.db(), &admin.actor(), spec, reason).await?;
+    if creating {
+        leptos_axum::redirect(&format!("/settings/workflows/{}", workflow.slug()));
+    }
+    Ok(workflow.summary())
+}
+
+/// Adds a webhook endpoint; the answer carries its signing secret, shown once.
+#[server(endpoint = "webhooks/add")]
+pub async fn add_webhook(
+    slug: String,
+    url: String,
+    ev_auto_approved: Option<String>,
+    ev_approved: Option<String>,
+    ev_rejected: Option<String>,
+    ev_corrected: Option<String>,
+    ev_escalated: Option<String>,
+) -> Result<String, AppError> {
+    use crate::auth::server::RequestCtx;
+    use crate::domain::Role;
+    let ctx = RequestCtx::from_leptos().await?;
+    let admin = ctx.require(Role::Admin).await?;
+    let workflow = super::server::require_by_slug(ctx.db(), &slug).await?;
+    let events: Vec<String> = [
+        (ev_auto_approved, "item.auto_approved"),
+        (ev_approved, "item.approved"),
+        (ev_rejected, "item.rejected"),
+        (ev_corrected, "item.corrected"),
+        (ev_escalated, "item.escalated"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.map(|_| name.to_owned()))
+    .collect();
+    let (_, secret) =
+        crate::webhooks::server::create_endpoint(ctx.db(), &admin.actor(), workflow.id, &url, &events).await?;
+    Ok(secret)
+}
+
+#[server(endpoint = "webhooks/replay")]
+pub async fn replay_webhook(outbox_id: i64) -> Result<(), AppError> {
+    use crate::auth::server::RequestCtx;
+    use crate::domain::Role;
+    let ctx = RequestCtx::from_leptos().await?;
+    let admin = ctx.require(Role::Admin).await?;
+    crate::webhooks::server::replay(ctx.db(), &admin.actor(), outbox_id).await
+}
