@@ -4,9 +4,9 @@ use crate::auth::SessionUser;
 use crate::auth::api::{CreateFirstAdmin, Login, Logout, current_user};
 use crate::error::AppError;
 use crate::pages::{
-    api_keys::ApiKeysPage, escalations::EscalationsPage, home::HomePage, login::LoginPage, not_found::NotFound,
-    queues::QueuesPage, settings::SettingsPage, setup::SetupPage, users::UsersPage, workflow::WorkflowPage,
-    workflows::WorkflowsPage,
+    api_keys::ApiKeysPage, api_reference::ApiReferencePage, escalations::EscalationsPage, home::HomePage,
+    login::LoginPage, not_found::NotFound, queues::QueuesPage, settings::SettingsPage, setup::SetupPage,
+    users::UsersPage, workflow::WorkflowPage, workflows::WorkflowsPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -99,6 +99,7 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/settings/workflows") view=WorkflowsPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/workflows/:slug") view=WorkflowPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
+                <Route path=path!("/docs/api") view=ApiReferencePage ssr=SsrMode::Async />
             </Routes>
     }
 }

@@ -16,9 +16,81 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use utoipa::OpenApi;
+
+/// The OpenAPI document, generated from the handlers and types below.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Gatehouse machine API",
+        description = "Submit automation outputs for confidence routing and human review, read their \
+            outcomes, and follow the decision feed. Authenticate with `Authorization: Bearer <key>`; \
+            keys are scoped to workflows. Errors have one shape: `{\"error\": {\"code\", \"message\", \"details\"}}`."
+    ),
+    paths(submit_item, submit_batch, item_by_id, item_by_external_id, list_items, decision_feed),
+    components(schemas(
+        Submission, Batch, BatchResult, BatchEntry, ErrorBody, ErrorDetail,
+        crate::items::server::ItemView, crate::items::server::DecisionView, crate::items::server::BatchProblem,
+        crate::items::server::Page<crate::items::server::ItemView>,
+        crate::items::server::Page<crate::items::server::DecisionView>,
+        crate::domain::routing::Route, crate::domain::routing::Destination, crate::domain::routing::RouteReason,
+    )),
+    modifiers(&BearerAuth),
+    security(("api_key" = [])),
+    tags((name = "items", description = "Submitting and reading items"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("ghk_…").build()),
+        );
+    }
+}
+
+/// The error shape every failed request answers with.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid`, `conflict`, `key_scope`.
+    code: String,
+    /// A sentence for people.
+    message: String,
+    /// E.g. `{"path": "/payload/total"}` for a contract violation, `{"items": [...]}` for a batch.
+    #[schema(value_type = Object)]
+    details: Value,
+}
+
+/// The answer to a batch: each item and whether this call created it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct BatchResult {
+    created: usize,
+    items: Vec<BatchEntry>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct BatchEntry {
+    created: bool,
+    item: crate::items::server::ItemView,
+}
 
 pub fn router(max_body_bytes: usize, max_batch_body_bytes: usize) -> Router<AppState> {
     Router::new()
+        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route(
             "/workflows/{slug}/items",
             post(submit_item).layer(DefaultBodyLimit::max(max_body_bytes)).get(list_items),
@@ -124,6 +196,26 @@ async fn scoped_workflow(state: &AppState, key: &KeyScope, slug: &str) -> Result
     Ok(workflow)
 }
 
+/// Submit one item.
+///
+/// Routes it at once: auto-approved (the decision is in the answer), to the review queue, or to
+/// a lead's escalation inbox. Submitting the same `external_id` with the same body again returns
+/// the stored item (200); another body under that id is a conflict (409).
+#[utoipa::path(post, path = "/api/v1/workflows/{slug}/items", tag = "items",
+    params(("slug" = String, Path, description = "The workflow")),
+    request_body = Submission,
+    responses(
+        (status = 201, description = "Created and routed", body = crate::items::server::ItemView),
+        (status = 200, description = "Already submitted with this body", body = crate::items::server::ItemView),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 401, description = "Missing, wrong or revoked key", body = ErrorBody),
+        (status = 403, description = "Key not scoped to this workflow", body = ErrorBody),
+        (status = 404, description = "No such workflow", body = ErrorBody),
+        (status = 409, description = "Same external_id, different body", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "Breaks the data contract; details.path names the JSON path", body = ErrorBody),
+    ))]
 async fn submit_item(
     State(state): State<AppState>,
     ApiKey(key): ApiKey,
@@ -136,12 +228,25 @@ async fn submit_item(
     Ok((status, Json(ingested.item)).into_response())
 }
 
-#[derive(Deserialize)]
+/// Up to 1,000 items, all stored or none.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Batch {
+pub struct Batch {
     items: Vec<Submission>,
 }
 
+/// Submit up to 1,000 items in one transaction.
+///
+/// Every item is validated first; if any is invalid (422) or conflicts with a stored item (409),
+/// nothing is stored and `details.items` lists each problem with its index and JSON path.
+#[utoipa::path(post, path = "/api/v1/workflows/{slug}/items:batch", tag = "items",
+    params(("slug" = String, Path, description = "The workflow")),
+    request_body = Batch,
+    responses(
+        (status = 200, description = "All stored (or already there)", body = BatchResult),
+        (status = 409, description = "Conflicts; nothing stored", body = ErrorBody),
+        (status = 422, description = "Invalid items; nothing stored", body = ErrorBody),
+    ))]
 async fn submit_batch(
     State(state): State<AppState>,
     ApiKey(key): ApiKey,
@@ -172,6 +277,14 @@ async fn submit_batch(
     }
 }
 
+/// Read an item: state, outcome, final output and its decisions.
+#[utoipa::path(get, path = "/api/v1/items/{id}", tag = "items",
+    params(("id" = i64, Path, description = "The item id Gatehouse gave")),
+    responses(
+        (status = 200, body = crate::items::server::ItemView),
+        (status = 403, description = "Key not scoped to the item's workflow", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
 async fn item_by_id(
     State(state): State<AppState>,
     ApiKey(key): ApiKey,
@@ -188,6 +301,10 @@ async fn item_by_id(
     Ok(Json(item).into_response())
 }
 
+/// Read an item by your own id.
+#[utoipa::path(get, path = "/api/v1/workflows/{slug}/items/by-external-id/{external_id}", tag = "items",
+    params(("slug" = String, Path), ("external_id" = String, Path)),
+    responses((status = 200, body = crate::items::server::ItemView), (status = 404, body = ErrorBody)))]
 async fn item_by_external_id(
     State(state): State<AppState>,
     ApiKey(key): ApiKey,
@@ -200,12 +317,17 @@ async fn item_by_external_id(
     Ok(Json(item).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListParams {
+    /// Only items in this state (`queued`, `escalated`, `auto_approved`, `approved`, …).
     state: Option<String>,
+    /// Only items created at or after this RFC 3339 time.
     since: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1 to 500 (default 100).
     limit: Option<i64>,
 }
 
@@ -224,6 +346,10 @@ fn bad_query(rejection: QueryRejection) -> ApiError {
     AppError::BadRequest { message: rejection.body_text() }.into()
 }
 
+/// List a workflow's items in a stable order, a page at a time.
+#[utoipa::path(get, path = "/api/v1/workflows/{slug}/items", tag = "items",
+    params(("slug" = String, Path), ListParams),
+    responses((status = 200, body = crate::items::server::Page<crate::items::server::ItemView>), (status = 400, body = ErrorBody)))]
 async fn list_items(
     State(state): State<AppState>,
     ApiKey(key): ApiKey,
@@ -254,13 +380,21 @@ async fn list_items(
     Ok(Json(page).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct FeedParams {
+    /// The `next_cursor` of your last poll; omit to start from the beginning.
     since_cursor: Option<String>,
+    /// At most this many decisions, 1 to 500 (default 100).
     limit: Option<i64>,
 }
 
+/// Final outcomes after a cursor, oldest first: poll this instead of (or besides) webhooks.
+/// The answer always carries the cursor to resume from.
+#[utoipa::path(get, path = "/api/v1/workflows/{slug}/decisions", tag = "items",
+    params(("slug" = String, Path), FeedParams),
+    responses((status = 200, body = crate::items::server::Page<crate::items::server::DecisionView>)))]
 async fn decision_feed(
     State(state): State<AppState>,
     ApiKey(key): ApiKey,

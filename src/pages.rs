@@ -1,6 +1,7 @@
 //! One page per file.
 
 pub mod api_keys;
+pub mod api_reference;
 pub mod escalations;
 pub mod home;
 pub mod login;

@@ -313,3 +313,47 @@ export async function addUser(app, { email, name, role = 'reviewer', password })
   assert.equal(await serverError(response), null, `adding ${email} failed`);
   await app.page.getByRole('row', { name }).waitFor();
 }
+
+/**
+ * Creates a workflow through the "New workflow" form of /settings/workflows (opened unless it is
+ * the current page); ends on the new workflow's page.
+ */
+export async function createWorkflow(app, { slug, name, autoApproveAt = '', escalateBelow = '', note = '' }) {
+  if (pathOf(app.page) !== '/settings/workflows') await visit(app, '/settings/workflows');
+  const form = app.page.getByRole('form', { name: 'New workflow' });
+  await form.getByLabel('Slug', { exact: true }).fill(slug);
+  await form.getByLabel('Name', { exact: true }).fill(name);
+  await form.getByLabel('Auto-approve at').fill(autoApproveAt);
+  await form.getByLabel('Escalate below').fill(escalateBelow);
+  await form.getByLabel('Note (optional)').fill(note);
+  const response = await submit(app, 'workflows/save', () =>
+    form.getByRole('button', { name: 'Create workflow' }).click(),
+  );
+  assert.equal(await serverError(response), null, `creating the workflow ${slug} failed`);
+  await arrivedAt(app, `/settings/workflows/${slug}`);
+  await app.page.getByRole('heading', { name, level: 1 }).waitFor();
+}
+
+/** The texts of a table's body rows (those with a row header), each as [header, ...cells]. */
+export async function tableRows(scope) {
+  const rows = await scope.getByRole('row').filter({ has: scope.page().getByRole('rowheader') }).all();
+  return Promise.all(
+    rows.map(async (row) =>
+      [...(await row.getByRole('rowheader').allInnerTexts()), ...(await row.getByRole('cell').allInnerTexts())].map(
+        (text) => text.trim(),
+      ),
+    ),
+  );
+}
+
+/**
+ * Asserts that `field` is marked invalid and described by the form's error `alert` (and, for
+ * each of `valid`, that it is not marked).
+ */
+export async function expectInvalid(field, alert, valid = []) {
+  assert.equal(await field.getAttribute('aria-invalid'), 'true', 'the field named by the error is aria-invalid');
+  const alertId = await alert.getAttribute('id');
+  const describedBy = ((await field.getAttribute('aria-describedby')) ?? '').split(/\s+/);
+  assert.ok(alertId && describedBy.includes(alertId), `the field is described by the error (${describedBy})`);
+  for (const other of valid) assert.equal(await other.getAttribute('aria-invalid'), null, 'other fields stay valid');
+}

@@ -134,6 +134,46 @@ pub async fn revoke(db: &Db, actor: &Actor, key_id: i64) -> Result<(), AppError>
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: i64,
+    name: String,
+    prefix: String,
+    created_at: i64,
+    created_by: String,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+/// Every key, newest first, with the workflows it may use.
+pub async fn list(db: &Db) -> Result<Vec<super::KeySummary>, AppError> {
+    let rows: Vec<KeyRow> = sqlx::query_as(
+        "select id, name, prefix, created_at, created_by, last_used_at, revoked_at from api_keys order by id desc",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let mut keys = Vec::with_capacity(rows.len());
+    for row in rows {
+        let workflows: Vec<(String,)> = sqlx::query_as(
+            "select w.slug from api_key_workflows k join workflows w on w.id = k.workflow_id where k.api_key_id = $1 order by w.slug",
+        )
+        .bind(row.id)
+        .fetch_all(db.pool())
+        .await?;
+        keys.push(super::KeySummary {
+            id: row.id,
+            name: row.name,
+            prefix: format!("{KEY_PREFIX}{}_…", row.prefix),
+            workflows: workflows.into_iter().map(|(slug,)| slug).collect(),
+            created_at_ms: row.created_at,
+            created_by: row.created_by,
+            last_used_at_ms: row.last_used_at,
+            revoked: row.revoked_at.is_some(),
+        });
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,33 +185,4 @@ mod tests {
         assert_eq!(split_token("ghk_short_x"), None);
         assert_eq!(split_token(&token.replace("ghk_", "xyz_")), None);
     }
-}
-
-/// Every key, newest first, with the workflows it may use.
-pub async fn list(db: &Db) -> Result<Vec<super::KeySummary>, AppError> {
-    let rows: Vec<(i64, String, String, i64, String, Option<i64>, Option<i64>)> = sqlx::query_as(
-        "select id, name, prefix, created_at, created_by, last_used_at, revoked_at from api_keys order by id desc",
-    )
-    .fetch_all(db.pool())
-    .await?;
-    let mut keys = Vec::with_capacity(rows.len());
-    for (id, name, prefix, created_at_ms, created_by, last_used_at_ms, revoked_at) in rows {
-        let workflows: Vec<(String,)> = sqlx::query_as(
-            "select w.slug from api_key_workflows k join workflows w on w.id = k.workflow_id where k.api_key_id = $1 order by w.slug",
-        )
-        .bind(id)
-        .fetch_all(db.pool())
-        .await?;
-        keys.push(super::KeySummary {
-            id,
-            name,
-            prefix: format!("{KEY_PREFIX}{prefix}_…"),
-            workflows: workflows.into_iter().map(|(slug,)| slug).collect(),
-            created_at_ms,
-            created_by,
-            last_used_at_ms,
-            revoked: revoked_at.is_some(),
-        });
-    }
-    Ok(keys)
 }

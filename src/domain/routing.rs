@@ -68,6 +68,7 @@ impl RoutingSettings {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Destination {
     AutoApproved,
@@ -76,6 +77,7 @@ pub enum Destination {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RouteReason {
     Paused,
@@ -119,6 +121,7 @@ impl RouteReason {
 /// settings) is seen by a human: 1 below the threshold, and above it the chance of being
 /// sampled for audit or held out of the rollout. Threshold tuning weights verdicts by its inverse.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Route {
     pub destination: Destination,
     pub reason: RouteReason,

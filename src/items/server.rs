@@ -15,18 +15,29 @@ pub const MAX_BATCH: usize = 1000;
 const MAX_EXTERNAL_ID: usize = 256;
 
 /// One submitted item, as the automation sends it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Submission {
+    /// Your id for the item, unique per workflow: submitting it again is idempotent.
+    #[schema(example = "inv-2026-0001", max_length = 256)]
     pub external_id: String,
+    /// What a reviewer needs to judge the output; must satisfy the workflow's payload schema.
+    #[schema(value_type = Object)]
     pub payload: Value,
+    /// The model's output; must satisfy the workflow's prediction schema (and label set).
+    #[schema(value_type = Object)]
     pub prediction: Value,
+    /// The model's confidence, from 0 to 1.
+    #[schema(minimum = 0.0, maximum = 1.0, example = 0.93)]
     pub confidence: f64,
     #[serde(default)]
     pub model_version: Option<String>,
+    /// Higher is reviewed first (-1000 to 1000).
     #[serde(default)]
     pub priority: i32,
+    /// Anything you want back with the decision.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
 }
 
@@ -61,21 +72,24 @@ impl Submission {
 }
 
 /// A decision as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DecisionView {
     pub id: i64,
     pub item_id: i64,
+    /// `auto_approve`, `approve`, `reject`, `correct`, `escalate`, …
     pub kind: String,
+    /// The reviewer's email, or `system`.
     pub actor: String,
     pub reason_code: Option<String>,
     pub note: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub output: Option<Value>,
     pub time_spent_ms: Option<i64>,
     pub at: String,
 }
 
 /// An item as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ItemView {
     pub id: i64,
     pub workflow: String,
@@ -86,7 +100,10 @@ pub struct ItemView {
     pub confidence: f64,
     pub model_version: Option<String>,
     pub priority: i32,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
+    /// The corrected output, or the prediction once approved.
+    #[schema(value_type = Option<Object>)]
     pub final_output: Option<Value>,
     pub created_at: String,
     pub decided_at: Option<String>,
@@ -152,7 +169,7 @@ pub async fn ingest_one(
 }
 
 /// Per-item problems of a refused batch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BatchProblem {
     pub index: usize,
     pub external_id: String,
@@ -448,7 +465,7 @@ pub async fn get_by_external_id(db: &Db, workflow: &Workflow, external_id: &str)
 }
 
 /// A page of results and the cursor for the next one (absent on the last page).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -30,7 +30,7 @@ fn ApiKeysAdmin() -> impl IntoView {
         <div class="page-header">
             <p class="breadcrumb"><a href="/settings">"Settings"</a></p>
             <h1>"API keys"</h1>
-            <p class="lead">"Automation systems send items with a key, as "<code>"Authorization: Bearer <key>"</code>". A key works only for the workflows it names."</p>
+            <p class="lead">"Automation systems send items with a key, as "<code>"Authorization: Bearer <key>"</code>". A key works only for the workflows it names. See the "<a href="/docs/api">"API reference"</a>"."</p>
         </div>
         <section class="panel" aria-labelledby="new-key-heading">
             <h2 id="new-key-heading">"Create a key"</h2>

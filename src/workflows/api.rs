@@ -1,5 +1,9 @@
 //! Server functions for the workflow settings pages. Each checks the caller is an admin first.
 
+// `save_workflow` takes the settings form's fields one by one, as the form posts them (the
+// macro's generated code carries the argument list, so the allowance must be module-wide).
+#![allow(clippy::too_many_arguments)]
+
 use super::{WorkflowDetail, WorkflowSummary};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -24,7 +28,6 @@ pub async fn load_workflow(slug: String) -> Result<WorkflowDetail, AppError> {
 
 /// Creates (`mode` = "create") or changes (`mode` = "update") a workflow. A change needs a
 /// reason: it is recorded in the settings history with the old and new settings.
-#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "workflows/save")]
 pub async fn save_workflow(
     mode: String,

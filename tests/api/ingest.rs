@@ -17,6 +17,7 @@ on_both_backends!(
     batches_are_all_or_nothing,
     items_can_be_read_listed_and_followed,
     workflow_changes_are_versioned_and_reapplying_changes_nothing,
+    the_openapi_document_and_reference_page_describe_every_endpoint,
 );
 
 fn spec(slug: &str) -> WorkflowSpec {
@@ -350,4 +351,32 @@ async fn workflow_changes_are_versioned_and_reapplying_changes_nothing(backend: 
     let error = workflows::apply(&app.db, &Actor::Cli, unknown_member, "bad").await.unwrap_err();
     assert_eq!(error.field(), Some("members"));
     assert_eq!(workflows::find_by_slug(&app.db, "invoices").await.unwrap().unwrap().settings_version, 2);
+}
+
+async fn the_openapi_document_and_reference_page_describe_every_endpoint(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let doc: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/workflows/{slug}/items",
+        "/api/v1/workflows/{slug}/items:batch",
+        "/api/v1/items/{id}",
+        "/api/v1/workflows/{slug}/items/by-external-id/{external_id}",
+        "/api/v1/workflows/{slug}/decisions",
+    ] {
+        assert!(paths.contains_key(path), "{path} is documented");
+    }
+    assert!(paths["/api/v1/workflows/{slug}/items"]["post"]["responses"]["422"].is_object());
+    assert_eq!(doc["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
+    let required = &doc["components"]["schemas"]["Submission"]["required"];
+    assert!(required.as_array().unwrap().iter().any(|f| f == "confidence"), "{required}");
+
+    let page = app.client.get(app.url("/docs/api")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("/api/v1/workflows/{slug}/items:batch") && html.contains("Submit one item."),
+        "reference page"
+    );
 }
