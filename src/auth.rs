@@ -18,6 +18,14 @@ pub struct SessionUser {
     pub role: Role,
 }
 
+/// A secret shown once (a new API key or webhook secret) to an admin whose browser posted the
+/// form without JavaScript: kept in the session until the next page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlashSecret {
+    pub label: String,
+    pub value: String,
+}
+
 /// Where to go after signing in: only paths on this site, so a crafted link cannot send a
 /// person elsewhere.
 pub fn safe_next(next: Option<&str>) -> String {

@@ -22,7 +22,9 @@ pub async fn create_api_key(name: String, workflows: String) -> Result<String, A
     let admin = ctx.require(Role::Admin).await?;
     let slugs: Vec<String> =
         workflows.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    Ok(super::server::create(ctx.db(), &admin.actor(), &name, &slugs).await?.token)
+    let key = super::server::create(ctx.db(), &admin.actor(), &name, &slugs).await?;
+    ctx.flash_secret(&format!("The new key {}", key.name), &key.token).await?;
+    Ok(key.token)
 }
 
 #[server(endpoint = "api-keys/revoke")]

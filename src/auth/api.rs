@@ -1,6 +1,6 @@
 //! Server functions for signing in and out and for the one-time setup.
 
-use super::SessionUser;
+use super::{FlashSecret, SessionUser};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -57,4 +57,13 @@ pub async fn create_first_admin(
     ctx.start_session(&user).await?;
     leptos_axum::redirect("/settings/users");
     Ok(user.to_session_user())
+}
+
+/// A secret created by the admin's last form post without JavaScript, shown once.
+#[server(endpoint = "flash/take")]
+pub async fn take_flash_secret() -> Result<Option<FlashSecret>, AppError> {
+    use super::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    ctx.require(crate::domain::Role::Admin).await?;
+    ctx.take_flash_secret().await
 }

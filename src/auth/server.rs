@@ -13,12 +13,28 @@ use tower_sessions::Session;
 
 const USER_ID_KEY: &str = "user_id";
 const AUTH_EPOCH_KEY: &str = "auth_epoch";
+const FLASH_SECRET_KEY: &str = "flash_secret";
+
+/// The flashed secret as first read during one request (see [`RequestCtx::take_flash_secret`]).
+#[derive(Clone, Default)]
+pub struct FlashMemo(std::sync::Arc<tokio::sync::OnceCell<Option<super::FlashSecret>>>);
+
+/// Gives every request its own [`FlashMemo`].
+pub async fn with_flash_memo(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    request.extensions_mut().insert(FlashMemo::default());
+    next.run(request).await
+}
 
 /// What a server function needs to know about the request it serves.
 pub struct RequestCtx {
     pub state: AppState,
     pub session: Session,
     pub client_ip: Option<IpAddr>,
+    /// A plain form post (no JavaScript): the answer is a redirect, not data for a script.
+    pub form_post: bool,
 }
 
 impl RequestCtx {
@@ -29,7 +45,13 @@ impl RequestCtx {
         let session = leptos_axum::extract::<Session>().await.map_err(AppError::internal)?;
         let client_ip =
             leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>().await.ok().map(|info| info.0.ip());
-        Ok(Self { state, session, client_ip })
+        let form_post = leptos_axum::extract::<axum::http::HeaderMap>().await.is_ok_and(|headers| {
+            headers
+                .get(axum::http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+        });
+        Ok(Self { state, session, client_ip, form_post })
     }
 
     pub fn db(&self) -> &Db {
@@ -72,6 +94,26 @@ impl RequestCtx {
         self.session.insert(USER_ID_KEY, user.id).await?;
         self.session.insert(AUTH_EPOCH_KEY, user.auth_epoch).await?;
         Ok(())
+    }
+
+    /// Keeps a just-created secret for the next page when the form was posted without
+    /// JavaScript (a script shows it from the answer instead).
+    pub async fn flash_secret(&self, label: &str, value: &str) -> Result<(), AppError> {
+        if self.form_post {
+            let flash = super::FlashSecret { label: label.to_owned(), value: value.to_owned() };
+            self.session.insert(FLASH_SECRET_KEY, flash).await?;
+        }
+        Ok(())
+    }
+
+    /// The flashed secret, removed from the session as it is read. A page may be rendered more
+    /// than once while it resolves, so the first read is remembered for the rest of the request.
+    pub async fn take_flash_secret(&self) -> Result<Option<super::FlashSecret>, AppError> {
+        let memo = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<FlashMemo>().cloned())
+            .unwrap_or_default();
+        let taken = memo.0.get_or_try_init(|| async { self.session.remove(FLASH_SECRET_KEY).await }).await?;
+        Ok(taken.clone())
     }
 
     pub async fn end_session(&self) -> Result<(), AppError> {

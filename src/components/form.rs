@@ -140,3 +140,29 @@ pub fn TextArea(
         </div>
     }
 }
+
+/// Shows a secret once: the one a script just received, or the one the server kept for this
+/// page after a form post without JavaScript.
+#[component]
+pub fn OnceSecret(#[prop(into)] fresh: Signal<Option<String>>, #[prop(into)] intro: String) -> impl IntoView {
+    let flashed = Resource::new(|| (), |_| crate::auth::api::take_flash_secret());
+    view! {
+        <div role="status">
+            <Suspense>
+                {move || {
+                    let intro = intro.clone();
+                    Suspend::new(async move {
+                        let flashed = flashed.await.ok().flatten().map(|f| f.value);
+                        let secret = fresh.get().or(flashed);
+                        secret.map(|secret| view! {
+                            <div class="alert info secret">
+                                <p>{intro}</p>
+                                <code>{secret}</code>
+                            </div>
+                        })
+                    })
+                }}
+            </Suspense>
+        </div>
+    }
+}

@@ -1,6 +1,6 @@
 use crate::api_keys::KeySummary;
 use crate::api_keys::api::{CreateApiKey, RevokeApiKey, list_api_keys};
-use crate::components::form::{ErrorAlert, Field, Submit, action_error};
+use crate::components::form::{ErrorAlert, Field, OnceSecret, Submit, action_error};
 use crate::components::layout::Protected;
 use crate::domain::Role;
 use crate::pages::workflow::when;
@@ -40,14 +40,7 @@ fn ApiKeysAdmin() -> impl IntoView {
                 <Field id="key-workflows" label="Workflows" name="workflows" required=true hint="Slugs, comma-separated." error error_id="key-error" />
                 <div class="form-actions"><Submit label="Create key" pending=create.pending() /></div>
             </ActionForm>
-            <div role="status">
-                {move || token().map(|token| view! {
-                    <div class="alert info secret">
-                        <p>"The new key, shown only now. Store it in your automation's secrets:"</p>
-                        <code>{token}</code>
-                    </div>
-                })}
-            </div>
+            <OnceSecret fresh=Signal::derive(token) intro="The new key, shown only now. Store it in your automation's secrets:" />
         </section>
         <section class="panel" aria-labelledby="keys-heading">
             <h2 id="keys-heading">"Keys"</h2>

@@ -1,5 +1,5 @@
 use super::workflows::WorkflowFields;
-use crate::components::form::{ErrorAlert, Field, Submit, action_error};
+use crate::components::form::{ErrorAlert, Field, OnceSecret, Submit, action_error};
 use crate::components::layout::Protected;
 use crate::domain::Role;
 use crate::workflows::api::{AddWebhook, ReplayWebhook, SaveWorkflow, load_workflow};
@@ -194,14 +194,7 @@ fn AddEndpoint(action: ServerAction<AddWebhook>, slug: String) -> impl IntoView 
             </fieldset>
             <div class="form-actions"><Submit label="Add endpoint" pending=action.pending() /></div>
         </ActionForm>
-        <div role="status">
-            {move || secret().map(|secret| view! {
-                <div class="alert info secret">
-                    <p>"Signing secret (shown only now; verify the webhook-signature header with it):"</p>
-                    <code>{secret}</code>
-                </div>
-            })}
-        </div>
+        <OnceSecret fresh=Signal::derive(secret) intro="Signing secret (shown only now; verify the webhook-signature header with it):" />
     }
 }
 

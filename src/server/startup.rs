@@ -113,6 +113,7 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(security::server_fn_status))
+        .layer(axum::middleware::from_fn(crate::auth::server::with_flash_memo))
         .layer(session_layer)
         .layer(axum::middleware::from_fn_with_state(allowed_origins, security::same_origin))
         .layer(RequestBodyLimitLayer::new(max_body));

@@ -120,8 +120,9 @@ pub async fn add_webhook(
     .into_iter()
     .filter_map(|(on, name)| on.map(|_| name.to_owned()))
     .collect();
-    let (_, secret) =
+    let (endpoint, secret) =
         crate::webhooks::server::create_endpoint(ctx.db(), &admin.actor(), workflow.id, &url, &events).await?;
+    ctx.flash_secret(&format!("Signing secret of {}", endpoint.url), &secret).await?;
     Ok(secret)
 }
 
