@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use utoipa::OpenApi;
 
 /// The OpenAPI document, generated from the handlers and types below.
@@ -141,7 +142,10 @@ impl FromRequestParts<AppState> for ApiKey {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(AppError::InvalidApiKey)?;
-        Ok(ApiKey(api_keys::authenticate(&state.db, token.trim()).await?))
+        let token = token.trim();
+        let scope =
+            state.api_caches.keys.get_or_load(&token.to_owned(), api_keys::authenticate(&state.db, token)).await?;
+        Ok(ApiKey(scope))
     }
 }
 
@@ -188,8 +192,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 }
 
 /// The workflow named in the path, if the key may use it.
-async fn scoped_workflow(state: &AppState, key: &KeyScope, slug: &str) -> Result<Workflow, ApiError> {
-    let workflow = workflows::require_by_slug(&state.db, slug).await?;
+async fn scoped_workflow(state: &AppState, key: &KeyScope, slug: &str) -> Result<Arc<Workflow>, ApiError> {
+    let load = async { workflows::require_by_slug(&state.db, slug).await.map(Arc::new) };
+    let workflow = state.api_caches.workflows.get_or_load(&slug.to_owned(), load).await?;
     if !key.allows(workflow.id) {
         return Err(AppError::KeyScope { workflow: slug.to_owned() }.into());
     }

@@ -4,11 +4,13 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod security;
 pub mod session_store;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod ttl_cache;
 
 /// Milliseconds since the Unix epoch: how every time is stored.
 pub fn now_ms() -> i64 {

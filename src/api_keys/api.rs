@@ -33,5 +33,7 @@ pub async fn revoke_api_key(key_id: i64) -> Result<(), AppError> {
     use crate::domain::Role;
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;
-    super::server::revoke(ctx.db(), &admin.actor(), key_id).await
+    super::server::revoke(ctx.db(), &admin.actor(), key_id).await?;
+    ctx.state.api_caches.keys.clear();
+    Ok(())
 }

@@ -4,6 +4,7 @@ use crate::domain::routing::{Destination, Route, RouteReason, route};
 use crate::error::AppError;
 use crate::server::db::Db;
 use crate::server::now_ms;
+use crate::webhooks::server::Subscriptions;
 use crate::workflows::contract::ContractCache;
 use crate::workflows::server::Workflow;
 use serde::{Deserialize, Serialize};
@@ -163,7 +164,8 @@ pub async fn ingest_one(
     let contract = contract_for(cache, workflow)?;
     let routed = prepare(workflow, &contract, &sub)?;
     let mut tx = db.begin_write().await?;
-    let result = insert(&mut tx, workflow, &sub, routed).await?;
+    let subscriptions = Subscriptions::load(&mut tx, workflow.id).await?;
+    let result = insert(&mut tx, workflow, &subscriptions, &sub, routed).await?;
     tx.commit().await?;
     Ok(result)
 }
@@ -239,9 +241,10 @@ pub async fn ingest_batch(
         return Err(BatchError::Items { status, problems });
     }
     let mut tx = db.begin_write().await?;
+    let subscriptions = Subscriptions::load(&mut tx, workflow.id).await?;
     let mut results = Vec::with_capacity(subs.len());
     for (index, (sub, routed)) in subs.iter().zip(routes).enumerate() {
-        match insert(&mut tx, workflow, sub, routed).await {
+        match insert(&mut tx, workflow, &subscriptions, sub, routed).await {
             Ok(result) => results.push(result),
             Err(e @ AppError::Conflict { .. }) => problems.push(problem(index, sub, &e)),
             Err(e) => return Err(e.into()),
@@ -268,6 +271,7 @@ fn problem(index: usize, sub: &Submission, e: &AppError) -> BatchProblem {
 async fn insert(
     conn: &mut AnyConnection,
     workflow: &Workflow,
+    subscriptions: &Subscriptions,
     sub: &Submission,
     routed: Route,
 ) -> Result<Ingested, AppError> {
@@ -320,26 +324,55 @@ async fn insert(
         let item = load_view(conn, workflow.slug(), id).await?.ok_or_else(|| AppError::internal("item vanished"))?;
         return Ok(Ingested { item, created: false });
     };
+    let mut decisions = Vec::new();
     if auto {
-        sqlx::query(
+        let (decision_id,): (i64,) = sqlx::query_as(
             "insert into decisions (item_id, workflow_id, actor_label, kind, output, final, created_at) \
-             values ($1, $2, 'system', 'auto_approve', $3, 1, $4)",
+             values ($1, $2, 'system', 'auto_approve', $3, 1, $4) returning id",
         )
         .bind(id)
         .bind(workflow.id)
         .bind(sub.prediction.to_string())
         .bind(now)
-        .execute(&mut *conn)
+        .fetch_one(&mut *conn)
         .await?;
+        decisions.push(DecisionView {
+            id: decision_id,
+            item_id: id,
+            kind: "auto_approve".into(),
+            actor: "system".into(),
+            reason_code: None,
+            note: None,
+            output: Some(sub.prediction.clone()),
+            time_spent_ms: None,
+            at: rfc3339(now),
+        });
     }
-    let item = load_view(conn, workflow.slug(), id).await?.ok_or_else(|| AppError::internal("item vanished"))?;
+    // Built from what was just written (reading it back would cost two more round trips on the
+    // hot path); `get` returns the same view.
+    let item = ItemView {
+        id,
+        workflow: workflow.slug().to_owned(),
+        external_id: sub.external_id.clone(),
+        state: state.to_owned(),
+        outcome: auto.then(|| "auto_approved".to_owned()),
+        route: routed,
+        confidence: sub.confidence,
+        model_version: sub.model_version.clone(),
+        priority: sub.priority,
+        metadata: sub.metadata.clone(),
+        final_output: auto.then(|| sub.prediction.clone()),
+        created_at: rfc3339(now),
+        decided_at: auto.then(|| rfc3339(now)),
+        decisions,
+    };
     let event = match routed.destination {
         Destination::AutoApproved => Some("item.auto_approved"),
         Destination::Escalation => Some("item.escalated"),
         Destination::Review => None,
     };
     if let Some(event) = event {
-        crate::webhooks::server::enqueue(conn, workflow.id, event, &json!(item)).await?;
+        crate::webhooks::server::enqueue(conn, subscriptions, event, &json!(item)).await?;
     }
     Ok(Ingested { item, created: true })
 }

@@ -24,6 +24,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::User(command)) => user_command(&open(&database_url).await?, command).await,
         Some(Command::Workflow(command)) => workflow_command(&open(&database_url).await?, command).await,
         Some(Command::ApiKey(command)) => api_key_command(&open(&database_url).await?, command).await,
+        Some(Command::Demo { url, items, per_second }) => {
+            super::demo::run(&open(&database_url).await?, super::demo::DemoOptions { url, items, per_second }).await
+        }
     }
 }
 

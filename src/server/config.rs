@@ -49,6 +49,18 @@ pub enum Command {
     /// Manage workflows.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+    /// Create demo users and a demo workflow, then stream realistic items into a running server.
+    Demo {
+        /// Where the running Gatehouse answers.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// How many items to send.
+        #[arg(long, default_value_t = 300)]
+        items: u32,
+        /// Items per second.
+        #[arg(long, default_value_t = 20)]
+        per_second: u32,
+    },
     /// Manage API keys for automation systems.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),

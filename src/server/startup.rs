@@ -99,7 +99,13 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
     let allowed_origins = Arc::new(AllowedOrigins::new(settings.public_url.as_deref()));
     let max_body = settings.max_body_bytes;
     let api = crate::machine_api::router(settings.max_body_bytes, settings.max_batch_body_bytes);
-    let state = AppState { leptos_options, db, settings: Arc::new(settings), contracts: Default::default() };
+    let state = AppState {
+        leptos_options,
+        db,
+        settings: Arc::new(settings),
+        contracts: Default::default(),
+        api_caches: Default::default(),
+    };
 
     let routes = generate_route_list(App);
     let context_state = state.clone();

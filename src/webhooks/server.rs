@@ -106,25 +106,34 @@ pub async fn endpoints(db: &Db, workflow_id: i64) -> Result<Vec<Endpoint>, AppEr
         .collect()
 }
 
+/// The enabled endpoints of a workflow and the events each wants; loaded once per transaction
+/// that may emit events.
+pub struct Subscriptions(Vec<(i64, Vec<String>)>);
+
+impl Subscriptions {
+    pub async fn load(conn: &mut AnyConnection, workflow_id: i64) -> Result<Self, AppError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("select id, event_types from webhook_endpoints where workflow_id = $1 and enabled = 1")
+                .bind(workflow_id)
+                .fetch_all(&mut *conn)
+                .await?;
+        Ok(Self(rows.into_iter().map(|(id, events)| (id, serde_json::from_str(&events).unwrap_or_default())).collect()))
+    }
+}
+
 /// Queues `event_type` for every enabled endpoint of the workflow that wants it, inside the
 /// caller's transaction: the event exists exactly when the change it reports does.
 pub async fn enqueue(
     conn: &mut AnyConnection,
-    workflow_id: i64,
+    subscriptions: &Subscriptions,
     event_type: &str,
     data: &Value,
 ) -> Result<(), AppError> {
-    let endpoints: Vec<(i64, String)> =
-        sqlx::query_as("select id, event_types from webhook_endpoints where workflow_id = $1 and enabled = 1")
-            .bind(workflow_id)
-            .fetch_all(&mut *conn)
-            .await?;
-    let wanted: Vec<i64> = endpoints
-        .into_iter()
-        .filter(|(_, events)| {
-            serde_json::from_str::<Vec<String>>(events).is_ok_and(|e| e.iter().any(|t| t == event_type))
-        })
-        .map(|(id, _)| id)
+    let wanted: Vec<i64> = subscriptions
+        .0
+        .iter()
+        .filter(|(_, events)| events.iter().any(|t| t == event_type))
+        .map(|(id, _)| *id)
         .collect();
     if wanted.is_empty() {
         return Ok(());

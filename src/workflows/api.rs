@@ -88,6 +88,7 @@ pub async fn save_workflow(
     }
     let reason = if reason.is_empty() { "created" } else { reason };
     let (workflow, _) = workflows::apply(ctx.db(), &admin.actor(), spec, reason).await?;
+    ctx.state.api_caches.workflows.clear();
     if creating {
         leptos_axum::redirect(&format!("/settings/workflows/{}", workflow.slug()));
     }

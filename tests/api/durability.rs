@@ -8,7 +8,8 @@ use std::time::Duration;
 on_both_backends!(
     acknowledged_writes_survive_kill_9,
     cli_manages_users_with_clear_errors,
-    cli_applies_workflows_and_creates_keys
+    cli_applies_workflows_and_creates_keys,
+    demo_fills_a_queue_through_the_api,
 );
 
 fn free_port() -> u16 {
@@ -166,4 +167,28 @@ async fn cli_applies_workflows_and_creates_keys(backend: Backend) {
     })
     .await
     .unwrap();
+}
+
+async fn demo_fills_a_queue_through_the_api(backend: Backend) {
+    let test_db = TestDb::new(&backend).await;
+    let port = free_port();
+    let mut server = start(&test_db.url, port).await;
+    let url = test_db.url.clone();
+    let base = format!("http://127.0.0.1:{port}");
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        run(&url, &["demo", "--url", &base, "--items", "25", "--per-second", "1000"], None)
+    })
+    .await
+    .unwrap();
+    server.kill().ok();
+    server.wait().ok();
+    assert!(ok, "{out}");
+    assert!(out.contains("Done: ") && out.contains("reviewer@demo.local"), "{out}");
+    let db = test_db.connect().await;
+    let (items,): (i64,) = sqlx::query_as("select count(*) from items").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(items, 25);
+    let (states,): (i64,) =
+        sqlx::query_as("select count(distinct state) from items").fetch_one(db.pool()).await.unwrap();
+    assert!(states >= 2, "demo confidences spread over several bands");
+    assert_eq!(gatehouse::users::server::count(&db).await.unwrap(), 4);
 }

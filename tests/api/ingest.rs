@@ -220,7 +220,9 @@ async fn api_keys_are_scoped_and_revocable(backend: Backend) {
 
     let (key_id,): (i64,) =
         sqlx::query_as("select id from api_keys order by id limit 1").fetch_one(app.db.pool()).await.unwrap();
+    // Revoked elsewhere (another instance, the CLI): refused once this instance's cache expires.
     gatehouse::api_keys::server::revoke(&app.db, &Actor::Cli, key_id).await.unwrap();
+    tokio::time::sleep(gatehouse::server::state::API_CACHE_TTL + std::time::Duration::from_millis(100)).await;
     assert_eq!(error_of(submit(&app, &key, "invoices", &item("b", 0.5)).await).await.0, 401);
     assert_eq!(item_count(&app).await, 1);
     let (last_used,): (Option<i64>,) = sqlx::query_as("select last_used_at from api_keys where id = $1")
@@ -273,11 +275,20 @@ async fn batches_are_all_or_nothing(backend: Backend) {
 
 async fn items_can_be_read_listed_and_followed(backend: Backend) {
     let (app, key) = setup(backend).await;
+    let mut submitted = Vec::new();
     for (i, confidence) in [0.95, 0.5, 0.97, 0.1, 0.92].iter().enumerate() {
-        assert_eq!(submit(&app, &key, "invoices", &item(&format!("r{i}"), *confidence)).await.status(), 201);
+        let mut body = item(&format!("r{i}"), *confidence);
+        body["metadata"] = json!({ "batch": "b-7", "page": i });
+        let response = submit(&app, &key, "invoices", &body).await;
+        assert_eq!(response.status(), 201);
+        submitted.push(response.json::<Value>().await.unwrap());
     }
     let by_external: Value = get(&app, &key, "/workflows/invoices/items/by-external-id/r2").await.json().await.unwrap();
     assert_eq!(by_external["external_id"], "r2");
+    for answer in &submitted {
+        let stored: Value = get(&app, &key, &format!("/items/{}", answer["id"])).await.json().await.unwrap();
+        assert_eq!(&stored, answer, "the ingest answer is exactly what a read returns");
+    }
     let by_id: Value = get(&app, &key, &format!("/items/{}", by_external["id"])).await.json().await.unwrap();
     assert_eq!(by_id, by_external);
     assert_eq!(by_id["decisions"][0]["actor"], "system");
