@@ -1,9 +1,10 @@
 use crate::api_keys::KeySummary;
 use crate::api_keys::api::{CreateApiKey, RevokeApiKey, list_api_keys};
 use crate::components::form::{ErrorAlert, Field, OnceSecret, Submit, action_error};
+use crate::components::format::when;
 use crate::components::layout::Protected;
+use crate::components::table::DataTable;
 use crate::domain::Role;
-use crate::pages::workflow::when;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -61,48 +62,34 @@ fn ApiKeysAdmin() -> impl IntoView {
 #[component]
 fn KeyTable(keys: Vec<KeySummary>, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
-            <table class="table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Key"</th>
-                        <th scope="col">"Workflows"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col">"Last used"</th>
-                        <th scope="col">"Status"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {keys
-                        .into_iter()
-                        .map(|k| {
-                            let label = format!("Revoke {}", k.name);
-                            view! {
-                                <tr>
-                                    <th scope="row">{k.name.clone()}</th>
-                                    <td class="mono">{k.prefix}</td>
-                                    <td>{k.workflows.join(", ")}</td>
-                                    <td>{when(k.created_at_ms)}<div class="sub">{k.created_by}</div></td>
-                                    <td>{k.last_used_at_ms.map(when).unwrap_or_else(|| "never".into())}</td>
-                                    <td>
-                                        {if k.revoked {
-                                            view! { <span class="badge muted">"Revoked"</span> }.into_any()
-                                        } else {
-                                            view! {
-                                                <ActionForm action=revoke attr:class="inline-form">
-                                                    <input type="hidden" name="key_id" value=k.id.to_string() />
-                                                    <button type="submit" class="button small ghost" aria-label=label>"Revoke"</button>
-                                                </ActionForm>
-                                            }.into_any()
-                                        }}
-                                    </td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
-    }
+            <DataTable columns=&["Name", "Key", "Workflows", "Created", "Last used", "Status"]>
+                        {keys
+                            .into_iter()
+                            .map(|k| {
+                                let label = format!("Revoke {}", k.name);
+                                view! {
+                                    <tr>
+                                        <th scope="row">{k.name.clone()}</th>
+                                        <td class="mono">{k.prefix}</td>
+                                        <td>{k.workflows.join(", ")}</td>
+                                        <td>{when(k.created_at_ms)}<div class="sub">{k.created_by}</div></td>
+                                        <td>{k.last_used_at_ms.map(when).unwrap_or_else(|| "never".into())}</td>
+                                        <td>
+                                            {if k.revoked {
+                                                view! { <span class="badge muted">"Revoked"</span> }.into_any()
+                                            } else {
+                                                view! {
+                                                    <ActionForm action=revoke attr:class="inline-form">
+                                                        <input type="hidden" name="key_id" value=k.id.to_string() />
+                                                        <button type="submit" class="button small ghost" aria-label=label>"Revoke"</button>
+                                                    </ActionForm>
+                                                }.into_any()
+                                            }}
+                                        </td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+    </DataTable>
+        }
 }

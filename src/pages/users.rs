@@ -1,5 +1,6 @@
 use crate::components::form::{ErrorAlert, Field, Submit, action_error};
 use crate::components::layout::Protected;
+use crate::components::table::DataTable;
 use crate::domain::{Password, Role};
 use crate::users::UserSummary;
 use crate::users::api::{AddUser, ResetUserPassword, SetUserDisabled, SetUserRole, list_users};
@@ -107,23 +108,10 @@ fn UsersAdmin() -> impl IntoView {
 #[component]
 fn UserTable(users: Vec<UserSummary>, actions: UserActions) -> impl IntoView {
     view! {
-        <div class="table-wrap">
-            <table class="table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Email"</th>
-                        <th scope="col">"Role"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {users.into_iter().map(|user| view! { <UserRow user actions /> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
-    }
+            <DataTable columns=&["Name", "Email", "Role", "Status", ""]>
+                        {users.into_iter().map(|user| view! { <UserRow user actions /> }).collect_view()}
+    </DataTable>
+        }
 }
 
 #[component]

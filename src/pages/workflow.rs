@@ -1,6 +1,8 @@
 use super::workflows::WorkflowFields;
 use crate::components::form::{ErrorAlert, Field, OnceSecret, Submit, action_error};
+use crate::components::format::when;
 use crate::components::layout::Protected;
+use crate::components::table::DataTable;
 use crate::domain::Role;
 use crate::workflows::api::{AddWebhook, ReplayWebhook, SaveWorkflow, load_workflow};
 use crate::workflows::{DeadLetterView, EndpointView, HistoryEntry, WorkflowDetail};
@@ -88,59 +90,24 @@ fn WorkflowView(
     }
 }
 
-pub fn when(ms: i64) -> String {
-    // Shown in UTC, to the minute; the same on the server and in the browser.
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let (h, m) = (secs.rem_euclid(86_400) / 3600, secs.rem_euclid(3600) / 60);
-    let (y, mo, d) = civil_from_days(days);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
-}
-
-/// Days since 1970-01-01 to a calendar date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 #[component]
 fn History(entries: Vec<HistoryEntry>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
-            <table class="table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Version"</th>
-                        <th scope="col">"When"</th>
-                        <th scope="col">"Who"</th>
-                        <th scope="col">"Why"</th>
-                        <th scope="col">"What changed"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {entries
-                        .into_iter()
-                        .map(|h| view! {
-                            <tr>
-                                <th scope="row">{h.version}</th>
-                                <td>{when(h.at_ms)}</td>
-                                <td>{h.actor}</td>
-                                <td>{h.reason}</td>
-                                <td>{h.changed.join(", ")}</td>
-                            </tr>
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
-    }
+            <DataTable columns=&["Version", "When", "Who", "Why", "What changed"]>
+                        {entries
+                            .into_iter()
+                            .map(|h| view! {
+                                <tr>
+                                    <th scope="row">{h.version}</th>
+                                    <td>{when(h.at_ms)}</td>
+                                    <td>{h.actor}</td>
+                                    <td>{h.reason}</td>
+                                    <td>{h.changed.join(", ")}</td>
+                                </tr>
+                            })
+                            .collect_view()}
+    </DataTable>
+        }
 }
 
 #[component]
@@ -206,18 +173,7 @@ fn DeadLetters(letters: Vec<DeadLetterView>, action: ServerAction<ReplayWebhook>
     }
     view! {
         <ErrorAlert error id="replay-error" />
-        <div class="table-wrap">
-            <table class="table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Event"</th>
-                        <th scope="col">"Endpoint"</th>
-                        <th scope="col">"Attempts"</th>
-                        <th scope="col">"Last error"</th>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                    </tr>
-                </thead>
-                <tbody>
+        <DataTable columns=&["Event", "Endpoint", "Attempts", "Last error", ""]>
                     {letters
                         .into_iter()
                         .map(|d| {
@@ -238,19 +194,7 @@ fn DeadLetters(letters: Vec<DeadLetterView>, action: ServerAction<ReplayWebhook>
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+</DataTable>
     }
     .into_any()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_are_shown_in_utc() {
-        assert_eq!(super::when(0), "1970-01-01 00:00 UTC");
-        assert_eq!(super::when(1_795_957_652_458), "2026-11-29 13:07 UTC");
-        assert_eq!(super::when(951_782_400_000), "2000-02-29 00:00 UTC");
-    }
 }

@@ -1,5 +1,6 @@
 use crate::components::form::{ErrorAlert, Field, Submit, TextArea, action_error};
 use crate::components::layout::Protected;
+use crate::components::table::DataTable;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::workflows::api::{SaveWorkflow, list_workflows};
@@ -65,50 +66,34 @@ fn threshold(value: Option<f64>) -> String {
 #[component]
 fn WorkflowTable(workflows: Vec<WorkflowSummary>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
-            <table class="table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Workflow"</th>
-                        <th scope="col">"Auto-approve at"</th>
-                        <th scope="col">"Escalate below"</th>
-                        <th scope="col">"Audit"</th>
-                        <th scope="col">"Rollout"</th>
-                        <th scope="col">"Members"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Version"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {workflows
-                        .into_iter()
-                        .map(|w| {
-                            let href = format!("/settings/workflows/{}", w.slug);
-                            let (status, class) = if w.breaker_open {
-                                ("Breaker open", "badge danger")
-                            } else if w.paused {
-                                ("Paused", "badge muted")
-                            } else {
-                                ("Active", "badge ok")
-                            };
-                            view! {
-                                <tr>
-                                    <th scope="row"><a href=href>{w.name.clone()}</a><div class="sub mono">{w.slug.clone()}</div></th>
-                                    <td>{threshold(w.auto_approve_at)}</td>
-                                    <td>{threshold(w.escalate_below)}</td>
-                                    <td>{percent(w.audit_rate)}</td>
-                                    <td>{percent(w.rollout_share)}</td>
-                                    <td>{w.members}</td>
-                                    <td><span class=class>{status}</span></td>
-                                    <td>{w.settings_version}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
-    }
+            <DataTable columns=&["Workflow", "Auto-approve at", "Escalate below", "Audit", "Rollout", "Members", "Status", "Version"]>
+                        {workflows
+                            .into_iter()
+                            .map(|w| {
+                                let href = format!("/settings/workflows/{}", w.slug);
+                                let (status, class) = if w.breaker_open {
+                                    ("Breaker open", "badge danger")
+                                } else if w.paused {
+                                    ("Paused", "badge muted")
+                                } else {
+                                    ("Active", "badge ok")
+                                };
+                                view! {
+                                    <tr>
+                                        <th scope="row"><a href=href>{w.name.clone()}</a><div class="sub mono">{w.slug.clone()}</div></th>
+                                        <td>{threshold(w.auto_approve_at)}</td>
+                                        <td>{threshold(w.escalate_below)}</td>
+                                        <td>{percent(w.audit_rate)}</td>
+                                        <td>{percent(w.rollout_share)}</td>
+                                        <td>{w.members}</td>
+                                        <td><span class=class>{status}</span></td>
+                                        <td>{w.settings_version}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+    </DataTable>
+        }
 }
 
 /// The workflow settings form, for creating (slug editable) or changing (reason required).
