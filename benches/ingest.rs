@@ -1,7 +1,10 @@
 //! Ingest throughput and latency through the real HTTP API.
 //!
 //!   cargo bench --features ssr --bench ingest -- [--backend sqlite|postgres] [--seconds N]
-//!       [--clients N] [--batch-clients N] [--batch N]
+//!       [--clients N] [--batch-clients N] [--batch N] [--preload N]
+//!
+//! `--preload N` stores N items first (through the service layer, in batches of 1,000), to
+//! measure ingest with a full database.
 //!
 //! PostgreSQL uses `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`) as an admin URL and creates a
 //! fresh database. The server runs in this process on a random port; the clients share the same
@@ -23,10 +26,12 @@ struct Options {
     clients: usize,
     batch_clients: usize,
     batch: usize,
+    preload: u64,
 }
 
 fn options() -> Options {
-    let mut o = Options { backend: "sqlite".into(), seconds: 10, clients: 64, batch_clients: 4, batch: 500 };
+    let mut o =
+        Options { backend: "sqlite".into(), seconds: 10, clients: 64, batch_clients: 4, batch: 500, preload: 0 };
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -37,6 +42,7 @@ fn options() -> Options {
             "--clients" => o.clients = value().parse().expect("--clients N"),
             "--batch-clients" => o.batch_clients = value().parse().expect("--batch-clients N"),
             "--batch" => o.batch = value().parse().expect("--batch N"),
+            "--preload" => o.preload = value().parse().expect("--preload N"),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -160,6 +166,24 @@ async fn main() {
     .unwrap();
     gatehouse::workflows::server::apply(&db, &Actor::Cli, spec, "bench").await.unwrap();
     let key = gatehouse::api_keys::server::create(&db, &Actor::Cli, "bench", &["invoices".into()]).await.unwrap().token;
+    if o.preload > 0 {
+        let started = Instant::now();
+        let workflow = gatehouse::workflows::server::require_by_slug(&db, "invoices").await.unwrap();
+        let contracts = gatehouse::workflows::contract::ContractCache::default();
+        for first in (0..o.preload).step_by(1000) {
+            let subs = (first..(first + 1000).min(o.preload))
+                .map(|i| {
+                    let mut body = item(i);
+                    body["external_id"] = json!(format!("pre-{i}"));
+                    serde_json::from_value(body).unwrap()
+                })
+                .collect();
+            if gatehouse::items::server::ingest_batch(&db, &contracts, &workflow, subs).await.is_err() {
+                panic!("preload failed at {first}");
+            }
+        }
+        eprintln!("preloaded {} items in {:.0} s", o.preload, started.elapsed().as_secs_f64());
+    }
     let settings = ServeArgs { bind: "127.0.0.1:0".parse().unwrap(), ..ServeArgs::default() };
     let app = Application::build_with_db(db.clone(), settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}/api/v1/workflows/invoices", app.port());
@@ -169,12 +193,17 @@ async fn main() {
     println!("| mode | backend | clients | items | items/s | p50 ms | p99 ms | max ms | errors |");
     println!("|---|---|---|---|---|---|---|---|---|");
     let single = load(format!("{base}/items"), key.clone(), o.clients, 0, o.seconds, next.clone()).await;
-    report("single", &o.backend, o.clients, &single);
+    let stored = if o.preload > 0 { format!(" ({} stored)", o.preload) } else { String::new() };
+    report(&format!("single{stored}"), &o.backend, o.clients, &single);
     let batch =
         load(format!("{base}/items:batch"), key.clone(), o.batch_clients, o.batch, o.seconds, next.clone()).await;
-    report(&format!("batch of {}", o.batch), &o.backend, o.batch_clients, &batch);
+    report(&format!("batch of {}{stored}", o.batch), &o.backend, o.batch_clients, &batch);
 
     db.close().await;
+    if o.backend == "sqlite" {
+        let dir = std::env::temp_dir().join(format!("gatehouse-bench-{}", std::process::id()));
+        std::fs::remove_dir_all(dir).ok();
+    }
     if let Some((admin, name)) = cleanup {
         let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
         sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut conn).await.ok();
