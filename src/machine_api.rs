@@ -7,7 +7,7 @@ use crate::items::server::{self as items, BatchError, Submission};
 use crate::server::state::AppState;
 use crate::workflows::server::{self as workflows, Workflow};
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::{StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
@@ -175,7 +175,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             state.settings.max_body_bytes
         };
         let bytes = Bytes::from_request(request, state).await.map_err(|rejection| match rejection {
-            BytesRejection::FailedToBufferBody(e) if e.body_text().contains("length limit") => {
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
                 AppError::PayloadTooLarge { limit_bytes }
             }
             other => AppError::BadRequest { message: other.body_text() },
