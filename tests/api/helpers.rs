@@ -113,13 +113,18 @@ impl Drop for TestDb {
                 // Drop runs inside the test's runtime; use a runtime of our own on a thread.
                 std::thread::spawn(move || {
                     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                    runtime.block_on(async {
+                    // Bounded: a test database left behind is harmless, a hang here is not.
+                    let drop_database = async {
                         if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                            sqlx::query("set lock_timeout = '5s'").execute(&mut conn).await.ok();
                             sqlx::query(&format!("drop database if exists {name} with (force)"))
                                 .execute(&mut conn)
                                 .await
                                 .ok();
                         }
+                    };
+                    runtime.block_on(async {
+                        tokio::time::timeout(std::time::Duration::from_secs(15), drop_database).await.ok()
                     });
                 })
                 .join()
