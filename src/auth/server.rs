@@ -167,7 +167,7 @@ pub async fn sign_in(ctx: &RequestCtx, raw_email: &str, password: String) -> Res
     if user.disabled {
         return Err(AppError::Conflict { message: "This account is disabled. Ask an admin to enable it.".into() });
     }
-    clear_throttle(ctx.db(), &account_key(&email)).await?;
+    clear_account_throttle(ctx.db(), &email).await?;
     ctx.start_session(&user).await?;
     tracing::info!(user_id = user.id, "signed in");
     Ok(user.to_session_user())
@@ -205,11 +205,7 @@ async fn record_failure(db: &Db, key: &str, policy: &ThrottlePolicy) -> Result<(
 }
 
 /// Forgets the failures of one account (after a successful sign-in or a password reset).
-pub async fn clear_throttle(db: &Db, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from login_throttle where key = $1").bind(key).execute(db.pool()).await?;
+pub async fn clear_account_throttle(db: &Db, email: &Email) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from login_throttle where key = $1").bind(account_key(email)).execute(db.pool()).await?;
     Ok(())
-}
-
-pub fn throttle_key_for(email: &Email) -> String {
-    account_key(email)
 }

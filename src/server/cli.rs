@@ -36,7 +36,7 @@ async fn open(database_url: &str) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-fn human(e: crate::error::AppError) -> anyhow::Error {
+pub(super) fn human(e: crate::error::AppError) -> anyhow::Error {
     // AppError messages are written for people; show them as they are, with the failing field.
     match e.field() {
         Some(field) if !e.to_string().contains(field) => anyhow::anyhow!("{field}: {e}"),

@@ -2,6 +2,7 @@
 //! through the real API of a running server, so that queues fill up a minute after start.
 
 use super::audit::Actor;
+use super::cli::human;
 use super::db::Db;
 use crate::domain::Role;
 use crate::domain::workflow::WorkflowSpec;
@@ -25,7 +26,6 @@ pub struct DemoOptions {
 }
 
 pub async fn run(db: &Db, options: DemoOptions) -> anyhow::Result<()> {
-    let human = |e: crate::error::AppError| anyhow::anyhow!("{e}");
     let people = [
         ("admin@demo.local", "Dana Admin", Role::Admin),
         ("lead@demo.local", "Lee Lead", Role::Lead),

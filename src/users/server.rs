@@ -284,7 +284,7 @@ pub async fn reset_password(db: &Db, actor: &Actor, id: i64, password: Password)
     audit::record(&mut tx, actor, "user.reset_password", &target.email, json!({})).await?;
     tx.commit().await?;
     let email = Email::parse(&target.email)?;
-    crate::auth::server::clear_throttle(db, &crate::auth::server::throttle_key_for(&email)).await?;
+    crate::auth::server::clear_account_throttle(db, &email).await?;
     find_by_id(db, id).await?.ok_or_else(|| AppError::not_found("That user"))
 }
 

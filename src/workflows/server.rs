@@ -306,16 +306,6 @@ async fn write_settings(
     }
 }
 
-/// Whether `user_id` may work `workflow_id` (admins may work every workflow).
-pub async fn is_member(db: &Db, workflow_id: i64, user_id: i64) -> Result<bool, AppError> {
-    let row: Option<(i64,)> = sqlx::query_as("select 1 from workflow_members where workflow_id = $1 and user_id = $2")
-        .bind(workflow_id)
-        .bind(user_id)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.is_some())
-}
-
 use super::{DeadLetterView, EndpointView, HistoryEntry, WorkflowDetail, WorkflowForm, WorkflowSummary};
 
 impl Workflow {
