@@ -4,9 +4,19 @@ use crate::auth::SessionUser;
 use crate::auth::api::{CreateFirstAdmin, Login, Logout, current_user};
 use crate::error::AppError;
 use crate::pages::{
-    api_keys::ApiKeysPage, api_reference::ApiReferencePage, escalations::EscalationsPage, home::HomePage,
-    login::LoginPage, not_found::NotFound, queues::QueuesPage, settings::SettingsPage, setup::SetupPage,
-    users::UsersPage, workflow::WorkflowPage, workflows::WorkflowsPage,
+    api_keys::ApiKeysPage,
+    api_reference::ApiReferencePage,
+    escalations::EscalationsPage,
+    home::HomePage,
+    login::LoginPage,
+    not_found::NotFound,
+    queues::QueuesPage,
+    review::{ReviewPage, ReviewQueuePage},
+    settings::SettingsPage,
+    setup::SetupPage,
+    users::UsersPage,
+    workflow::WorkflowPage,
+    workflows::WorkflowsPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -93,6 +103,8 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
                 <Route path=path!("/queues") view=QueuesPage ssr=SsrMode::Async />
+                <Route path=path!("/review/:slug") view=ReviewQueuePage ssr=SsrMode::Async />
+                <Route path=path!("/review/:slug/:item") view=ReviewPage ssr=SsrMode::Async />
                 <Route path=path!("/escalations") view=EscalationsPage ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async />

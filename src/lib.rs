@@ -13,6 +13,7 @@ pub mod items;
 #[cfg(feature = "ssr")]
 pub mod machine_api;
 pub mod pages;
+pub mod review;
 #[cfg(feature = "ssr")]
 pub mod server;
 pub mod users;

@@ -7,6 +7,7 @@ pub mod home;
 pub mod login;
 pub mod not_found;
 pub mod queues;
+pub mod review;
 pub mod settings;
 pub mod setup;
 pub mod users;

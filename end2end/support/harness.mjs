@@ -2,7 +2,7 @@
 // or off, and small helpers shared by the scenarios. Lives outside tests/ so `node --test` does
 // not run it as a test file.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { access, constants, mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -74,7 +74,7 @@ export async function startServer(env = {}) {
       const response = await fetch(`${base}/healthz`).catch(() => undefined);
       return response?.status === 200 ? base : undefined;
     });
-    return { url, stop, log: () => log };
+    return { url, stop, log: () => log, databaseUrl: `sqlite://${dir}/db.sqlite` };
   } catch (error) {
     await stop();
     throw error;
@@ -356,4 +356,25 @@ export async function expectInvalid(field, alert, valid = []) {
   const describedBy = ((await field.getAttribute('aria-describedby')) ?? '').split(/\s+/);
   assert.ok(alertId && describedBy.includes(alertId), `the field is described by the error (${describedBy})`);
   for (const other of valid) assert.equal(await other.getAttribute('aria-invalid'), null, 'other fields stay valid');
+}
+
+/** Runs the gatehouse command line against the app's database; resolves with its stdout. */
+export async function cli(app, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      BINARY,
+      args,
+      { cwd: ROOT, env: { ...process.env, DATABASE_URL: app.server.databaseUrl, GATEHOUSE_LOG: 'warn', ...env } },
+      (error, stdout, stderr) => (error ? reject(new Error(`gatehouse ${args.join(' ')}: ${stderr}`)) : resolve(stdout)),
+    );
+  });
+}
+
+/** Presses Tab (at most `max` times) until `locator` has the focus: a keyboard user's way there. */
+export async function tabTo(page, locator, max = 80) {
+  for (let i = 0; i < max; i += 1) {
+    if (await isFocused(locator)) return;
+    await page.keyboard.press('Tab');
+  }
+  assert.fail(`could not reach ${locator} with the Tab key`);
 }

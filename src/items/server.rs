@@ -459,7 +459,7 @@ impl ItemRow {
     }
 }
 
-async fn load_view(conn: &mut AnyConnection, workflow: &str, id: i64) -> Result<Option<ItemView>, AppError> {
+pub(crate) async fn load_view(conn: &mut AnyConnection, workflow: &str, id: i64) -> Result<Option<ItemView>, AppError> {
     let row: Option<ItemRow> = sqlx::query_as(&format!("select {ITEM_COLUMNS} from items where id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -534,7 +534,9 @@ pub async fn list(
     Ok(Page { items, next_cursor })
 }
 
-/// Final decisions of a workflow after `cursor`, oldest first: the feed pollers follow.
+/// Final decisions of a workflow after `cursor`, oldest first: the feed pollers follow. A human
+/// decision appears once its undo window has passed (and never if it was undone); the feed stops
+/// before the first decision still in its window, so that nothing settles behind a cursor.
 pub async fn decision_feed(
     db: &Db,
     workflow: &Workflow,
@@ -543,11 +545,15 @@ pub async fn decision_feed(
 ) -> Result<Page<DecisionView>, AppError> {
     let limit = limit.clamp(1, MAX_PAGE);
     let rows: Vec<DecisionRow> = sqlx::query_as(&format!(
-        "select {DECISION_COLUMNS} from decisions where workflow_id = $1 and final = 1 and id > $2 order by id limit $3"
+        "select {DECISION_COLUMNS} from decisions d where workflow_id = $1 and final = 1 and id > $2 \
+         and id < coalesce((select min(id) from decisions where workflow_id = $1 and final = 1 and settles_at > $4), \
+                           9223372036854775807) \
+         and not exists (select 1 from decisions u where u.undoes = d.id) order by id limit $3"
     ))
     .bind(workflow.id)
     .bind(cursor.unwrap_or(0))
     .bind(limit)
+    .bind(crate::server::now_ms())
     .fetch_all(db.pool())
     .await?;
     let items: Vec<DecisionView> = rows.into_iter().take(limit as usize).map(DecisionRow::view).collect();

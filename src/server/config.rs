@@ -168,6 +168,13 @@ pub struct ServeArgs {
     /// How long a lock lasts, in seconds.
     #[arg(long, env = "GATEHOUSE_LOGIN_LOCK_SECS", default_value_t = ThrottlePolicy::ACCOUNT.lock_secs)]
     pub login_lock_secs: u64,
+    /// How long a reviewer may undo a decision, in milliseconds. A decision is sent to webhooks
+    /// and shown to pollers only once this has passed.
+    #[arg(long, env = "GATEHOUSE_UNDO_WINDOW_MS", default_value_t = 10_000)]
+    pub undo_window_ms: u64,
+    /// How often expired review leases are returned to their queue, in milliseconds.
+    #[arg(long, env = "GATEHOUSE_LEASE_SWEEP_MS", default_value_t = 1000)]
+    pub lease_sweep_ms: u64,
 }
 
 impl Default for ServeArgs {
@@ -188,6 +195,8 @@ impl Default for ServeArgs {
             login_free_failures: ThrottlePolicy::ACCOUNT.free_failures,
             login_lock_after: ThrottlePolicy::ACCOUNT.lock_after,
             login_lock_secs: ThrottlePolicy::ACCOUNT.lock_secs,
+            undo_window_ms: 10_000,
+            lease_sweep_ms: 1000,
         }
     }
 }

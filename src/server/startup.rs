@@ -31,6 +31,7 @@ pub struct Application {
     router: Router,
     db: Db,
     deliverer: crate::webhooks::server::Deliverer,
+    lease_sweep: Duration,
 }
 
 impl Application {
@@ -52,8 +53,9 @@ impl Application {
             settings.webhook_max_attempts,
             Duration::from_millis(settings.webhook_poll_ms.max(10)),
         );
+        let lease_sweep = Duration::from_millis(settings.lease_sweep_ms.max(10));
         let router = router(db.clone(), settings, key);
-        Ok(Self { listener, router, db, deliverer })
+        Ok(Self { listener, router, db, deliverer, lease_sweep })
     }
 
     pub fn port(&self) -> u16 {
@@ -72,11 +74,13 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let cleanup = tokio::spawn(delete_expired_sessions(self.db.clone()));
         let webhooks = tokio::spawn(self.deliverer.run());
+        let leases = tokio::spawn(crate::review::server::sweep_leases(self.db.clone(), self.lease_sweep));
         let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await;
         cleanup.abort();
         webhooks.abort();
+        leases.abort();
         self.db.close().await;
         served
     }

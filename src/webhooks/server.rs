@@ -129,6 +129,19 @@ pub async fn enqueue(
     event_type: &str,
     data: &Value,
 ) -> Result<(), AppError> {
+    enqueue_at(conn, subscriptions, event_type, data, now_ms(), None).await
+}
+
+/// [`enqueue`], first sent at `send_at` (Unix ms) and tied to the decision it reports, so that
+/// an undo within the window can withdraw it before it is sent.
+pub async fn enqueue_at(
+    conn: &mut AnyConnection,
+    subscriptions: &Subscriptions,
+    event_type: &str,
+    data: &Value,
+    send_at: i64,
+    decision_id: Option<i64>,
+) -> Result<(), AppError> {
     let wanted: Vec<i64> = subscriptions
         .0
         .iter()
@@ -144,14 +157,16 @@ pub async fn enqueue(
         json!({ "type": event_type, "timestamp": crate::items::server::rfc3339(now), "data": data }).to_string();
     for endpoint_id in wanted {
         sqlx::query(
-            "insert into webhook_outbox (endpoint_id, message_id, event_type, payload, status, next_attempt_at, created_at) \
-             values ($1, $2, $3, $4, 'pending', $5, $5)",
+            "insert into webhook_outbox (endpoint_id, message_id, event_type, payload, status, next_attempt_at, \
+             created_at, decision_id) values ($1, $2, $3, $4, 'pending', $5, $6, $7)",
         )
         .bind(endpoint_id)
         .bind(&message_id)
         .bind(event_type)
         .bind(&payload)
+        .bind(send_at)
         .bind(now)
+        .bind(decision_id)
         .execute(&mut *conn)
         .await?;
     }

@@ -130,6 +130,11 @@ pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<Workflow>, AppError> 
     load(&mut conn, Key::Id(id), "").await
 }
 
+/// [`find_by_id`] on a connection the caller holds (inside its transaction).
+pub async fn find_by_id_in(conn: &mut AnyConnection, id: i64) -> Result<Option<Workflow>, AppError> {
+    load(conn, Key::Id(id), "").await
+}
+
 /// The workflow named `slug`, or a 404 naming it.
 pub async fn require_by_slug(db: &Db, slug: &str) -> Result<Workflow, AppError> {
     find_by_slug(db, slug).await?.ok_or_else(|| AppError::not_found(format!("The workflow '{slug}'")))

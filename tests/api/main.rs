@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod durability;
 mod ingest;
+mod review;
 mod security;
 mod setup;
 mod storage;

@@ -1,0 +1,268 @@
+//! The review loop under load: N reviewers, each signed in with its own session, call the server
+//! functions the browser calls: `review/start` once, then `review/approve` over and over (each
+//! decision leases the next item in the same call) and `review/item`, which loads what the review
+//! page shows, including the next lease's token.
+//!
+//!   cargo bench --features ssr --bench review -- [--backend sqlite|postgres] [--reviewers N]
+//!       [--waiting N] [--seconds N]
+//!
+//! `--waiting N` (default 10,000) items wait in the queue before the clock starts. A run stops
+//! after `--seconds` or once half the waiting items are decided, so the queue never runs dry.
+//! PostgreSQL uses `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`) as an admin URL and creates a
+//! fresh database. Server and reviewers share this machine, so the figures are for the whole box.
+
+use gatehouse::domain::Role;
+use gatehouse::server::audit::Actor;
+use gatehouse::server::config::ServeArgs;
+use gatehouse::server::db::Db;
+use gatehouse::server::startup::Application;
+use gatehouse::users::server::NewUser;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "bench-password-123";
+
+struct Options {
+    backend: String,
+    reviewers: usize,
+    waiting: u64,
+    seconds: u64,
+}
+
+fn options() -> Options {
+    let mut o = Options { backend: "sqlite".into(), reviewers: 32, waiting: 10_000, seconds: 10 };
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().cloned().unwrap_or_default();
+        match flag.as_str() {
+            "--backend" => o.backend = value(),
+            "--reviewers" => o.reviewers = value().parse().expect("--reviewers N"),
+            "--waiting" => o.waiting = value().parse().expect("--waiting N"),
+            "--seconds" => o.seconds = value().parse().expect("--seconds N"),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    o
+}
+
+async fn database(backend: &str) -> (String, Option<(String, String)>) {
+    match backend {
+        "sqlite" => {
+            let dir = std::env::temp_dir().join(format!("gatehouse-review-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            (format!("sqlite://{}/bench.db", dir.display()), None)
+        }
+        "postgres" => {
+            let admin = std::env::var("BENCH_DATABASE_URL")
+                .or_else(|_| std::env::var("TEST_DATABASE_URL"))
+                .expect("set BENCH_DATABASE_URL=postgres://...");
+            let name = format!("gh_review_bench_{}", std::process::id());
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!("create database {name}")).execute(&mut conn).await.unwrap();
+            let base = admin.rsplit_once('/').unwrap().0.to_owned();
+            (format!("{base}/{name}"), Some((admin, name)))
+        }
+        other => panic!("unknown backend {other}"),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+struct Reviewer {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Reviewer {
+    async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> Result<Value, String> {
+        let response = self
+            .client
+            .post(format!("{}/api/{endpoint}", self.base))
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| e.to_string())?;
+        if status.is_success() || status.is_redirection() {
+            serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))
+        } else {
+            Err(format!("{endpoint}: {status} {body}"))
+        }
+    }
+
+    /// The lease token of an item, as the review page loads it.
+    async fn token(&self, item_id: i64) -> Result<String, String> {
+        let id = item_id.to_string();
+        let item = self.call("review/item", &[("slug", "bench"), ("item_id", &id)]).await?;
+        Ok(item["lease_token"].as_str().unwrap_or_default().to_owned())
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let o = options();
+    let (url, cleanup) = database(&o.backend).await;
+    let db = Db::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+
+    let emails: Vec<String> = (0..o.reviewers).map(|i| format!("reviewer{i}@bench.example")).collect();
+    for email in &emails {
+        let user = NewUser::parse(email, "Bench reviewer", Role::Reviewer, PASSWORD, "password").unwrap();
+        gatehouse::users::server::create(&db, &Actor::Cli, user).await.unwrap();
+    }
+    let spec = serde_json::from_value(json!({
+        "slug": "bench", "name": "Bench",
+        "members": emails,
+        "payload_schema": { "type": "object" },
+        "prediction_schema": { "type": "object", "required": ["label"] },
+        "labels": ["invoice", "receipt"],
+        "auto_approve_at": 0.95, "escalate_below": 0.05, "audit_rate": 0.0,
+    }))
+    .unwrap();
+    gatehouse::workflows::server::apply(&db, &Actor::Cli, spec, "bench").await.unwrap();
+    let workflow = gatehouse::workflows::server::require_by_slug(&db, "bench").await.unwrap();
+    let contracts = gatehouse::workflows::contract::ContractCache::default();
+    let started = Instant::now();
+    for first in (0..o.waiting).step_by(1000) {
+        let subs = (first..(first + 1000).min(o.waiting))
+            .map(|i| {
+                serde_json::from_value(json!({
+                    "external_id": format!("item-{i}"),
+                    "payload": { "invoice_number": format!("INV-{i}"), "vendor": "ACME GmbH", "total": 100 + i % 900 },
+                    "prediction": { "label": "invoice", "total": 100 + i % 900 },
+                    "confidence": 0.5,
+                    "priority": (i % 3) as i32,
+                }))
+                .unwrap()
+            })
+            .collect();
+        if gatehouse::items::server::ingest_batch(&db, &contracts, &workflow, subs).await.is_err() {
+            panic!("loading items failed at {first}");
+        }
+    }
+    eprintln!("{} items waiting after {:.0} s", o.waiting, started.elapsed().as_secs_f64());
+
+    let settings = ServeArgs { bind: "127.0.0.1:0".parse().unwrap(), ..ServeArgs::default() };
+    let app = Application::build_with_db(db.clone(), settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+
+    let mut reviewers = Vec::new();
+    for email in &emails {
+        let client =
+            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let reviewer = Reviewer { client, base: base.clone() };
+        reviewer.call("auth/login", &[("email", email), ("password", PASSWORD)]).await.expect("sign-in");
+        reviewers.push(reviewer);
+    }
+
+    let budget = o.waiting / 2;
+    let decided = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(o.seconds);
+    let clock = Instant::now();
+    let tasks: Vec<_> = reviewers
+        .into_iter()
+        .map(|reviewer| {
+            let decided = decided.clone();
+            tokio::spawn(async move {
+                let (mut decide_lat, mut loop_lat, mut errors) = (Vec::new(), Vec::new(), 0u64);
+                let started = reviewer.call("review/start", &[("slug", "bench")]).await;
+                let mut current = started.ok().and_then(|v| v.as_i64());
+                while let Some(item_id) = current {
+                    if Instant::now() >= deadline || decided.load(Ordering::Relaxed) >= budget {
+                        break;
+                    }
+                    let sent = Instant::now();
+                    let token = match reviewer.token(item_id).await {
+                        Ok(token) => token,
+                        Err(_) => {
+                            errors += 1;
+                            break;
+                        }
+                    };
+                    let id = item_id.to_string();
+                    let decide_sent = Instant::now();
+                    match reviewer.call("review/approve", &[("item_id", &id), ("lease_token", &token)]).await {
+                        Ok(receipt) => {
+                            decide_lat.push(decide_sent.elapsed());
+                            loop_lat.push(sent.elapsed());
+                            decided.fetch_add(1, Ordering::Relaxed);
+                            current = receipt["next_item"].as_i64();
+                        }
+                        Err(_) => {
+                            errors += 1;
+                            current =
+                                reviewer.call("review/start", &[("slug", "bench")]).await.ok().and_then(|v| v.as_i64());
+                        }
+                    }
+                }
+                (decide_lat, loop_lat, errors)
+            })
+        })
+        .collect();
+    let (mut decide_lat, mut loop_lat, mut errors) = (Vec::new(), Vec::new(), 0);
+    for task in tasks {
+        let (d, l, e) = task.await.unwrap();
+        decide_lat.extend(d);
+        loop_lat.extend(l);
+        errors += e;
+    }
+    let elapsed = clock.elapsed();
+    decide_lat.sort();
+    loop_lat.sort();
+    let count = decide_lat.len();
+
+    // Every decided item has exactly one final decision.
+    let (finals, items): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from decisions where final = 1 and kind = 'approve'), \
+         (select count(*) from items where state = 'approved')",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(finals, items, "an item was decided twice");
+    assert_eq!(finals as usize, count, "every acknowledged decision is stored once");
+
+    println!(
+        "| reviewers | backend | waiting | decisions | decisions/s | approve p50 ms | approve p99 ms | loop p50 ms | loop p99 ms | loop max ms | errors |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {} | {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+        o.reviewers,
+        o.backend,
+        o.waiting,
+        count,
+        count as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&decide_lat, 0.5)),
+        ms(percentile(&decide_lat, 0.99)),
+        ms(percentile(&loop_lat, 0.5)),
+        ms(percentile(&loop_lat, 0.99)),
+        ms(percentile(&loop_lat, 1.0)),
+        errors,
+    );
+
+    db.close().await;
+    if o.backend == "sqlite" {
+        let dir = std::env::temp_dir().join(format!("gatehouse-review-bench-{}", std::process::id()));
+        std::fs::remove_dir_all(dir).ok();
+    }
+    if let Some((admin, name)) = cleanup {
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut conn).await.ok();
+    }
+}

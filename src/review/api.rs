@@ -1,0 +1,169 @@
+//! Server functions of the reviewer pages. Each checks the caller's role and, on the server
+//! side, that they are a member of the item's workflow and hold its lease.
+//!
+//! Decisions redirect to the next leased item, so a form posted without JavaScript lands on it
+//! too; with JavaScript the router follows the same redirect.
+
+use super::{QueuesOverview, Receipt, ReviewItem, UndoOffer};
+use crate::error::AppError;
+use leptos::prelude::*;
+use std::collections::HashMap;
+
+#[cfg(feature = "ssr")]
+mod support {
+    use super::super::server::{self as review, ReviewSettings, Verdict};
+    use crate::auth::server::RequestCtx;
+    use crate::error::AppError;
+    use crate::review::{Receipt, item_href};
+
+    pub async fn decide(item_id: i64, lease_token: String, verdict: Verdict) -> Result<Receipt, AppError> {
+        let ctx = RequestCtx::from_leptos().await?;
+        let user = ctx.require(crate::domain::Role::Reviewer).await?;
+        let settings = ReviewSettings { undo_window_ms: ctx.state.settings.undo_window_ms as i64 };
+        let skip = matches!(verdict, Verdict::Release);
+        let receipt =
+            review::decide(ctx.db(), &ctx.state.contracts, settings, &user, item_id, &lease_token, verdict).await?;
+        let slug = workflow_slug(&ctx, item_id).await?;
+        let target = match receipt.next_item {
+            Some(next) => item_href(&slug, next),
+            None => format!("/review/{slug}"),
+        };
+        let target = if skip { target } else { format!("{target}?undo={}", receipt.decision_id) };
+        leptos_axum::redirect(&target);
+        Ok(receipt)
+    }
+
+    async fn workflow_slug(ctx: &RequestCtx, item_id: i64) -> Result<String, AppError> {
+        let (slug,): (String,) =
+            sqlx::query_as("select w.slug from items i join workflows w on w.id = i.workflow_id where i.id = $1")
+                .bind(item_id)
+                .fetch_one(ctx.db().pool())
+                .await?;
+        Ok(slug)
+    }
+}
+
+/// The caller's queues, their counts and the items assigned to them.
+#[server(endpoint = "review/queues")]
+pub async fn queues() -> Result<QueuesOverview, AppError> {
+    use crate::auth::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    let user = ctx.require(crate::domain::Role::Reviewer).await?;
+    super::server::overview(ctx.db(), &user).await
+}
+
+/// "Start reviewing": leases the next item of the workflow (or the one already held) and opens it.
+#[server(endpoint = "review/start")]
+pub async fn start_reviewing(slug: String) -> Result<Option<i64>, AppError> {
+    use crate::auth::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    let user = ctx.require(crate::domain::Role::Reviewer).await?;
+    let workflow = crate::workflows::server::require_by_slug(ctx.db(), &slug).await?;
+    let next = super::server::claim_next(ctx.db(), &workflow, &user).await?;
+    leptos_axum::redirect(&match next {
+        Some(id) => super::item_href(&slug, id),
+        None => format!("/review/{slug}"),
+    });
+    Ok(next)
+}
+
+/// Leases an item a lead assigned to the caller and opens it.
+#[server(endpoint = "review/claim-assigned")]
+pub async fn claim_assigned(item_id: i64) -> Result<i64, AppError> {
+    use crate::auth::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    let user = ctx.require(crate::domain::Role::Reviewer).await?;
+    let (slug, id) = super::server::claim_assigned(ctx.db(), &user, item_id).await?;
+    leptos_axum::redirect(&super::item_href(&slug, id));
+    Ok(id)
+}
+
+/// An item leased to the caller, for its review page.
+#[server(endpoint = "review/item")]
+pub async fn load_review_item(slug: String, item_id: i64) -> Result<ReviewItem, AppError> {
+    use crate::auth::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    let user = ctx.require(crate::domain::Role::Reviewer).await?;
+    super::server::leased_item(ctx.db(), &user, &slug, item_id).await
+}
+
+/// Keeps the lease alive while the review page is open; the new end (Unix ms).
+#[server(endpoint = "review/renew")]
+pub async fn renew_lease(item_id: i64, lease_token: String) -> Result<i64, AppError> {
+    use crate::auth::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    let user = ctx.require(crate::domain::Role::Reviewer).await?;
+    super::server::renew(ctx.db(), &user, item_id, &lease_token).await
+}
+
+#[server(endpoint = "review/approve")]
+pub async fn approve(item_id: i64, lease_token: String) -> Result<Receipt, AppError> {
+    support::decide(item_id, lease_token, super::server::Verdict::Approve).await
+}
+
+#[server(endpoint = "review/reject")]
+pub async fn reject(
+    item_id: i64,
+    lease_token: String,
+    reason_code: String,
+    note: Option<String>,
+) -> Result<Receipt, AppError> {
+    support::decide(item_id, lease_token, super::server::Verdict::Reject { reason_code, note }).await
+}
+
+/// `fields` maps JSON pointers into the prediction to their new values (`fields[/total]=12`).
+#[server(endpoint = "review/correct")]
+pub async fn correct(
+    item_id: i64,
+    lease_token: String,
+    fields: Option<HashMap<String, String>>,
+) -> Result<Receipt, AppError> {
+    let fields = fields.unwrap_or_default();
+    support::decide(item_id, lease_token, super::server::Verdict::Correct { fields }).await
+}
+
+#[server(endpoint = "review/escalate")]
+pub async fn escalate(item_id: i64, lease_token: String, note: String) -> Result<Receipt, AppError> {
+    support::decide(item_id, lease_token, super::server::Verdict::Escalate { note }).await
+}
+
+/// Skips the item: it goes back to its queue and the next one opens.
+#[server(endpoint = "review/skip")]
+pub async fn skip(item_id: i64, lease_token: String) -> Result<Receipt, AppError> {
+    support::decide(item_id, lease_token, super::server::Verdict::Release).await
+}
+
+/// Takes back the caller's last decision within its undo window and reopens the item.
+#[server(endpoint = "review/undo")]
+pub async fn undo(decision_id: i64) -> Result<i64, AppError> {
+    use crate::auth::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    let user = ctx.require(crate::domain::Role::Reviewer).await?;
+    let (slug, item_id) = super::server::undo(ctx.db(), &user, decision_id).await?;
+    leptos_axum::redirect(&super::item_href(&slug, item_id));
+    Ok(item_id)
+}
+
+/// The undo banner's content, while the caller's decision can still be undone.
+#[server(endpoint = "review/undo-offer")]
+pub async fn load_undo_offer(decision_id: i64) -> Result<Option<UndoOffer>, AppError> {
+    use crate::auth::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    let user = ctx.require(crate::domain::Role::Reviewer).await?;
+    super::server::undo_offer(ctx.db(), &user, decision_id).await
+}
+
+/// A lead assigns an item to a reviewer of its workflow.
+#[server(endpoint = "review/assign")]
+pub async fn assign(item_id: i64, assignee: String) -> Result<(), AppError> {
+    use crate::auth::server::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    let lead = ctx.require(crate::domain::Role::Lead).await?;
+    let email = crate::domain::Email::parse(&assignee)
+        .map_err(|_| AppError::invalid("assignee", "Enter the reviewer's email address."))?;
+    let target = crate::users::server::find_by_email(ctx.db(), &email)
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or_else(|| AppError::invalid("assignee", "No active user has that email."))?;
+    super::server::assign(ctx.db(), &lead, item_id, &target).await
+}

@@ -1,0 +1,927 @@
+//! Claiming, leases and decisions, each one transaction.
+//!
+//! A claim leases one item to one reviewer until `lease_expires_at`; the lease is named by a
+//! random token that every decision must carry, so a decision made under a lost or older lease is
+//! refused and a double submit of one claim decides once. On PostgreSQL claim-next skips rows
+//! another instance is claiming (`for update skip locked`); SQLite serialises writers.
+
+use super::{AssignedItem, DUE_SOON_MS, HistoryLine, QueueSummary, QueuesOverview, Receipt, ReviewItem, UndoOffer};
+use crate::domain::item_state::{Action, ItemState};
+use crate::error::AppError;
+use crate::server::audit;
+use crate::server::db::{Backend, Db};
+use crate::server::now_ms;
+use crate::users::server::UserRecord;
+use crate::webhooks::server::Subscriptions;
+use crate::workflows::contract::ContractCache;
+use crate::workflows::server::Workflow;
+use serde_json::{Value, json};
+use sqlx::AnyConnection;
+use std::collections::HashMap;
+
+/// How long a human decision may be undone, and how long its webhook waits.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewSettings {
+    pub undo_window_ms: i64,
+}
+
+fn new_token() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+fn skip_locked(db: &Db) -> &'static str {
+    match db.backend() {
+        Backend::Postgres => " for update skip locked",
+        Backend::Sqlite => "",
+    }
+}
+
+/// Whether `user` may work items of `workflow_id`: members only (admins add themselves).
+pub async fn is_member(conn: &mut AnyConnection, workflow_id: i64, user_id: i64) -> Result<bool, AppError> {
+    let (n,): (i64,) = sqlx::query_as("select count(*) from workflow_members where workflow_id = $1 and user_id = $2")
+        .bind(workflow_id)
+        .bind(user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(n > 0)
+}
+
+async fn require_member(conn: &mut AnyConnection, workflow: &Workflow, user: &UserRecord) -> Result<(), AppError> {
+    if is_member(conn, workflow.id, user.id).await? {
+        Ok(())
+    } else {
+        tracing::warn!(user_id = user.id, workflow = workflow.slug(), "refused: not a member");
+        Err(AppError::Forbidden)
+    }
+}
+
+/// [`require_member`] that, on PostgreSQL, also locks the membership row until the transaction
+/// ends: two claims of one reviewer in one workflow (a double submit answers with a claim too)
+/// then run one after the other, and the second finds the item the first leased instead of
+/// leasing another. SQLite serialises writers already.
+async fn lock_membership(
+    conn: &mut AnyConnection,
+    db: &Db,
+    workflow: &Workflow,
+    user: &UserRecord,
+) -> Result<(), AppError> {
+    let row: Option<(i64,)> = sqlx::query_as(&format!(
+        "select user_id from workflow_members where workflow_id = $1 and user_id = $2{}",
+        db.for_update()
+    ))
+    .bind(workflow.id)
+    .bind(user.id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if row.is_some() {
+        Ok(())
+    } else {
+        tracing::warn!(user_id = user.id, workflow = workflow.slug(), "refused: not a member");
+        Err(AppError::Forbidden)
+    }
+}
+
+fn start_of_day_utc(now: i64) -> i64 {
+    now - now.rem_euclid(86_400_000)
+}
+
+/// The queues page: every workflow the user is a member of, and the items assigned to them.
+pub async fn overview(db: &Db, user: &UserRecord) -> Result<QueuesOverview, AppError> {
+    let now = now_ms();
+    let mut conn = db.pool().acquire().await?;
+    let workflows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
+        "select w.id, w.slug, w.name, w.review_sla_secs, w.paused from workflows w \
+         join workflow_members m on m.workflow_id = w.id where m.user_id = $1 order by w.name, w.slug",
+    )
+    .bind(user.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut queues = Vec::with_capacity(workflows.len());
+    for (id, slug, name, sla_secs, paused) in workflows {
+        let due_at = |offset: i64| now - sla_secs * 1000 + offset;
+        let (waiting, oldest): (i64, Option<i64>) =
+            sqlx::query_as("select count(*), min(created_at) from items where workflow_id = $1 and state = 'queued'")
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
+        let (overdue, due_soon): (i64, i64) = sqlx::query_as(
+            "select count(case when created_at <= $2 then 1 end), count(*) from items \
+             where workflow_id = $1 and state = 'queued' and created_at <= $3",
+        )
+        .bind(id)
+        .bind(due_at(0))
+        .bind(due_at(DUE_SOON_MS))
+        .fetch_one(&mut *conn)
+        .await?;
+        let (today,): (i64,) = sqlx::query_as(
+            "select count(*) from decisions d where d.actor_id = $1 and d.workflow_id = $2 and d.created_at >= $3 \
+             and d.kind in ('approve', 'reject', 'correct', 'escalate') \
+             and not exists (select 1 from decisions u where u.undoes = d.id)",
+        )
+        .bind(user.id)
+        .bind(id)
+        .bind(start_of_day_utc(now))
+        .fetch_one(&mut *conn)
+        .await?;
+        let mine: Option<(i64,)> = sqlx::query_as(
+            "select id from items where leased_by = $1 and state = 'claimed' and workflow_id = $2 \
+             and lease_expires_at > $3 limit 1",
+        )
+        .bind(user.id)
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
+        queues.push(QueueSummary {
+            slug,
+            name,
+            waiting,
+            oldest_waiting_ms: oldest,
+            due_soon: due_soon - overdue,
+            overdue,
+            my_decisions_today: today,
+            my_item: mine.map(|(i,)| i),
+            paused: paused != 0,
+        });
+    }
+    let assigned: Vec<(i64, String, String, String, String, i64)> = sqlx::query_as(
+        "select i.id, w.slug, w.name, i.external_id, i.state, i.created_at from items i \
+         join workflows w on w.id = i.workflow_id \
+         where i.assigned_to = $1 and (i.state = 'assigned' or (i.state = 'claimed' and i.leased_by = $1)) \
+         order by i.priority desc, i.id limit 200",
+    )
+    .bind(user.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let assigned = assigned
+        .into_iter()
+        .map(|(item_id, slug, workflow, external_id, state, created_at_ms)| AssignedItem {
+            item_id,
+            slug,
+            workflow,
+            external_id,
+            state,
+            created_at_ms,
+        })
+        .collect();
+    Ok(QueuesOverview { queues, assigned, now_ms: now })
+}
+
+/// Leases the next item of the workflow to `user`: the item they already hold there if any,
+/// else the waiting item of highest priority, oldest first. `None` when nothing waits.
+#[tracing::instrument(skip_all, fields(workflow = workflow.slug(), user_id = user.id))]
+pub async fn claim_next(db: &Db, workflow: &Workflow, user: &UserRecord) -> Result<Option<i64>, AppError> {
+    claim_next_except(db, workflow, user, 0).await
+}
+
+/// [`claim_next`], passing over `skipped` (the item the reviewer just skipped).
+async fn claim_next_except(
+    db: &Db,
+    workflow: &Workflow,
+    user: &UserRecord,
+    skipped: i64,
+) -> Result<Option<i64>, AppError> {
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
+    lock_membership(&mut tx, db, workflow, user).await?;
+    let held: Option<(i64,)> = sqlx::query_as(
+        "select id from items where leased_by = $1 and state = 'claimed' and workflow_id = $2 \
+         and lease_expires_at > $3 limit 1",
+    )
+    .bind(user.id)
+    .bind(workflow.id)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((id,)) = held {
+        tx.commit().await?;
+        return Ok(Some(id));
+    }
+    let claimed: Option<(i64,)> = sqlx::query_as(&format!(
+        "update items set state = 'claimed', leased_by = $1, lease_token = $2, lease_expires_at = $3, \
+         claimed_at = $4, updated_at = $4 \
+         where id = (select id from items where workflow_id = $5 and state = 'queued' and id <> $6 \
+                     order by priority desc, id limit 1{}) \
+         and state = 'queued' returning id",
+        skip_locked(db)
+    ))
+    .bind(user.id)
+    .bind(new_token())
+    .bind(now + workflow.spec.lease_secs * 1000)
+    .bind(now)
+    .bind(workflow.id)
+    .bind(skipped)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(claimed.map(|(id,)| id))
+}
+
+/// Leases one item a lead assigned to `user`.
+pub async fn claim_assigned(db: &Db, user: &UserRecord, item_id: i64) -> Result<(String, i64), AppError> {
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
+    type Row = (i64, String, Option<i64>, Option<i64>, Option<i64>);
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "select workflow_id, state, assigned_to, leased_by, lease_expires_at from items where id = $1{}",
+        db.for_update()
+    ))
+    .bind(item_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((workflow_id, state, assigned_to, leased_by, expires)) = row else {
+        return Err(AppError::not_found("That item"));
+    };
+    if assigned_to != Some(user.id) {
+        return Err(AppError::Forbidden);
+    }
+    let workflow = crate::workflows::server::find_by_id_in(&mut tx, workflow_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("That workflow"))?;
+    require_member(&mut tx, &workflow, user).await?;
+    let state = ItemState::parse(&state).ok_or_else(|| AppError::internal("unknown item state"))?;
+    let held_by_me = state == ItemState::Claimed && leased_by == Some(user.id) && expires.unwrap_or(0) > now;
+    if !held_by_me {
+        state.apply(Action::Claim, true).map_err(|e| AppError::conflict(e.to_string()))?;
+        sqlx::query(
+            "update items set state = 'claimed', leased_by = $1, lease_token = $2, lease_expires_at = $3, \
+             claimed_at = $4, updated_at = $4 where id = $5",
+        )
+        .bind(user.id)
+        .bind(new_token())
+        .bind(now + workflow.spec.lease_secs * 1000)
+        .bind(now)
+        .bind(item_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((workflow.slug().to_owned(), item_id))
+}
+
+#[derive(sqlx::FromRow)]
+struct LeasedRow {
+    workflow_id: i64,
+    external_id: String,
+    payload: String,
+    prediction: String,
+    confidence: f64,
+    model_version: Option<String>,
+    priority: i64,
+    route_reason: String,
+    review_probability: f64,
+    created_at: i64,
+    state: String,
+    leased_by: Option<i64>,
+    lease_token: Option<String>,
+    lease_expires_at: Option<i64>,
+}
+
+/// The item as its review page shows it, if it is leased to `user` right now.
+pub async fn leased_item(db: &Db, user: &UserRecord, slug: &str, item_id: i64) -> Result<ReviewItem, AppError> {
+    let now = now_ms();
+    let workflow = crate::workflows::server::require_by_slug(db, slug).await?;
+    let mut conn = db.pool().acquire().await?;
+    require_member(&mut conn, &workflow, user).await?;
+    let row: Option<LeasedRow> = sqlx::query_as(
+        "select workflow_id, external_id, payload, prediction, confidence, model_version, priority, route_reason, \
+         review_probability, created_at, state, leased_by, lease_token, lease_expires_at from items where id = $1",
+    )
+    .bind(item_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let row = row.filter(|r| r.workflow_id == workflow.id).ok_or_else(|| AppError::not_found("That item"))?;
+    let held = row.state == "claimed" && row.leased_by == Some(user.id) && row.lease_expires_at.unwrap_or(0) > now;
+    if !held {
+        let why = match ItemState::parse(&row.state) {
+            Some(s) if s.is_terminal() => "it has been decided",
+            Some(ItemState::Escalated) => "it was escalated to a lead",
+            Some(ItemState::Claimed) if row.leased_by != Some(user.id) => "another reviewer holds it",
+            _ => "your lease on it ended",
+        };
+        return Err(AppError::conflict(format!("This item is no longer yours to review: {why}.")));
+    }
+    let history = history(&mut conn, item_id).await?;
+    let spec = &workflow.spec;
+    Ok(ReviewItem {
+        item_id,
+        slug: workflow.slug().to_owned(),
+        workflow: spec.name.clone(),
+        external_id: row.external_id,
+        payload: serde_json::from_str(&row.payload).unwrap_or(Value::Null),
+        prediction: serde_json::from_str(&row.prediction).unwrap_or(Value::Null),
+        confidence: row.confidence,
+        model_version: row.model_version,
+        priority: i32::try_from(row.priority).unwrap_or_default(),
+        route_reason: row.route_reason,
+        review_probability: row.review_probability,
+        created_at_ms: row.created_at,
+        lease_token: row.lease_token.unwrap_or_default(),
+        lease_expires_at_ms: row.lease_expires_at.unwrap_or(now),
+        lease_secs: spec.lease_secs,
+        labels: spec.labels.clone(),
+        reason_codes: spec.reason_codes.clone(),
+        low_confidence_below: spec.auto_approve_at.unwrap_or(0.9),
+        history,
+        now_ms: now,
+    })
+}
+
+async fn history(conn: &mut AnyConnection, item_id: i64) -> Result<Vec<HistoryLine>, AppError> {
+    type Row = (String, String, i64, Option<String>, Option<String>, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "select d.kind, d.actor_label, d.created_at, d.reason_code, d.note, \
+         (select count(*) from decisions u where u.undoes = d.id) from decisions d where d.item_id = $1 order by d.id",
+    )
+    .bind(item_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(kind, actor, at_ms, reason_code, note, undone)| HistoryLine {
+            kind,
+            actor,
+            at_ms,
+            reason_code,
+            note,
+            undone: undone > 0,
+        })
+        .collect())
+}
+
+/// Extends the lease the reviewer holds; the new end (Unix ms).
+pub async fn renew(db: &Db, user: &UserRecord, item_id: i64, token: &str) -> Result<i64, AppError> {
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
+    let lease: Option<(i64,)> = sqlx::query_as(
+        "select w.lease_secs from items i join workflows w on w.id = i.workflow_id \
+         where i.id = $1 and i.state = 'claimed' and i.leased_by = $2 and i.lease_token = $3 \
+         and i.lease_expires_at > $4",
+    )
+    .bind(item_id)
+    .bind(user.id)
+    .bind(token)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((lease_secs,)) = lease else {
+        return Err(AppError::conflict(
+            "Your lease on this item has ended and it went back to the queue. Nothing you do here is recorded.",
+        ));
+    };
+    let until = now + lease_secs * 1000;
+    sqlx::query("update items set lease_expires_at = $1 where id = $2")
+        .bind(until)
+        .bind(item_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(until)
+}
+
+/// A reviewer's verdict on a leased item.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    Approve,
+    Reject { reason_code: String, note: Option<String> },
+    Correct { fields: HashMap<String, String> },
+    Escalate { note: String },
+    Release,
+}
+
+impl Verdict {
+    fn action(&self) -> Action {
+        match self {
+            Verdict::Approve => Action::Approve,
+            Verdict::Reject { .. } => Action::Reject,
+            Verdict::Correct { .. } => Action::Correct,
+            Verdict::Escalate { .. } => Action::Escalate,
+            Verdict::Release => Action::Release,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct DecidingRow {
+    workflow_id: i64,
+    state: String,
+    leased_by: Option<i64>,
+    lease_token: Option<String>,
+    lease_expires_at: Option<i64>,
+    claimed_at: Option<i64>,
+    assigned_to: Option<i64>,
+    payload: String,
+    prediction: String,
+}
+
+/// Records `verdict` on an item leased to `user` under `token` and leases the next item.
+/// A repeat of the same verdict under the same token (a double submit) answers as the first did.
+#[tracing::instrument(skip_all, fields(item_id, user_id = user.id))]
+pub async fn decide(
+    db: &Db,
+    contracts: &ContractCache,
+    settings: ReviewSettings,
+    user: &UserRecord,
+    item_id: i64,
+    token: &str,
+    verdict: Verdict,
+) -> Result<Receipt, AppError> {
+    let action = verdict.action();
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
+    let row: Option<DecidingRow> = sqlx::query_as(&format!(
+        "select workflow_id, state, leased_by, lease_token, lease_expires_at, claimed_at, assigned_to, payload, \
+         prediction from items where id = $1{}",
+        db.for_update()
+    ))
+    .bind(item_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let row = row.ok_or_else(|| AppError::not_found("That item"))?;
+    let workflow = crate::workflows::server::find_by_id_in(&mut tx, row.workflow_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("That workflow"))?;
+    require_member(&mut tx, &workflow, user).await?;
+
+    if row.lease_token.as_deref() != Some(token) || row.leased_by != Some(user.id) {
+        let earlier = repeat_of(&mut tx, token, user, action).await?;
+        tx.rollback().await?;
+        return match earlier {
+            Some((decision_id, created_at)) => {
+                let next = claim_next(db, &workflow, user).await?;
+                Ok(Receipt {
+                    decision_id,
+                    item_id,
+                    kind: action.as_str().to_owned(),
+                    next_item: next,
+                    undo_until_ms: created_at + settings.undo_window_ms,
+                })
+            }
+            None => Err(refusal(db, token, &row, user, action).await?),
+        };
+    }
+    if row.lease_expires_at.unwrap_or(0) <= now {
+        return Err(AppError::conflict(
+            "Your lease on this item ran out and it went back to the queue: nothing was recorded.",
+        ));
+    }
+    let state = ItemState::parse(&row.state).ok_or_else(|| AppError::internal("unknown item state"))?;
+    let next_state = state.apply(action, row.assigned_to.is_some()).map_err(|e| AppError::conflict(e.to_string()))?;
+
+    let (reason_code, note, output) = match &verdict {
+        Verdict::Approve => (None, None, Some(row.prediction.clone())),
+        Verdict::Reject { reason_code, note } => {
+            if !workflow.spec.reason_codes.is_empty() && !workflow.spec.reason_codes.contains(reason_code) {
+                return Err(AppError::invalid(
+                    "reason_code",
+                    format!("Choose one of the workflow's reasons: {}.", workflow.spec.reason_codes.join(", ")),
+                ));
+            }
+            if reason_code.trim().is_empty() {
+                return Err(AppError::invalid("reason_code", "Choose a reason for the rejection."));
+            }
+            (Some(reason_code.clone()), note.clone().filter(|n| !n.trim().is_empty()), None)
+        }
+        Verdict::Correct { fields } => {
+            let corrected = corrected_prediction(&row.prediction, fields)?;
+            let contract =
+                contracts.get_or_compile((workflow.id, workflow.settings_version), || workflow.contract())?;
+            let payload: Value = serde_json::from_str(&row.payload).map_err(AppError::internal)?;
+            contract.check(&payload, &corrected).map_err(|e| match e {
+                AppError::Invalid { field, message } => {
+                    // The contract names `/prediction/fields/total`; the form field is `fields[/fields/total]`.
+                    let field = match field.strip_prefix("/prediction") {
+                        Some("") => "fields".to_owned(),
+                        Some(pointer) => format!("fields[{pointer}]"),
+                        None => field,
+                    };
+                    AppError::Invalid { field, message: format!("The correction breaks the contract: {message}") }
+                }
+                other => other,
+            })?;
+            (None, None, Some(corrected.to_string()))
+        }
+        Verdict::Escalate { note } => {
+            let note = note.trim();
+            if note.is_empty() {
+                return Err(AppError::invalid("note", "Say why you escalate: the lead reads it first."));
+            }
+            (None, Some(note.to_owned()), None)
+        }
+        Verdict::Release => (None, None, None),
+    };
+    let human = action != Action::Release;
+    let settles_at = now + if human { settings.undo_window_ms } else { 0 };
+    let time_spent = row.claimed_at.map(|at| (now - at).max(0));
+    let (decision_id,): (i64,) = sqlx::query_as(
+        "insert into decisions (item_id, workflow_id, actor_id, actor_label, kind, reason_code, note, output, \
+         time_spent_ms, final, created_at, lease_token, settles_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning id",
+    )
+    .bind(item_id)
+    .bind(workflow.id)
+    .bind(user.id)
+    .bind(&user.email)
+    .bind(action.as_str())
+    .bind(&reason_code)
+    .bind(&note)
+    .bind(&output)
+    .bind(time_spent)
+    .bind(i32::from(action.is_final()))
+    .bind(now)
+    .bind(token)
+    .bind(settles_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    let outcome = next_state.is_terminal().then(|| next_state.as_str());
+    sqlx::query(
+        "update items set state = $1, leased_by = null, lease_token = null, lease_expires_at = null, \
+         claimed_at = null, outcome = $2, final_output = $3, decided_at = $4, updated_at = $5 where id = $6",
+    )
+    .bind(next_state.as_str())
+    .bind(outcome)
+    .bind(if next_state.is_terminal() { output.clone() } else { None })
+    .bind(next_state.is_terminal().then_some(now))
+    .bind(now)
+    .bind(item_id)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(event) = action.event() {
+        let subscriptions = Subscriptions::load(&mut tx, workflow.id).await?;
+        let view = crate::items::server::load_view(&mut tx, workflow.slug(), item_id)
+            .await?
+            .ok_or_else(|| AppError::internal("item vanished"))?;
+        crate::webhooks::server::enqueue_at(
+            &mut tx,
+            &subscriptions,
+            event,
+            &json!(view),
+            settles_at,
+            Some(decision_id),
+        )
+        .await?;
+    }
+    if human {
+        audit::record(
+            &mut tx,
+            &user.actor(),
+            &format!("item.{}", action.as_str()),
+            &format!("item:{item_id}"),
+            json!({ "decision": decision_id, "reason_code": reason_code, "time_spent_ms": time_spent }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let skipped = if action == Action::Release { item_id } else { 0 };
+    let next = claim_next_except(db, &workflow, user, skipped).await?;
+    Ok(Receipt { decision_id, item_id, kind: action.as_str().to_owned(), next_item: next, undo_until_ms: settles_at })
+}
+
+/// The decision an earlier submit of this token and verdict already recorded, if any.
+async fn repeat_of(
+    conn: &mut AnyConnection,
+    token: &str,
+    user: &UserRecord,
+    action: Action,
+) -> Result<Option<(i64, i64)>, AppError> {
+    // An undone decision is no answer to a repeat: the item is open again under another lease.
+    let row: Option<(i64, i64, Option<i64>, String)> = sqlx::query_as(
+        "select d.id, d.created_at, d.actor_id, d.kind from decisions d where d.lease_token = $1 \
+         and not exists (select 1 from decisions u where u.undoes = d.id)",
+    )
+    .bind(token)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row
+        .filter(|(_, _, actor, kind)| *actor == Some(user.id) && kind == action.as_str())
+        .map(|(id, at, ..)| (id, at)))
+}
+
+/// The clear message for a decision whose lease is not (or no longer) the caller's.
+async fn refusal(
+    db: &Db,
+    token: &str,
+    row: &DecidingRow,
+    user: &UserRecord,
+    action: Action,
+) -> Result<AppError, AppError> {
+    let earlier: Option<(String, Option<i64>, i64)> = sqlx::query_as(
+        "select d.kind, d.actor_id, (select count(*) from decisions u where u.undoes = d.id) \
+         from decisions d where d.lease_token = $1",
+    )
+    .bind(token)
+    .fetch_optional(db.pool())
+    .await?;
+    let message = match earlier {
+        Some((_, Some(actor), undone)) if actor == user.id && undone > 0 => {
+            "You undid that decision, so the page you acted on is out of date: nothing was recorded.".to_owned()
+        }
+        Some((kind, ..)) if kind == "lease_expired" => {
+            "Your lease on this item ran out and it went back to the queue: nothing was recorded.".to_owned()
+        }
+        Some((kind, Some(actor), _)) if actor == user.id => format!(
+            "You already {} this item; your {} was not recorded.",
+            Action::parse(&kind).map_or("decided", Action::past_tense),
+            action.as_str()
+        ),
+        _ if row.state == "claimed" && row.leased_by.is_some_and(|id| id != user.id) => {
+            "Another reviewer holds this item now: nothing was recorded.".to_owned()
+        }
+        _ => match ItemState::parse(&row.state) {
+            Some(s) if s.is_terminal() => "This item has already been decided: nothing was recorded.".to_owned(),
+            _ => "You no longer hold this item (your lease ended): nothing was recorded.".to_owned(),
+        },
+    };
+    Ok(AppError::conflict(message))
+}
+
+/// The prediction with the reviewer's edits applied. Each field is a JSON pointer into the
+/// prediction; its text is read as the type the prediction has there.
+pub fn corrected_prediction(prediction: &str, fields: &HashMap<String, String>) -> Result<Value, AppError> {
+    let original: Value = serde_json::from_str(prediction).map_err(AppError::internal)?;
+    let mut corrected = original.clone();
+    for (pointer, raw) in fields {
+        let name = format!("fields[{pointer}]");
+        let slot = corrected
+            .pointer_mut(pointer)
+            .ok_or_else(|| AppError::invalid(&name, format!("The prediction has no field {pointer}.")))?;
+        let raw = raw.trim();
+        *slot = match slot {
+            Value::Number(_) => raw
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .map(|n| if n.fract() == 0.0 && n.abs() < 9e15 { json!(n as i64) } else { json!(n) })
+                .ok_or_else(|| AppError::invalid(&name, format!("{pointer} must be a number.")))?,
+            Value::Bool(_) => match raw {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => return Err(AppError::invalid(&name, format!("{pointer} must be true or false."))),
+            },
+            Value::String(_) => Value::String(raw.to_owned()),
+            Value::Null if raw.is_empty() => Value::Null,
+            _ => serde_json::from_str(raw)
+                .map_err(|e| AppError::invalid(&name, format!("{pointer} must be valid JSON: {e}.")))?,
+        };
+    }
+    if corrected == original {
+        return Err(AppError::invalid(
+            "fields",
+            "The correction changes nothing: approve the item instead, or change a field.",
+        ));
+    }
+    Ok(corrected)
+}
+
+/// Takes back `decision_id` (the caller's own, still within its undo window): the item returns
+/// to the caller under a new lease, the item they were given next goes back to its queue, and
+/// the pending webhook events of the decision are withdrawn. Returns the item's page.
+#[tracing::instrument(skip_all, fields(decision_id, user_id = user.id))]
+pub async fn undo(db: &Db, user: &UserRecord, decision_id: i64) -> Result<(String, i64), AppError> {
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
+    type Row = (i64, i64, Option<i64>, String, Option<i64>);
+    let decision: Option<Row> =
+        sqlx::query_as("select item_id, workflow_id, actor_id, kind, settles_at from decisions where id = $1")
+            .bind(decision_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (item_id, workflow_id, actor, kind, settles_at) =
+        decision.ok_or_else(|| AppError::not_found("That decision"))?;
+    if actor != Some(user.id) {
+        return Err(AppError::Forbidden);
+    }
+    let workflow = crate::workflows::server::find_by_id_in(&mut tx, workflow_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("That workflow"))?;
+    require_member(&mut tx, &workflow, user).await?;
+    if settles_at.unwrap_or(0) <= now {
+        return Err(AppError::conflict("Too late to undo: the decision has been sent on."));
+    }
+    let (undone,): (i64,) = sqlx::query_as("select count(*) from decisions where undoes = $1")
+        .bind(decision_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let (latest,): (Option<i64>,) =
+        sqlx::query_as("select max(id) from decisions where item_id = $1").bind(item_id).fetch_one(&mut *tx).await?;
+    if undone > 0 || latest != Some(decision_id) {
+        return Err(AppError::conflict("This decision has already been undone or followed by another."));
+    }
+    let (state, assigned_to): (String, Option<i64>) =
+        sqlx::query_as(&format!("select state, assigned_to from items where id = $1{}", db.for_update()))
+            .bind(item_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if !["approve", "reject", "correct", "escalate"].contains(&kind.as_str()) {
+        return Err(AppError::conflict("Only an approval, rejection, correction or escalation can be undone."));
+    }
+    let state = ItemState::parse(&state).ok_or_else(|| AppError::internal("unknown item state"))?;
+    state.apply(Action::Undo, assigned_to.is_some()).map_err(|e| AppError::conflict(e.to_string()))?;
+    // The item handed out after the decision goes back to the queue it came from.
+    let handed: Vec<(i64, Option<String>, Option<i64>)> = sqlx::query_as(
+        "select id, lease_token, assigned_to from items where leased_by = $1 and state = 'claimed' and workflow_id = $2",
+    )
+    .bind(user.id)
+    .bind(workflow_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (other, token, assigned) in handed {
+        release_lease(&mut tx, other, workflow_id, token.as_deref(), assigned.is_some(), user, "release", now).await?;
+    }
+    sqlx::query(
+        "insert into decisions (item_id, workflow_id, actor_id, actor_label, kind, final, created_at, undoes, settles_at) \
+         values ($1, $2, $3, $4, 'undo', 0, $5, $6, $5)",
+    )
+    .bind(item_id)
+    .bind(workflow_id)
+    .bind(user.id)
+    .bind(&user.email)
+    .bind(now)
+    .bind(decision_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("delete from webhook_outbox where decision_id = $1 and status = 'pending'")
+        .bind(decision_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "update items set state = 'claimed', leased_by = $1, lease_token = $2, lease_expires_at = $3, claimed_at = $4, \
+         outcome = null, final_output = null, decided_at = null, updated_at = $4 where id = $5",
+    )
+    .bind(user.id)
+    .bind(new_token())
+    .bind(now + workflow.spec.lease_secs * 1000)
+    .bind(now)
+    .bind(item_id)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(&mut tx, &user.actor(), "item.undo", &format!("item:{item_id}"), json!({ "decision": decision_id }))
+        .await?;
+    tx.commit().await?;
+    Ok((workflow.slug().to_owned(), item_id))
+}
+
+/// Ends a lease and records why (`release` by the reviewer, `lease_expired` by the system).
+#[allow(clippy::too_many_arguments)]
+async fn release_lease(
+    conn: &mut AnyConnection,
+    item_id: i64,
+    workflow_id: i64,
+    token: Option<&str>,
+    assigned: bool,
+    user: &UserRecord,
+    kind: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let back = ItemState::Claimed.apply(Action::Release, assigned).map_err(|e| AppError::internal(e.to_string()))?;
+    sqlx::query(
+        "update items set state = $1, leased_by = null, lease_token = null, lease_expires_at = null, \
+         claimed_at = null, updated_at = $2 where id = $3",
+    )
+    .bind(back.as_str())
+    .bind(now)
+    .bind(item_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "insert into decisions (item_id, workflow_id, actor_id, actor_label, kind, final, created_at, lease_token, settles_at) \
+         values ($1, $2, $3, $4, $5, 0, $6, $7, $6)",
+    )
+    .bind(item_id)
+    .bind(workflow_id)
+    .bind(user.id)
+    .bind(&user.email)
+    .bind(kind)
+    .bind(now)
+    .bind(token)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Returns every item whose lease ended before `now` to its queue, recording `lease_expired`.
+/// Safe to run on several instances at once. Returns how many leases it ended.
+pub async fn expire_leases(db: &Db, now: i64) -> Result<usize, AppError> {
+    let mut tx = db.begin_write().await?;
+    let expired: Vec<(i64, i64, Option<String>, Option<i64>)> = sqlx::query_as(&format!(
+        "select id, workflow_id, lease_token, assigned_to from items where state = 'claimed' and lease_expires_at <= $1 \
+         order by lease_expires_at limit 500{}",
+        skip_locked(db)
+    ))
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (item_id, workflow_id, token, assigned_to) in &expired {
+        let back = if assigned_to.is_some() { ItemState::Assigned } else { ItemState::Queued };
+        sqlx::query(
+            "update items set state = $1, leased_by = null, lease_token = null, lease_expires_at = null, \
+             claimed_at = null, updated_at = $2 where id = $3",
+        )
+        .bind(back.as_str())
+        .bind(now)
+        .bind(item_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "insert into decisions (item_id, workflow_id, actor_label, kind, final, created_at, lease_token, settles_at) \
+             values ($1, $2, 'system', 'lease_expired', 0, $3, $4, $3)",
+        )
+        .bind(item_id)
+        .bind(workflow_id)
+        .bind(now)
+        .bind(token)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    if !expired.is_empty() {
+        tracing::info!(count = expired.len(), "expired review leases returned to their queues");
+    }
+    Ok(expired.len())
+}
+
+/// Runs [`expire_leases`] every `every` until the process ends.
+pub async fn sweep_leases(db: Db, every: std::time::Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = expire_leases(&db, now_ms()).await {
+            tracing::warn!(%error, "lease sweep failed; retrying");
+        }
+    }
+}
+
+/// The undo banner for a decision of the caller's, while it can still be undone.
+pub async fn undo_offer(db: &Db, user: &UserRecord, decision_id: i64) -> Result<Option<UndoOffer>, AppError> {
+    let now = now_ms();
+    type Row = (i64, String, String, Option<i64>, Option<i64>, i64);
+    let row: Option<Row> = sqlx::query_as(
+        "select d.item_id, i.external_id, d.kind, d.actor_id, d.settles_at, \
+         (select count(*) from decisions u where u.undoes = d.id) \
+         from decisions d join items i on i.id = d.item_id where d.id = $1",
+    )
+    .bind(decision_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.and_then(|(item_id, external_id, kind, actor, settles_at, undone)| {
+        let open = actor == Some(user.id)
+            && undone == 0
+            && ["approve", "reject", "correct", "escalate"].contains(&kind.as_str())
+            && settles_at.unwrap_or(0) > now;
+        open.then(|| UndoOffer {
+            decision_id,
+            item_id,
+            external_id,
+            kind,
+            undo_until_ms: settles_at.unwrap_or(now),
+            now_ms: now,
+        })
+    }))
+}
+
+/// A lead hands an item to one reviewer (a member of its workflow).
+pub async fn assign(db: &Db, lead: &UserRecord, item_id: i64, assignee: &UserRecord) -> Result<(), AppError> {
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
+    let row: Option<(i64, String)> =
+        sqlx::query_as(&format!("select workflow_id, state from items where id = $1{}", db.for_update()))
+            .bind(item_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (workflow_id, state) = row.ok_or_else(|| AppError::not_found("That item"))?;
+    let workflow = crate::workflows::server::find_by_id_in(&mut tx, workflow_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("That workflow"))?;
+    if lead.role != crate::domain::Role::Admin {
+        require_member(&mut tx, &workflow, lead).await?;
+    }
+    if !is_member(&mut tx, workflow_id, assignee.id).await? {
+        return Err(AppError::invalid("assignee", format!("{} is not a member of this workflow.", assignee.email)));
+    }
+    let state = ItemState::parse(&state).ok_or_else(|| AppError::internal("unknown item state"))?;
+    let next = state.apply(Action::Assign, true).map_err(|e| AppError::conflict(e.to_string()))?;
+    sqlx::query("update items set state = $1, assigned_to = $2, updated_at = $3 where id = $4")
+        .bind(next.as_str())
+        .bind(assignee.id)
+        .bind(now)
+        .bind(item_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "insert into decisions (item_id, workflow_id, actor_id, actor_label, kind, note, final, created_at, settles_at) \
+         values ($1, $2, $3, $4, 'assign', $5, 0, $6, $6)",
+    )
+    .bind(item_id)
+    .bind(workflow_id)
+    .bind(lead.id)
+    .bind(&lead.email)
+    .bind(format!("to {}", assignee.email))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(&mut tx, &lead.actor(), "item.assign", &format!("item:{item_id}"), json!({ "to": assignee.email }))
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
