@@ -138,8 +138,8 @@ pub struct TestApp {
     pub address: String,
     pub db: Db,
     pub client: reqwest::Client,
-    /// Kept so the database lives as long as the app.
-    _test_db: TestDb,
+    /// Kept so the database lives as long as the app (and any other instance on it).
+    test_db: std::sync::Arc<TestDb>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -154,7 +154,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut ServeA
     let app = Application::build_with_db(db.clone(), settings).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, db, client: client(), _test_db: test_db }
+    TestApp { address, db, client: client(), test_db: std::sync::Arc::new(test_db) }
 }
 
 /// A browser-like client that keeps cookies but sends no Origin (like curl).
@@ -163,6 +163,17 @@ pub fn client() -> reqwest::Client {
 }
 
 impl TestApp {
+    /// A second server instance on the same database, with its own connection pool (as another
+    /// process behind a load balancer would be).
+    pub async fn another_instance(&self) -> TestApp {
+        let db = Db::connect(&self.test_db.url).await.expect("connect");
+        let settings = ServeArgs { bind: "127.0.0.1:0".parse().unwrap(), ..ServeArgs::default() };
+        let app = Application::build_with_db(db.clone(), settings).await.expect("build app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        TestApp { address, db, client: client(), test_db: self.test_db.clone() }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
