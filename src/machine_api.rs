@@ -228,7 +228,7 @@ async fn submit_item(
     JsonBody(submission): JsonBody<Submission>,
 ) -> Result<Response, ApiError> {
     let workflow = scoped_workflow(&state, &key, &slug).await?;
-    let ingested = items::ingest_one(&state.db, &state.contracts, &workflow, submission).await?;
+    let ingested = state.ingestor.submit(&state.contracts, workflow, submission).await?;
     let status = if ingested.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(ingested.item)).into_response())
 }
