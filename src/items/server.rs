@@ -67,23 +67,9 @@ impl Submission {
         Ok(())
     }
 
-    /// A digest of the submission, to tell a retry (same body) from a conflict (other body): the
-    /// SHA-256 of its compact JSON, hashed as it is written (the same value as hashing the bytes).
+    /// A digest of the submission, to tell a retry (same body) from a conflict (other body).
     fn digest(&self) -> String {
-        struct HashWriter(Sha256);
-        impl std::io::Write for HashWriter {
-            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-                self.0.update(bytes);
-                Ok(bytes.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut writer = HashWriter(Sha256::new());
-        // Serialising these types cannot fail (string keys only).
-        serde_json::to_writer(&mut writer, self).ok();
-        hex::encode(writer.0.finalize())
+        hex::encode(Sha256::digest(serde_json::to_vec(self).unwrap_or_default()))
     }
 }
 
