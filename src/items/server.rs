@@ -395,9 +395,9 @@ async fn write(
     // Per workflow: the routing settings stamped on each item, and its webhook subscriptions.
     let mut per_workflow: HashMap<i64, (String, Subscriptions)> = HashMap::new();
     for (workflow, _) in group {
-        if !per_workflow.contains_key(&workflow.id) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = per_workflow.entry(workflow.id) {
             let subscriptions = Subscriptions::load(conn, workflow.id).await?;
-            per_workflow.insert(workflow.id, (json!(workflow.routing()).to_string(), subscriptions));
+            entry.insert((json!(workflow.routing()).to_string(), subscriptions));
         }
     }
     // The first of each (workflow, external_id) in the group: what is inserted, and the key of
