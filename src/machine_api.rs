@@ -75,15 +75,13 @@ struct ErrorDetail {
 }
 
 /// The answer to a batch: each item and whether this call created it.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct BatchResult {
     created: usize,
     items: Vec<BatchEntry>,
 }
 
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct BatchEntry {
     created: bool,
     item: crate::items::server::ItemView,
@@ -228,7 +226,7 @@ async fn submit_item(
     JsonBody(submission): JsonBody<Submission>,
 ) -> Result<Response, ApiError> {
     let workflow = scoped_workflow(&state, &key, &slug).await?;
-    let ingested = items::ingest_one(&state.db, &state.contracts, &workflow, submission).await?;
+    let ingested = state.ingestor.submit(&state.contracts, workflow, submission).await?;
     let status = if ingested.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(ingested.item)).into_response())
 }
@@ -261,9 +259,10 @@ async fn submit_batch(
     let workflow = scoped_workflow(&state, &key, &slug).await?;
     match items::ingest_batch(&state.db, &state.contracts, &workflow, batch.items).await {
         Ok(results) => {
+            // Serialised straight from the views (not through `Value`s: a batch answer is large).
             let created = results.iter().filter(|r| r.created).count();
-            let items: Vec<_> = results.into_iter().map(|r| json!({ "created": r.created, "item": r.item })).collect();
-            Ok((StatusCode::OK, Json(json!({ "created": created, "items": items }))).into_response())
+            let items = results.into_iter().map(|r| BatchEntry { created: r.created, item: r.item }).collect();
+            Ok((StatusCode::OK, Json(BatchResult { created, items })).into_response())
         }
         Err(BatchError::Other(e)) => Err(e.into()),
         Err(BatchError::Items { status, problems }) => {

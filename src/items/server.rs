@@ -2,7 +2,7 @@
 
 use crate::domain::routing::{Destination, Route, RouteReason, route};
 use crate::error::AppError;
-use crate::server::db::Db;
+use crate::server::db::{Backend, Db};
 use crate::server::now_ms;
 use crate::webhooks::server::Subscriptions;
 use crate::workflows::contract::ContractCache;
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
+use std::collections::HashMap;
 
 pub const MAX_BATCH: usize = 1000;
 const MAX_EXTERNAL_ID: usize = 256;
@@ -69,6 +70,40 @@ impl Submission {
     /// A digest of the submission, to tell a retry (same body) from a conflict (other body).
     fn digest(&self) -> String {
         hex::encode(Sha256::digest(serde_json::to_vec(self).unwrap_or_default()))
+    }
+}
+
+/// A submission that passed every check and was routed, with what the write needs computed once
+/// (outside the write transaction and the group writer).
+#[derive(Debug)]
+pub struct Prepared {
+    sub: Submission,
+    route: Route,
+    digest: String,
+    payload: String,
+    prediction: String,
+    metadata: Option<String>,
+}
+
+impl Prepared {
+    fn new(sub: Submission, route: Route) -> Self {
+        let digest = sub.digest();
+        Self::with_digest(sub, route, digest)
+    }
+
+    fn with_digest(sub: Submission, route: Route, digest: String) -> Self {
+        Self {
+            digest,
+            payload: sub.payload.to_string(),
+            prediction: sub.prediction.to_string(),
+            metadata: sub.metadata.as_ref().map(Value::to_string),
+            sub,
+            route,
+        }
+    }
+
+    pub fn external_id(&self) -> &str {
+        &self.sub.external_id
     }
 }
 
@@ -145,6 +180,13 @@ fn prepare(
     Ok(route(&workflow.routing(), workflow.slug(), &sub.external_id, sub.confidence))
 }
 
+/// Validates and routes one submission for [`write`] (no IO).
+pub fn prepare_one(cache: &ContractCache, workflow: &Workflow, sub: Submission) -> Result<Prepared, AppError> {
+    let contract = contract_for(cache, workflow)?;
+    let route = prepare(workflow, &contract, &sub)?;
+    Ok(Prepared::new(sub, route))
+}
+
 fn contract_for(
     cache: &ContractCache,
     workflow: &Workflow,
@@ -161,13 +203,23 @@ pub async fn ingest_one(
     workflow: &Workflow,
     sub: Submission,
 ) -> Result<Ingested, AppError> {
-    let contract = contract_for(cache, workflow)?;
-    let routed = prepare(workflow, &contract, &sub)?;
+    let prepared = prepare_one(cache, workflow, sub)?;
+    write_group(db, &[(workflow, &prepared)]).await?.pop().unwrap_or_else(|| Err(AppError::internal("no result")))
+}
+
+/// Writes independent single submissions (of any workflows) in ONE transaction, with the same
+/// outcome as writing them one after another: each gets its own result (created, the stored
+/// item again, or a conflict), and one item's conflict does not affect the others. An error of
+/// the database fails the whole group (nothing is stored). Commits before returning.
+pub async fn write_group(
+    db: &Db,
+    group: &[(&Workflow, &Prepared)],
+) -> Result<Vec<Result<Ingested, AppError>>, AppError> {
+    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
-    let subscriptions = Subscriptions::load(&mut tx, workflow.id).await?;
-    let result = insert(&mut tx, workflow, &subscriptions, &sub, routed).await?;
+    let results = write(&mut tx, db.backend(), group).await?;
     tx.commit().await?;
-    Ok(result)
+    Ok(results)
 }
 
 /// Per-item problems of a refused batch.
@@ -221,15 +273,17 @@ pub async fn ingest_batch(
     let contract = contract_for(cache, workflow)?;
     let mut problems = Vec::new();
     let mut routes = Vec::with_capacity(subs.len());
-    let mut seen = std::collections::HashMap::new();
+    let mut digests = Vec::with_capacity(subs.len());
+    let mut seen: HashMap<&str, usize> = HashMap::new();
     for (index, sub) in subs.iter().enumerate() {
         match prepare(workflow, &contract, sub) {
             Ok(r) => routes.push(r),
             Err(e) => problems.push(problem(index, sub, &e)),
         }
+        digests.push(sub.digest());
         // The same external_id twice in one batch must carry the same body.
-        if let Some(first) = seen.insert(sub.external_id.clone(), sub.digest())
-            && first != sub.digest()
+        if let Some(first) = seen.insert(&sub.external_id, index)
+            && digests[first] != digests[index]
         {
             let e =
                 AppError::conflict(format!("external_id '{}' appears twice with different bodies", sub.external_id));
@@ -240,13 +294,21 @@ pub async fn ingest_batch(
         let status = if problems.iter().all(|p| p.code == "conflict") { 409 } else { 422 };
         return Err(BatchError::Items { status, problems });
     }
+    let prepared: Vec<Prepared> = subs
+        .into_iter()
+        .zip(routes)
+        .zip(digests)
+        .map(|((sub, route), digest)| Prepared::with_digest(sub, route, digest))
+        .collect();
+    let group: Vec<(&Workflow, &Prepared)> = prepared.iter().map(|p| (workflow, p)).collect();
+    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
-    let subscriptions = Subscriptions::load(&mut tx, workflow.id).await?;
-    let mut results = Vec::with_capacity(subs.len());
-    for (index, (sub, routed)) in subs.iter().zip(routes).enumerate() {
-        match insert(&mut tx, workflow, &subscriptions, sub, routed).await {
+    let written = write(&mut tx, db.backend(), &group).await?;
+    let mut results = Vec::with_capacity(written.len());
+    for (index, result) in written.into_iter().enumerate() {
+        match result {
             Ok(result) => results.push(result),
-            Err(e @ AppError::Conflict { .. }) => problems.push(problem(index, sub, &e)),
+            Err(e @ AppError::Conflict { .. }) => problems.push(problem(index, &prepared[index].sub, &e)),
             Err(e) => return Err(e.into()),
         }
     }
@@ -268,113 +330,247 @@ fn problem(index: usize, sub: &Submission, e: &AppError) -> BatchProblem {
     }
 }
 
-async fn insert(
-    conn: &mut AnyConnection,
-    workflow: &Workflow,
-    subscriptions: &Subscriptions,
-    sub: &Submission,
-    routed: Route,
-) -> Result<Ingested, AppError> {
-    let now = now_ms();
-    let digest = sub.digest();
-    let state = state_for(routed.destination);
-    let auto = routed.destination == Destination::AutoApproved;
-    let inserted: Option<(i64,)> = sqlx::query_as(
-        "insert into items (workflow_id, external_id, request_hash, payload, prediction, confidence, model_version, \
-         priority, metadata, state, route_reason, review_probability, routing, settings_version, outcome, \
-         final_output, created_at, updated_at, decided_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18) \
-         on conflict (workflow_id, external_id) do nothing returning id",
-    )
-    .bind(workflow.id)
-    .bind(&sub.external_id)
-    .bind(&digest)
-    .bind(sub.payload.to_string())
-    .bind(sub.prediction.to_string())
-    .bind(sub.confidence)
-    .bind(&sub.model_version)
-    .bind(sub.priority)
-    .bind(sub.metadata.as_ref().map(Value::to_string))
-    .bind(state)
-    .bind(routed.reason.as_str())
-    .bind(routed.review_probability)
-    .bind(json!(workflow.routing()).to_string())
-    .bind(workflow.settings_version)
-    .bind(auto.then_some("auto_approved"))
-    .bind(auto.then(|| sub.prediction.to_string()))
-    .bind(now)
-    .bind(auto.then_some(now))
-    .fetch_optional(&mut *conn)
-    .await?;
+/// Multi-row inserts are cut into chunks of these sizes (largest first): a group of any size
+/// uses a few statements of at most ten distinct texts, which stay in each connection's
+/// statement cache. 512 rows of 19 parameters stay below SQLite's limit of 32,766.
+const CHUNKS: [usize; 10] = [512, 256, 128, 64, 32, 16, 8, 4, 2, 1];
 
-    let Some((id,)) = inserted else {
-        // Already there: a retry of the same body gets the original; anything else conflicts.
-        let (id, stored_digest): (i64, String) =
-            sqlx::query_as("select id, request_hash from items where workflow_id = $1 and external_id = $2")
-                .bind(workflow.id)
-                .bind(&sub.external_id)
-                .fetch_one(&mut *conn)
-                .await?;
-        if stored_digest != digest {
-            return Err(AppError::conflict(format!(
-                "An item with external_id '{}' already exists with a different body.",
-                sub.external_id
-            )));
+fn chunks(len: usize) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    for size in CHUNKS {
+        while len - start >= size {
+            ranges.push(start..start + size);
+            start += size;
         }
-        let item = load_view(conn, workflow.slug(), id).await?.ok_or_else(|| AppError::internal("item vanished"))?;
-        return Ok(Ingested { item, created: false });
-    };
-    let mut decisions = Vec::new();
-    if auto {
-        let (decision_id,): (i64,) = sqlx::query_as(
-            "insert into decisions (item_id, workflow_id, actor_label, kind, output, final, created_at) \
-             values ($1, $2, 'system', 'auto_approve', $3, 1, $4) returning id",
-        )
-        .bind(id)
-        .bind(workflow.id)
-        .bind(sub.prediction.to_string())
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
-        decisions.push(DecisionView {
+    }
+    ranges
+}
+
+/// `row` (with `?` for each parameter) repeated `rows` times: numbered `$1`, `$2`, … on
+/// PostgreSQL, left as `?` on SQLite. (For a named or numbered parameter sqlx asks SQLite its
+/// name, which SQLite finds by a linear scan: binding thousands of them costs quadratic time.)
+fn values(backend: Backend, rows: usize, row: &str) -> String {
+    if backend == Backend::Sqlite {
+        return vec![row; rows].join(", ");
+    }
+    let mut sql = String::with_capacity(rows * (row.len() + 40));
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        for c in row.chars() {
+            if c == '?' {
+                n += 1;
+                sql.push('$');
+                sql.push_str(&n.to_string());
+            } else {
+                sql.push(c);
+            }
+        }
+    }
+    sql
+}
+
+const ITEM_INSERT: &str = "insert into items (workflow_id, external_id, request_hash, payload, prediction, confidence, \
+     model_version, priority, metadata, state, route_reason, review_probability, routing, settings_version, outcome, \
+     final_output, created_at, updated_at, decided_at) values ";
+const ITEM_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const DECISION_INSERT: &str =
+    "insert into decisions (item_id, workflow_id, actor_label, kind, output, final, created_at) values ";
+const DECISION_ROW: &str = "(?, ?, 'system', 'auto_approve', ?, 1, ?)";
+
+/// Writes `group` inside the caller's transaction with multi-row inserts, with the outcome of
+/// writing the items one after another: the first of each `(workflow, external_id)` is inserted
+/// unless already stored; a later one, or one already stored, is the stored item again (same
+/// body) or a conflict (other body). Database errors abort the whole group.
+async fn write(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    group: &[(&Workflow, &Prepared)],
+) -> Result<Vec<Result<Ingested, AppError>>, AppError> {
+    let now = now_ms();
+    let at = rfc3339(now);
+    // Per workflow: the routing settings stamped on each item, and its webhook subscriptions.
+    let mut per_workflow: HashMap<i64, (String, Subscriptions)> = HashMap::new();
+    for (workflow, _) in group {
+        if let std::collections::hash_map::Entry::Vacant(entry) = per_workflow.entry(workflow.id) {
+            let subscriptions = Subscriptions::load(conn, workflow.id).await?;
+            entry.insert((json!(workflow.routing()).to_string(), subscriptions));
+        }
+    }
+    // The first of each (workflow, external_id) in the group: what is inserted, and the key of
+    // everything below.
+    let mut first_of: HashMap<i64, HashMap<&str, usize>> = HashMap::new();
+    let mut unique = Vec::with_capacity(group.len());
+    for (index, (workflow, p)) in group.iter().enumerate() {
+        first_of.entry(workflow.id).or_default().entry(p.external_id()).or_insert_with(|| {
+            unique.push(index);
+            index
+        });
+    }
+    let first = |workflow_id: i64, external_id: &str| first_of.get(&workflow_id)?.get(external_id).copied();
+    // In key order: concurrent transactions (PostgreSQL, several instances) then take the
+    // unique-index locks in the same order and cannot deadlock on each other.
+    let key = |index: usize| (group[index].0.id, group[index].1.external_id());
+    unique.sort_by(|&a, &b| key(a).cmp(&key(b)));
+
+    let mut created: HashMap<usize, i64> = HashMap::with_capacity(unique.len());
+    for range in chunks(unique.len()) {
+        let rows = &unique[range];
+        let sql = format!(
+            "{ITEM_INSERT}{} on conflict (workflow_id, external_id) do nothing returning id, workflow_id, external_id",
+            values(backend, rows.len(), ITEM_ROW)
+        );
+        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql);
+        for &index in rows {
+            let (workflow, p) = group[index];
+            let auto = p.route.destination == Destination::AutoApproved;
+            query = query
+                .bind(workflow.id)
+                .bind(&p.sub.external_id)
+                .bind(&p.digest)
+                .bind(&p.payload)
+                .bind(&p.prediction)
+                .bind(p.sub.confidence)
+                .bind(&p.sub.model_version)
+                .bind(p.sub.priority)
+                .bind(&p.metadata)
+                .bind(state_for(p.route.destination))
+                .bind(p.route.reason.as_str())
+                .bind(p.route.review_probability)
+                .bind(&per_workflow[&workflow.id].0)
+                .bind(workflow.settings_version)
+                .bind(auto.then_some("auto_approved"))
+                .bind(auto.then_some(&p.prediction))
+                .bind(now)
+                .bind(now)
+                .bind(auto.then_some(now));
+        }
+        // Matched by key: RETURNING promises no order.
+        for (id, workflow_id, external_id) in query.fetch_all(&mut *conn).await? {
+            let index = first(workflow_id, &external_id)
+                .ok_or_else(|| AppError::internal("an insert returned a row it was not given"))?;
+            created.insert(index, id);
+        }
+    }
+
+    let auto: Vec<(i64, usize)> = unique
+        .iter()
+        .filter(|&&index| group[index].1.route.destination == Destination::AutoApproved)
+        .filter_map(|&index| created.get(&index).map(|&id| (id, index)))
+        .collect();
+    let mut decision_ids: HashMap<i64, i64> = HashMap::with_capacity(auto.len());
+    for range in chunks(auto.len()) {
+        let rows = &auto[range];
+        let sql = format!("{DECISION_INSERT}{} returning id, item_id", values(backend, rows.len(), DECISION_ROW));
+        let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
+        for &(item_id, index) in rows {
+            let (workflow, p) = group[index];
+            query = query.bind(item_id).bind(workflow.id).bind(&p.prediction).bind(now);
+        }
+        for (id, item_id) in query.fetch_all(&mut *conn).await? {
+            decision_ids.insert(item_id, id);
+        }
+    }
+
+    let mut results: Vec<Result<Ingested, AppError>> = Vec::with_capacity(group.len());
+    // Items stored before this group, read once per key: id, digest and (for retries) the view.
+    let mut stored: HashMap<usize, (i64, String, Option<ItemView>)> = HashMap::new();
+    for (index, &(workflow, p)) in group.iter().enumerate() {
+        let conflict = || {
+            AppError::conflict(format!(
+                "An item with external_id '{}' already exists with a different body.",
+                p.sub.external_id
+            ))
+        };
+        let first = first(workflow.id, p.external_id()).ok_or_else(|| AppError::internal("lost an item"))?;
+        if let Some(&id) = created.get(&first) {
+            if index != first {
+                // A repeat within the group of an item created by it.
+                let result = match &results[first] {
+                    Ok(original) if group[first].1.digest == p.digest => {
+                        Ok(Ingested { item: original.item.clone(), created: false })
+                    }
+                    _ => Err(conflict()),
+                };
+                results.push(result);
+                continue;
+            }
+            let item = created_view(workflow, p, id, decision_ids.get(&id).copied(), &at);
+            let event = match p.route.destination {
+                Destination::AutoApproved => Some("item.auto_approved"),
+                Destination::Escalation => Some("item.escalated"),
+                Destination::Review => None,
+            };
+            let subscriptions = &per_workflow[&workflow.id].1;
+            if let Some(event) = event.filter(|e| subscriptions.wants(e)) {
+                crate::webhooks::server::enqueue(conn, subscriptions, event, &json!(item)).await?;
+            }
+            results.push(Ok(Ingested { item, created: true }));
+            continue;
+        }
+        // Already stored: a retry of the same body gets the original; anything else conflicts.
+        let (id, digest, view) = match stored.entry(first) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let (id, digest): (i64, String) =
+                    sqlx::query_as("select id, request_hash from items where workflow_id = $1 and external_id = $2")
+                        .bind(workflow.id)
+                        .bind(&p.sub.external_id)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                e.insert((id, digest, None))
+            }
+        };
+        if *digest != p.digest {
+            results.push(Err(conflict()));
+            continue;
+        }
+        if view.is_none() {
+            *view = load_view(conn, workflow.slug(), *id).await?;
+        }
+        let item = view.clone().ok_or_else(|| AppError::internal("item vanished"))?;
+        results.push(Ok(Ingested { item, created: false }));
+    }
+    Ok(results)
+}
+
+/// The view of an item just created, built from what was written (reading it back would cost
+/// round trips on the hot path); `get` returns the same view.
+fn created_view(workflow: &Workflow, p: &Prepared, id: i64, decision_id: Option<i64>, at: &str) -> ItemView {
+    let auto = p.route.destination == Destination::AutoApproved;
+    let decisions = decision_id
+        .map(|decision_id| DecisionView {
             id: decision_id,
             item_id: id,
             kind: "auto_approve".into(),
             actor: "system".into(),
             reason_code: None,
             note: None,
-            output: Some(sub.prediction.clone()),
+            output: Some(p.sub.prediction.clone()),
             time_spent_ms: None,
-            at: rfc3339(now),
-        });
-    }
-    // Built from what was just written (reading it back would cost two more round trips on the
-    // hot path); `get` returns the same view.
-    let item = ItemView {
+            at: at.to_owned(),
+        })
+        .into_iter()
+        .collect();
+    ItemView {
         id,
         workflow: workflow.slug().to_owned(),
-        external_id: sub.external_id.clone(),
-        state: state.to_owned(),
+        external_id: p.sub.external_id.clone(),
+        state: state_for(p.route.destination).to_owned(),
         outcome: auto.then(|| "auto_approved".to_owned()),
-        route: routed,
-        confidence: sub.confidence,
-        model_version: sub.model_version.clone(),
-        priority: sub.priority,
-        metadata: sub.metadata.clone(),
-        final_output: auto.then(|| sub.prediction.clone()),
-        created_at: rfc3339(now),
-        decided_at: auto.then(|| rfc3339(now)),
+        route: p.route,
+        confidence: p.sub.confidence,
+        model_version: p.sub.model_version.clone(),
+        priority: p.sub.priority,
+        metadata: p.sub.metadata.clone(),
+        final_output: auto.then(|| p.sub.prediction.clone()),
+        created_at: at.to_owned(),
+        decided_at: auto.then(|| at.to_owned()),
         decisions,
-    };
-    let event = match routed.destination {
-        Destination::AutoApproved => Some("item.auto_approved"),
-        Destination::Escalation => Some("item.escalated"),
-        Destination::Review => None,
-    };
-    if let Some(event) = event {
-        crate::webhooks::server::enqueue(conn, subscriptions, event, &json!(item)).await?;
     }
-    Ok(Ingested { item, created: true })
 }
 
 #[derive(sqlx::FromRow)]

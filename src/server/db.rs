@@ -8,6 +8,7 @@ use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// See [`Db::write_turn`].
+    write_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -67,7 +70,7 @@ impl Db {
                 .await
                 .context("could not connect to PostgreSQL")?,
         };
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, write_turn: Arc::default() })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -101,6 +104,18 @@ impl Db {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("begin immediate").await,
             Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// On SQLite, a turn to write among this process's bulk writers (the ingest paths), taken in
+    /// arrival order before [`Db::begin_write`]. SQLite has one write lock per database; without
+    /// this, waiting writers poll it from the busy handler with sleeps of up to 100 ms, which
+    /// gives long tails and lets late comers overtake. Other processes and other writers still
+    /// meet on the busy timeout. `None` on PostgreSQL, whose writers do not exclude each other.
+    pub async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_turn.clone().lock_owned().await),
+            Backend::Postgres => None,
         }
     }
 

@@ -103,8 +103,10 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
     let allowed_origins = Arc::new(AllowedOrigins::new(settings.public_url.as_deref()));
     let max_body = settings.max_body_bytes;
     let api = crate::machine_api::router(settings.max_body_bytes, settings.max_batch_body_bytes);
+    let ingestor = crate::items::writer::Ingestor::start(db.clone());
     let state = AppState {
         leptos_options,
+        ingestor,
         db,
         settings: Arc::new(settings),
         contracts: Default::default(),

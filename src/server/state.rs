@@ -18,6 +18,8 @@ pub struct AppState {
     pub contracts: ContractCache,
     /// Hot-path lookups of the machine API; see [`ApiCaches`].
     pub api_caches: ApiCaches,
+    /// Single submits go through it: group commit (see [`crate::items::writer`]).
+    pub ingestor: crate::items::writer::Ingestor,
 }
 
 /// API-key scopes and workflows, cached for [`API_CACHE_TTL`]: a revoked key or a settings change

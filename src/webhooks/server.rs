@@ -119,6 +119,11 @@ impl Subscriptions {
                 .await?;
         Ok(Self(rows.into_iter().map(|(id, events)| (id, serde_json::from_str(&events).unwrap_or_default())).collect()))
     }
+
+    /// Whether any endpoint wants `event_type` (callers skip building the event otherwise).
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.0.iter().any(|(_, events)| events.iter().any(|t| t == event_type))
+    }
 }
 
 /// Queues `event_type` for every enabled endpoint of the workflow that wants it, inside the

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 on_both_backends!(
     acknowledged_writes_survive_kill_9,
+    acknowledged_items_survive_kill_9_during_group_commit,
     cli_manages_users_with_clear_errors,
     cli_applies_workflows_and_creates_keys,
     demo_fills_a_queue_through_the_api,
@@ -75,6 +76,66 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
     assert_eq!(login.status(), 200);
     server.kill().ok();
     server.wait().ok();
+}
+
+/// Single submits are group-committed: every item answered 201 must be stored even when the server
+/// is killed while 64 clients are submitting.
+async fn acknowledged_items_survive_kill_9_during_group_commit(backend: Backend) {
+    use gatehouse::server::audit::Actor;
+    let test_db = TestDb::new(&backend).await;
+    let db = test_db.connect().await;
+    let spec = serde_json::from_value(serde_json::json!({
+        "slug": "invoices", "name": "Invoices",
+        "payload_schema": { "type": "object", "required": ["total"], "properties": { "total": { "type": "number" } } },
+        "labels": ["invoice"], "auto_approve_at": 0.9, "escalate_below": 0.2, "audit_rate": 0.0,
+    }))
+    .unwrap();
+    gatehouse::workflows::server::apply(&db, &Actor::Cli, spec, "test").await.unwrap();
+    let key = gatehouse::api_keys::server::create(&db, &Actor::Cli, "test", &["invoices".into()]).await.unwrap().token;
+    db.close().await;
+
+    let port = free_port();
+    let mut server = start(&test_db.url, port).await;
+    let url = format!("http://127.0.0.1:{port}/api/v1/workflows/invoices/items");
+    let http = reqwest::Client::new();
+    let clients: Vec<_> = (0..64)
+        .map(|c| {
+            let (http, url, key) = (http.clone(), url.clone(), key.clone());
+            tokio::spawn(async move {
+                let mut acknowledged = Vec::new();
+                for i in 0.. {
+                    let id = format!("k-{c}-{i}");
+                    let body = serde_json::json!({ "external_id": id, "payload": { "total": 1 },
+                        "prediction": { "label": "invoice" }, "confidence": f64::from(i % 100) / 100.0 });
+                    match http.post(&url).bearer_auth(&key).json(&body).send().await {
+                        Ok(r) if r.status() == 201 => acknowledged.push(id),
+                        _ => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    server.kill().expect("SIGKILL");
+    server.wait().unwrap();
+    let mut acknowledged = Vec::new();
+    for client in clients {
+        acknowledged.extend(client.await.unwrap());
+    }
+    assert!(acknowledged.len() > 64, "the clients got going ({} items)", acknowledged.len());
+
+    let db = test_db.connect().await;
+    let stored: std::collections::HashSet<String> = sqlx::query_as::<_, (String,)>("select external_id from items")
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id,)| id)
+        .collect();
+    let lost: Vec<_> = acknowledged.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(lost.is_empty(), "{} of {} acknowledged items lost: {lost:?}", lost.len(), acknowledged.len());
+    db.close().await;
 }
 
 fn run(db_url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {

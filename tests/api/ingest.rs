@@ -11,6 +11,9 @@ on_both_backends!(
     items_are_routed_into_each_band_with_the_settings_stamped,
     resubmits_are_idempotent_and_changed_bodies_conflict,
     fifty_concurrent_duplicate_submits_make_exactly_one_item,
+    concurrent_submits_of_one_id_with_different_bodies_store_exactly_one,
+    concurrent_distinct_submits_are_all_stored_beside_conflicts,
+    a_written_group_has_the_outcome_of_writing_one_by_one,
     contract_violations_name_the_path_and_store_nothing,
     every_error_status_has_one_shape_and_stores_nothing,
     api_keys_are_scoped_and_revocable,
@@ -155,6 +158,113 @@ async fn fifty_concurrent_duplicate_submits_make_exactly_one_item(backend: Backe
     assert_eq!(item_count(&app).await, 1);
     let (decisions,): (i64,) = sqlx::query_as("select count(*) from decisions").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(decisions, 1, "one auto-approval, not fifty");
+}
+
+/// Single submits are group-committed: concurrent ones land in one transaction. Fifty bodies
+/// under one id: exactly one is stored, every other caller gets a conflict.
+async fn concurrent_submits_of_one_id_with_different_bodies_store_exactly_one(backend: Backend) {
+    let (app, key) = setup(backend).await;
+    let url = app.url("/api/v1/workflows/invoices/items");
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            let (client, url, key) = (app.client.clone(), url.clone(), key.clone());
+            tokio::spawn(async move {
+                let body = item("contested", 0.5 + f64::from(i) / 1000.0);
+                let r = client.post(url).bearer_auth(key).json(&body).send().await.unwrap();
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for handle in handles {
+        results.push(handle.await.unwrap());
+    }
+    let created: Vec<_> = results.iter().filter(|(s, _)| *s == 201).collect();
+    assert_eq!(created.len(), 1, "{results:?}");
+    assert_eq!(results.iter().filter(|(s, _)| *s == 409).count(), 49, "{results:?}");
+    assert_eq!(item_count(&app).await, 1);
+    let stored: (f64,) = sqlx::query_as("select confidence from items where external_id = 'contested'")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(Some(stored.0), created[0].1["confidence"].as_f64(), "the stored body is the one answered 201");
+}
+
+/// A conflict in a group fails only its own caller.
+async fn concurrent_distinct_submits_are_all_stored_beside_conflicts(backend: Backend) {
+    let (app, key) = setup(backend).await;
+    assert_eq!(submit(&app, &key, "invoices", &item("taken", 0.5)).await.status(), 201);
+    let url = app.url("/api/v1/workflows/invoices/items");
+    let handles: Vec<_> = (0..80)
+        .map(|i| {
+            let (client, url, key) = (app.client.clone(), url.clone(), key.clone());
+            tokio::spawn(async move {
+                // Every fourth conflicts with the stored item; the rest are new.
+                let body = if i % 4 == 0 { item("taken", 0.7) } else { item(&format!("new-{i}"), 0.95) };
+                client.post(url).bearer_auth(key).json(&body).send().await.unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for handle in handles {
+        statuses.push(handle.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 20, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 60, "{statuses:?}");
+    assert_eq!(item_count(&app).await, 61);
+    let (decisions,): (i64,) = sqlx::query_as("select count(*) from decisions").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(decisions, 60, "one auto-approval per new item");
+}
+
+/// The group writer itself, deterministic: repeats, conflicts within the group and with stored
+/// items, and new items side by side in one transaction.
+async fn a_written_group_has_the_outcome_of_writing_one_by_one(backend: Backend) {
+    use gatehouse::items::server::{Submission, prepare_one, write_group};
+    let (app, _key) = setup(backend).await;
+    let workflow = workflows::require_by_slug(&app.db, "invoices").await.unwrap();
+    let cache = gatehouse::workflows::contract::ContractCache::default();
+    let prepare = |id: &str, confidence: f64| {
+        let sub: Submission = serde_json::from_value(item(id, confidence)).unwrap();
+        prepare_one(&cache, &workflow, sub).unwrap()
+    };
+    let stored = prepare("stored", 0.5);
+    let before = write_group(&app.db, &[(&workflow, &stored)]).await.unwrap().pop().unwrap().unwrap();
+    assert!(before.created);
+
+    let group = [
+        prepare("a", 0.95),     // 0: new (auto-approved)
+        prepare("a", 0.95),     // 1: repeat of 0, same body
+        prepare("b", 0.5),      // 2: new
+        prepare("b", 0.6),      // 3: other body under 2's id
+        prepare("stored", 0.5), // 4: retry of a stored item
+        prepare("stored", 0.7), // 5: conflicts with the stored item
+        prepare("c", 0.1),      // 6: new (escalated)
+        prepare("stored", 0.5), // 7: retry again
+    ];
+    let pairs: Vec<_> = group.iter().map(|p| (&workflow, p)).collect();
+    let results = write_group(&app.db, &pairs).await.unwrap();
+    assert_eq!(results.len(), 8);
+    let ok = |i: usize| results[i].as_ref().unwrap_or_else(|e| panic!("{i}: {e:?}"));
+    let is_conflict = |i: usize| matches!(results[i], Err(gatehouse::error::AppError::Conflict { .. }));
+    assert!(ok(0).created && !ok(1).created);
+    assert_eq!(ok(0).item, ok(1).item);
+    assert_eq!(ok(0).item.decisions.len(), 1, "the auto-approval is in the answer");
+    assert!(ok(2).created && is_conflict(3));
+    assert!(!ok(4).created && is_conflict(5) && !ok(7).created);
+    assert_eq!(ok(4).item, before.item);
+    assert_eq!(ok(7).item, before.item);
+    assert!(ok(6).created);
+    assert_eq!(ok(6).item.state, "escalated");
+    assert_eq!(item_count(&app).await, 4);
+    // What was answered is what is stored.
+    for i in [0, 2, 6] {
+        let read = gatehouse::items::server::get(&app.db, &workflow, ok(i).item.id).await.unwrap().unwrap();
+        assert_eq!(read, ok(i).item);
+    }
+    let (confidence,): (f64,) =
+        sqlx::query_as("select confidence from items where external_id = 'b'").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(confidence, 0.5, "a conflicting body changes nothing");
 }
 
 async fn contract_violations_name_the_path_and_store_nothing(backend: Backend) {
