@@ -4,6 +4,8 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod writer;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -91,6 +93,8 @@ pub struct ReviewItem {
 pub struct Receipt {
     pub decision_id: i64,
     pub item_id: i64,
+    /// The item's workflow.
+    pub slug: String,
     pub kind: String,
     /// The next item now leased to the reviewer, if the queue had one.
     pub next_item: Option<i64>,

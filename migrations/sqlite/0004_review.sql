@@ -9,9 +9,11 @@ alter table items add column claimed_at integer;
 -- set by a lead: only this reviewer may claim the item.
 alter table items add column assigned_to integer references users (id);
 
--- claim-next: highest priority first, then oldest, within one workflow's waiting items.
-create index items_claim_idx on items (workflow_id, state, priority desc, id);
-create index items_due_idx on items (workflow_id, state, created_at);
+-- claim-next: highest priority first, then oldest, within one workflow's waiting items. partial,
+-- so that it holds only waiting items and is the one index that gives claim-next its order
+-- (with stale statistics a planner could otherwise sort every waiting item on each claim).
+create index items_claim_idx on items (workflow_id, priority desc, id) where state = 'queued';
+create index items_due_idx on items (workflow_id, created_at) where state = 'queued';
 create index items_lease_expiry_idx on items (lease_expires_at) where state = 'claimed';
 create index items_leased_by_idx on items (leased_by) where state = 'claimed';
 create index items_assigned_idx on items (assigned_to, state) where assigned_to is not null;

@@ -21,25 +21,25 @@ mod support {
         let user = ctx.require(crate::domain::Role::Reviewer).await?;
         let settings = ReviewSettings { undo_window_ms: ctx.state.settings.undo_window_ms as i64 };
         let skip = matches!(verdict, Verdict::Release);
-        let receipt =
-            review::decide(ctx.db(), &ctx.state.contracts, settings, &user, item_id, &lease_token, verdict).await?;
-        let slug = workflow_slug(&ctx, item_id).await?;
+        let receipt = review::decide(
+            ctx.db(),
+            &ctx.state.contracts,
+            &ctx.state.api_caches.workflows,
+            &ctx.state.decider,
+            settings,
+            &user,
+            item_id,
+            &lease_token,
+            verdict,
+        )
+        .await?;
         let target = match receipt.next_item {
-            Some(next) => item_href(&slug, next),
-            None => format!("/review/{slug}"),
+            Some(next) => item_href(&receipt.slug, next),
+            None => format!("/review/{}", receipt.slug),
         };
         let target = if skip { target } else { format!("{target}?undo={}", receipt.decision_id) };
         leptos_axum::redirect(&target);
         Ok(receipt)
-    }
-
-    async fn workflow_slug(ctx: &RequestCtx, item_id: i64) -> Result<String, AppError> {
-        let (slug,): (String,) =
-            sqlx::query_as("select w.slug from items i join workflows w on w.id = i.workflow_id where i.id = $1")
-                .bind(item_id)
-                .fetch_one(ctx.db().pool())
-                .await?;
-        Ok(slug)
     }
 }
 
@@ -84,7 +84,7 @@ pub async fn load_review_item(slug: String, item_id: i64) -> Result<ReviewItem, 
     use crate::auth::server::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let user = ctx.require(crate::domain::Role::Reviewer).await?;
-    super::server::leased_item(ctx.db(), &user, &slug, item_id).await
+    super::server::leased_item(ctx.db(), &ctx.state.api_caches.workflows, &user, &slug, item_id).await
 }
 
 /// Keeps the lease alive while the review page is open; the new end (Unix ms).

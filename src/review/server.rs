@@ -59,24 +59,19 @@ async fn require_member(conn: &mut AnyConnection, workflow: &Workflow, user: &Us
 /// ends: two claims of one reviewer in one workflow (a double submit answers with a claim too)
 /// then run one after the other, and the second finds the item the first leased instead of
 /// leasing another. SQLite serialises writers already.
-async fn lock_membership(
-    conn: &mut AnyConnection,
-    db: &Db,
-    workflow: &Workflow,
-    user: &UserRecord,
-) -> Result<(), AppError> {
+async fn lock_membership(conn: &mut AnyConnection, db: &Db, workflow: &Workflow, user_id: i64) -> Result<(), AppError> {
     let row: Option<(i64,)> = sqlx::query_as(&format!(
         "select user_id from workflow_members where workflow_id = $1 and user_id = $2{}",
         db.for_update()
     ))
     .bind(workflow.id)
-    .bind(user.id)
+    .bind(user_id)
     .fetch_optional(&mut *conn)
     .await?;
     if row.is_some() {
         Ok(())
     } else {
-        tracing::warn!(user_id = user.id, workflow = workflow.slug(), "refused: not a member");
+        tracing::warn!(user_id = user_id, workflow = workflow.slug(), "refused: not a member");
         Err(AppError::Forbidden)
     }
 }
@@ -182,20 +177,48 @@ async fn claim_next_except(
     skipped: i64,
 ) -> Result<Option<i64>, AppError> {
     let now = now_ms();
+    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
-    lock_membership(&mut tx, db, workflow, user).await?;
-    let held: Option<(i64,)> = sqlx::query_as(
-        "select id from items where leased_by = $1 and state = 'claimed' and workflow_id = $2 \
-         and lease_expires_at > $3 limit 1",
-    )
-    .bind(user.id)
-    .bind(workflow.id)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some((id,)) = held {
-        tx.commit().await?;
-        return Ok(Some(id));
+    if db.backend() == Backend::Sqlite {
+        lock_membership(&mut tx, db, workflow, user.id).await?;
+    }
+    let claimed = claim_in(&mut tx, db, workflow, user.id, skipped, now, true).await?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// Claim-next inside the caller's transaction (after a decision, in the same one). The caller
+/// has checked membership. With `reuse_held`, an item the reviewer already holds there is theirs
+/// again rather than a second one.
+async fn claim_in(
+    tx: &mut AnyConnection,
+    db: &Db,
+    workflow: &Workflow,
+    user_id: i64,
+    skipped: i64,
+    now: i64,
+    reuse_held: bool,
+) -> Result<Option<i64>, AppError> {
+    if reuse_held && db.backend() == Backend::Postgres {
+        // One reviewer's claims in one workflow run one after another (SQLite has one writer),
+        // so that two at once cannot both find nothing held and lease two items. A claim after
+        // a decision needs no such lock: the decided item's row lock orders it against a
+        // repeat of the same decision, which reuses what this claim leased.
+        lock_membership(&mut *tx, db, workflow, user_id).await?;
+    }
+    if reuse_held {
+        let held: Option<(i64,)> = sqlx::query_as(
+            "select id from items where leased_by = $1 and state = 'claimed' and workflow_id = $2 \
+             and lease_expires_at > $3 limit 1",
+        )
+        .bind(user_id)
+        .bind(workflow.id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((id,)) = held {
+            return Ok(Some(id));
+        }
     }
     let claimed: Option<(i64,)> = sqlx::query_as(&format!(
         "update items set state = 'claimed', leased_by = $1, lease_token = $2, lease_expires_at = $3, \
@@ -205,7 +228,7 @@ async fn claim_next_except(
          and state = 'queued' returning id",
         skip_locked(db)
     ))
-    .bind(user.id)
+    .bind(user_id)
     .bind(new_token())
     .bind(now + workflow.spec.lease_secs * 1000)
     .bind(now)
@@ -213,13 +236,13 @@ async fn claim_next_except(
     .bind(skipped)
     .fetch_optional(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(claimed.map(|(id,)| id))
 }
 
 /// Leases one item a lead assigned to `user`.
 pub async fn claim_assigned(db: &Db, user: &UserRecord, item_id: i64) -> Result<(String, i64), AppError> {
     let now = now_ms();
+    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     type Row = (i64, String, Option<i64>, Option<i64>, Option<i64>);
     let row: Option<Row> = sqlx::query_as(&format!(
@@ -278,11 +301,17 @@ struct LeasedRow {
 }
 
 /// The item as its review page shows it, if it is leased to `user` right now.
-pub async fn leased_item(db: &Db, user: &UserRecord, slug: &str, item_id: i64) -> Result<ReviewItem, AppError> {
+pub async fn leased_item(
+    db: &Db,
+    workflows: &WorkflowCache,
+    user: &UserRecord,
+    slug: &str,
+    item_id: i64,
+) -> Result<ReviewItem, AppError> {
     let now = now_ms();
-    let workflow = crate::workflows::server::require_by_slug(db, slug).await?;
+    let workflow = cached_workflow(db, workflows, slug).await?;
+    listed_member(&workflow, user)?;
     let mut conn = db.pool().acquire().await?;
-    require_member(&mut conn, &workflow, user).await?;
     let row: Option<LeasedRow> = sqlx::query_as(
         "select workflow_id, external_id, payload, prediction, confidence, model_version, priority, route_reason, \
          review_probability, created_at, state, leased_by, lease_token, lease_expires_at from items where id = $1",
@@ -352,6 +381,7 @@ async fn history(conn: &mut AnyConnection, item_id: i64) -> Result<Vec<HistoryLi
 /// Extends the lease the reviewer holds; the new end (Unix ms).
 pub async fn renew(db: &Db, user: &UserRecord, item_id: i64, token: &str) -> Result<i64, AppError> {
     let now = now_ms();
+    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let lease: Option<(i64,)> = sqlx::query_as(
         "select w.lease_secs from items i join workflows w on w.id = i.workflow_id \
@@ -403,7 +433,7 @@ impl Verdict {
 
 #[derive(sqlx::FromRow)]
 struct DecidingRow {
-    workflow_id: i64,
+    slug: String,
     state: String,
     leased_by: Option<i64>,
     lease_token: Option<String>,
@@ -414,12 +444,40 @@ struct DecidingRow {
     prediction: String,
 }
 
-/// Records `verdict` on an item leased to `user` under `token` and leases the next item.
-/// A repeat of the same verdict under the same token (a double submit) answers as the first did.
+/// Workflows by slug, cached briefly (see `ApiCaches`): a decision reads its workflow's reason
+/// codes, contract and members without a query.
+pub type WorkflowCache = crate::server::ttl_cache::TtlCache<String, std::sync::Arc<Workflow>>;
+
+async fn cached_workflow(db: &Db, workflows: &WorkflowCache, slug: &str) -> Result<std::sync::Arc<Workflow>, AppError> {
+    workflows
+        .get_or_load(&slug.to_owned(), async {
+            crate::workflows::server::require_by_slug(db, slug).await.map(std::sync::Arc::new)
+        })
+        .await
+}
+
+/// Membership as the (briefly cached) workflow lists it.
+fn listed_member(workflow: &Workflow, user: &UserRecord) -> Result<(), AppError> {
+    if workflow.spec.members.iter().any(|m| m == &user.email) {
+        Ok(())
+    } else {
+        tracing::warn!(user_id = user.id, workflow = workflow.slug(), "refused: not a member");
+        Err(AppError::Forbidden)
+    }
+}
+
+/// Records `verdict` on an item leased to `user` under `token` and leases the next item, in one
+/// transaction. A repeat of the same verdict under the same token (a double submit) answers as
+/// the first did. Everything that needs no lock (the item, the workflow, the verdict's
+/// validation) is read first; the write is a conditional update that only succeeds while the
+/// lease is still this one, so the time spent holding SQLite's write lock stays short.
 #[tracing::instrument(skip_all, fields(item_id, user_id = user.id))]
+#[allow(clippy::too_many_arguments)]
 pub async fn decide(
     db: &Db,
     contracts: &ContractCache,
+    workflows: &WorkflowCache,
+    decider: &super::writer::Decider,
     settings: ReviewSettings,
     user: &UserRecord,
     item_id: i64,
@@ -427,38 +485,19 @@ pub async fn decide(
     verdict: Verdict,
 ) -> Result<Receipt, AppError> {
     let action = verdict.action();
-    let now = now_ms();
-    let mut tx = db.begin_write().await?;
-    let row: Option<DecidingRow> = sqlx::query_as(&format!(
-        "select workflow_id, state, leased_by, lease_token, lease_expires_at, claimed_at, assigned_to, payload, \
-         prediction from items where id = $1{}",
-        db.for_update()
-    ))
+    let row: Option<DecidingRow> = sqlx::query_as(
+        "select w.slug, i.state, i.leased_by, i.lease_token, i.lease_expires_at, i.claimed_at, \
+         i.assigned_to, i.payload, i.prediction from items i join workflows w on w.id = i.workflow_id where i.id = $1",
+    )
     .bind(item_id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(db.pool())
     .await?;
     let row = row.ok_or_else(|| AppError::not_found("That item"))?;
-    let workflow = crate::workflows::server::find_by_id_in(&mut tx, row.workflow_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("That workflow"))?;
-    require_member(&mut tx, &workflow, user).await?;
-
+    let workflow = cached_workflow(db, workflows, &row.slug).await?;
+    listed_member(&workflow, user)?;
+    let now = now_ms();
     if row.lease_token.as_deref() != Some(token) || row.leased_by != Some(user.id) {
-        let earlier = repeat_of(&mut tx, token, user, action).await?;
-        tx.rollback().await?;
-        return match earlier {
-            Some((decision_id, created_at)) => {
-                let next = claim_next(db, &workflow, user).await?;
-                Ok(Receipt {
-                    decision_id,
-                    item_id,
-                    kind: action.as_str().to_owned(),
-                    next_item: next,
-                    undo_until_ms: created_at + settings.undo_window_ms,
-                })
-            }
-            None => Err(refusal(db, token, &row, user, action).await?),
-        };
+        return not_held(db, settings, &workflow, user, item_id, token, action).await;
     }
     if row.lease_expires_at.unwrap_or(0) <= now {
         return Err(AppError::conflict(
@@ -510,71 +549,178 @@ pub async fn decide(
         }
         Verdict::Release => (None, None, None),
     };
-    let human = action != Action::Release;
-    let settles_at = now + if human { settings.undo_window_ms } else { 0 };
+    let settles_at = now + if action == Action::Release { 0 } else { settings.undo_window_ms };
     let time_spent = row.claimed_at.map(|at| (now - at).max(0));
+    let subscriptions = match action.event() {
+        Some(_) => Some(Subscriptions::load(&mut *db.pool().acquire().await?, workflow.id).await?),
+        None => None,
+    };
+    let plan = Plan {
+        item_id,
+        user_id: user.id,
+        actor: user.actor(),
+        token: token.to_owned(),
+        action,
+        next_state,
+        reason_code,
+        note,
+        output,
+        time_spent,
+        settles_at,
+        now,
+        // After a skip, the next item is another one.
+        skipped: if action == Action::Release { item_id } else { 0 },
+        subscriptions,
+        workflow: workflow.clone(),
+    };
+    match decider.write(plan).await? {
+        Written::Decided { decision_id, next_item } => Ok(Receipt {
+            decision_id,
+            item_id,
+            slug: workflow.slug().to_owned(),
+            kind: action.as_str().to_owned(),
+            next_item,
+            undo_until_ms: settles_at,
+        }),
+        // The lease changed since it was read (a double submit, an expiry): say what happened.
+        Written::NotHeld => not_held(db, settings, &workflow, user, item_id, token, action).await,
+    }
+}
+
+/// A decision ready to be written: checked and validated, needing only the write lock.
+pub struct Plan {
+    item_id: i64,
+    user_id: i64,
+    actor: audit::Actor,
+    token: String,
+    action: Action,
+    next_state: ItemState,
+    reason_code: Option<String>,
+    note: Option<String>,
+    output: Option<String>,
+    time_spent: Option<i64>,
+    settles_at: i64,
+    now: i64,
+    skipped: i64,
+    subscriptions: Option<Subscriptions>,
+    workflow: std::sync::Arc<Workflow>,
+}
+
+impl Plan {
+    pub fn user_id(&self) -> i64 {
+        self.user_id
+    }
+}
+
+/// What writing a [`Plan`] did.
+#[derive(Debug, Clone, Copy)]
+pub enum Written {
+    Decided {
+        decision_id: i64,
+        next_item: Option<i64>,
+    },
+    /// The lease was no longer the one the plan was made under; nothing was written.
+    NotHeld,
+}
+
+/// Writes one decision inside the caller's transaction: the item's new state (only while the
+/// lease is still the plan's), the decision, its webhook events, the audit entry, and the lease
+/// of the reviewer's next item.
+pub async fn write_plan(conn: &mut AnyConnection, db: &Db, plan: &Plan) -> Result<Written, AppError> {
+    let Plan { item_id, user_id, action, next_state, now, settles_at, time_spent, .. } = *plan;
+    let terminal = next_state.is_terminal();
+    let updated = sqlx::query(
+        "update items set state = $1, leased_by = null, lease_token = null, lease_expires_at = null, \
+         claimed_at = null, outcome = $2, final_output = $3, decided_at = $4, updated_at = $5 \
+         where id = $6 and state = 'claimed' and leased_by = $7 and lease_token = $8 and lease_expires_at > $5",
+    )
+    .bind(next_state.as_str())
+    .bind(terminal.then(|| next_state.as_str()))
+    .bind(if terminal { plan.output.clone() } else { None })
+    .bind(terminal.then_some(now))
+    .bind(now)
+    .bind(item_id)
+    .bind(user_id)
+    .bind(&plan.token)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Ok(Written::NotHeld);
+    }
     let (decision_id,): (i64,) = sqlx::query_as(
         "insert into decisions (item_id, workflow_id, actor_id, actor_label, kind, reason_code, note, output, \
          time_spent_ms, final, created_at, lease_token, settles_at) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning id",
     )
     .bind(item_id)
-    .bind(workflow.id)
-    .bind(user.id)
-    .bind(&user.email)
+    .bind(plan.workflow.id)
+    .bind(user_id)
+    .bind(plan.actor.label())
     .bind(action.as_str())
-    .bind(&reason_code)
-    .bind(&note)
-    .bind(&output)
+    .bind(&plan.reason_code)
+    .bind(&plan.note)
+    .bind(&plan.output)
     .bind(time_spent)
     .bind(i32::from(action.is_final()))
     .bind(now)
-    .bind(token)
+    .bind(&plan.token)
     .bind(settles_at)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
-    let outcome = next_state.is_terminal().then(|| next_state.as_str());
-    sqlx::query(
-        "update items set state = $1, leased_by = null, lease_token = null, lease_expires_at = null, \
-         claimed_at = null, outcome = $2, final_output = $3, decided_at = $4, updated_at = $5 where id = $6",
-    )
-    .bind(next_state.as_str())
-    .bind(outcome)
-    .bind(if next_state.is_terminal() { output.clone() } else { None })
-    .bind(next_state.is_terminal().then_some(now))
-    .bind(now)
-    .bind(item_id)
-    .execute(&mut *tx)
-    .await?;
-    if let Some(event) = action.event() {
-        let subscriptions = Subscriptions::load(&mut tx, workflow.id).await?;
-        let view = crate::items::server::load_view(&mut tx, workflow.slug(), item_id)
+    if let (Some(event), Some(subscriptions)) = (action.event(), &plan.subscriptions)
+        && subscriptions.wants(event)
+    {
+        let view = crate::items::server::load_view(conn, plan.workflow.slug(), item_id)
             .await?
             .ok_or_else(|| AppError::internal("item vanished"))?;
-        crate::webhooks::server::enqueue_at(
-            &mut tx,
-            &subscriptions,
-            event,
-            &json!(view),
-            settles_at,
-            Some(decision_id),
-        )
-        .await?;
+        crate::webhooks::server::enqueue_at(conn, subscriptions, event, &json!(view), settles_at, Some(decision_id))
+            .await?;
     }
-    if human {
+    if action != Action::Release {
         audit::record(
-            &mut tx,
-            &user.actor(),
+            conn,
+            &plan.actor,
             &format!("item.{}", action.as_str()),
             &format!("item:{item_id}"),
-            json!({ "decision": decision_id, "reason_code": reason_code, "time_spent_ms": time_spent }),
+            json!({ "decision": decision_id, "reason_code": plan.reason_code, "time_spent_ms": time_spent }),
         )
         .await?;
     }
-    tx.commit().await?;
-    let skipped = if action == Action::Release { item_id } else { 0 };
-    let next = claim_next_except(db, &workflow, user, skipped).await?;
-    Ok(Receipt { decision_id, item_id, kind: action.as_str().to_owned(), next_item: next, undo_until_ms: settles_at })
+    // The next item is leased in the same transaction. The reviewer held this item, so no other:
+    // no need to look for one they already hold.
+    let next_item = claim_in(conn, db, &plan.workflow, user_id, plan.skipped, now, false).await?;
+    Ok(Written::Decided { decision_id, next_item })
+}
+
+/// The answer to a decision whose lease is not the caller's (any more): the first answer again
+/// when it repeats a decision already recorded under this lease, else a refusal saying why.
+async fn not_held(
+    db: &Db,
+    settings: ReviewSettings,
+    workflow: &Workflow,
+    user: &UserRecord,
+    item_id: i64,
+    token: &str,
+    action: Action,
+) -> Result<Receipt, AppError> {
+    let mut conn = db.pool().acquire().await?;
+    if let Some((decision_id, created_at)) = repeat_of(&mut conn, token, user, action).await? {
+        drop(conn);
+        let next = claim_next(db, workflow, user).await?;
+        return Ok(Receipt {
+            decision_id,
+            item_id,
+            slug: workflow.slug().to_owned(),
+            kind: action.as_str().to_owned(),
+            next_item: next,
+            undo_until_ms: created_at + settings.undo_window_ms,
+        });
+    }
+    let (state, leased_by): (String, Option<i64>) =
+        sqlx::query_as("select state, leased_by from items where id = $1").bind(item_id).fetch_one(&mut *conn).await?;
+    drop(conn);
+    Err(refusal(db, token, &state, leased_by, user, action).await?)
 }
 
 /// The decision an earlier submit of this token and verdict already recorded, if any.
@@ -601,7 +747,8 @@ async fn repeat_of(
 async fn refusal(
     db: &Db,
     token: &str,
-    row: &DecidingRow,
+    state: &str,
+    leased_by: Option<i64>,
     user: &UserRecord,
     action: Action,
 ) -> Result<AppError, AppError> {
@@ -624,10 +771,10 @@ async fn refusal(
             Action::parse(&kind).map_or("decided", Action::past_tense),
             action.as_str()
         ),
-        _ if row.state == "claimed" && row.leased_by.is_some_and(|id| id != user.id) => {
+        _ if state == "claimed" && leased_by.is_some_and(|id| id != user.id) => {
             "Another reviewer holds this item now: nothing was recorded.".to_owned()
         }
-        _ => match ItemState::parse(&row.state) {
+        _ => match ItemState::parse(state) {
             Some(s) if s.is_terminal() => "This item has already been decided: nothing was recorded.".to_owned(),
             _ => "You no longer hold this item (your lease ended): nothing was recorded.".to_owned(),
         },
@@ -679,6 +826,7 @@ pub fn corrected_prediction(prediction: &str, fields: &HashMap<String, String>) 
 #[tracing::instrument(skip_all, fields(decision_id, user_id = user.id))]
 pub async fn undo(db: &Db, user: &UserRecord, decision_id: i64) -> Result<(String, i64), AppError> {
     let now = now_ms();
+    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     type Row = (i64, i64, Option<i64>, String, Option<i64>);
     let decision: Option<Row> =
@@ -802,6 +950,7 @@ async fn release_lease(
 /// Returns every item whose lease ended before `now` to its queue, recording `lease_expired`.
 /// Safe to run on several instances at once. Returns how many leases it ended.
 pub async fn expire_leases(db: &Db, now: i64) -> Result<usize, AppError> {
+    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let expired: Vec<(i64, i64, Option<String>, Option<i64>)> = sqlx::query_as(&format!(
         "select id, workflow_id, lease_token, assigned_to from items where state = 'claimed' and lease_expires_at <= $1 \
@@ -883,6 +1032,7 @@ pub async fn undo_offer(db: &Db, user: &UserRecord, decision_id: i64) -> Result<
 /// A lead hands an item to one reviewer (a member of its workflow).
 pub async fn assign(db: &Db, lead: &UserRecord, item_id: i64, assignee: &UserRecord) -> Result<(), AppError> {
     let now = now_ms();
+    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let row: Option<(i64, String)> =
         sqlx::query_as(&format!("select workflow_id, state from items where id = $1{}", db.for_update()))

@@ -104,9 +104,11 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
     let max_body = settings.max_body_bytes;
     let api = crate::machine_api::router(settings.max_body_bytes, settings.max_batch_body_bytes);
     let ingestor = crate::items::writer::Ingestor::start(db.clone());
+    let decider = crate::review::writer::Decider::start(db.clone());
     let state = AppState {
         leptos_options,
         ingestor,
+        decider,
         db,
         settings: Arc::new(settings),
         contracts: Default::default(),

@@ -20,6 +20,9 @@ pub struct AppState {
     pub api_caches: ApiCaches,
     /// Single submits go through it: group commit (see [`crate::items::writer`]).
     pub ingestor: crate::items::writer::Ingestor,
+    /// Reviewers' decisions are written through it: group commit on SQLite (see
+    /// [`crate::review::writer`]).
+    pub decider: crate::review::writer::Decider,
 }
 
 /// API-key scopes and workflows, cached for [`API_CACHE_TTL`]: a revoked key or a settings change

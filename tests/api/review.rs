@@ -320,12 +320,14 @@ async fn claim_next_uses_its_index(backend: Backend) {
         .map(|row| row.3)
         .collect(),
         Backend::Postgres { .. } => {
-            sqlx::query("set enable_seqscan = off").execute(app.db.pool()).await.ok();
+            // One connection, so that the setting applies to the explain.
+            let mut conn = app.db.pool().acquire().await.unwrap();
+            sqlx::query("set enable_seqscan = off").execute(&mut *conn).await.unwrap();
             sqlx::query_as::<_, (String,)>(
                 "explain select id from items where workflow_id = 1 and state = 'queued' and id <> 0 \
                  order by priority desc, id limit 1",
             )
-            .fetch_all(app.db.pool())
+            .fetch_all(&mut *conn)
             .await
             .unwrap()
             .into_iter()
