@@ -42,6 +42,17 @@ function item(externalId, priority, payload = {}) {
   };
 }
 
+let apiKey;
+
+async function submitItems(app, items) {
+  const response = await fetch(`${app.url}/api/v1/workflows/${SLUG}/items:batch`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ items }),
+  });
+  assert.ok(response.ok, await response.text());
+}
+
 /** A workflow with the reviewer as member and three waiting items, the hostile one first. */
 async function seed(app) {
   await cli(app, ['user', 'add', REVIEWER.email, '--role', 'reviewer', '--name', 'Rita Reviewer'], {
@@ -51,8 +62,8 @@ async function seed(app) {
   const file = path.join(dir, 'workflow.json');
   await writeFile(file, JSON.stringify(WORKFLOW));
   await cli(app, ['workflow', 'apply', file]);
-  const key = (await cli(app, ['api-key', 'create', '--workflow', SLUG])).match(/ghk_[0-9a-f_]+/)[0];
-  const items = [
+  apiKey = (await cli(app, ['api-key', 'create', '--workflow', SLUG])).match(/ghk_[0-9a-f_]+/)[0];
+  await submitItems(app, [
     item('INV-HOSTILE', 10, {
       vendor: HOSTILE,
       terms: 'javascript:window.__xss = 3',
@@ -62,13 +73,7 @@ async function seed(app) {
     }),
     item('INV-2', 5),
     item('INV-3', 1),
-  ];
-  const response = await fetch(`${app.url}/api/v1/workflows/${SLUG}/items:batch`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ items }),
-  });
-  assert.ok(response.ok, await response.text());
+  ]);
 }
 
 /** The item page the reviewer is on: /review/invoices/<id>. */
@@ -176,13 +181,43 @@ for (const mode of MODES) {
       assert.equal(await mine.locator('[data-stat="mine-today"]').innerText(), '2');
     });
 
-    test('the keys are listed behind ?', async () => {
+    test('counts follow new items; a correction is made in the generated form; ? lists the keys', async () => {
       const { page } = app;
       await visit(app, '/queues');
+      const waiting = page.getByRole('listitem').filter({ hasText: 'Invoice extraction' }).locator('[data-stat="waiting"]');
+      assert.equal(await waiting.innerText(), '1');
+      await submitItems(app, [item('INV-4', 0)]);
+      if (app.js) {
+        // Short polling: the open page catches up without a reload.
+        await page.waitForFunction((el) => el.textContent.trim() === '2', await waiting.elementHandle(), {
+          timeout: 10_000,
+        });
+      } else {
+        await visit(app, '/queues');
+        assert.equal(await waiting.innerText(), '2');
+      }
+
       await submit(app, 'review/start', () =>
         page.getByRole('button', { name: 'Start reviewing Invoice extraction' }).click(),
       );
       await waitForItem(app, 'INV-3');
+      // Correct: open the form by keyboard, change the total, save.
+      if (app.js) {
+        await page.keyboard.press('c');
+      } else {
+        await tabTo(page, page.getByText('Correct c', { exact: true }));
+        await page.keyboard.press('Enter');
+      }
+      const total = page.getByLabel('total', { exact: true });
+      await tabTo(page, total);
+      await total.fill('99.5');
+      assert.equal(await page.getByLabel('label', { exact: true }).inputValue(), 'invoice', 'labels are a choice');
+      await tabTo(page, page.getByRole('button', { name: 'Save correction' }));
+      const response = await submit(app, 'review/correct', () => page.keyboard.press('Enter'));
+      assert.ok(response.status() < 400, `correct answered ${response.status()}`);
+      await waitForItem(app, 'INV-4');
+      await page.getByRole('status').filter({ hasText: 'Corrected INV-3.' }).waitFor();
+
       const help = page.getByText('Keyboard shortcuts ?', { exact: true });
       if (app.js) {
         await page.keyboard.press('?');
