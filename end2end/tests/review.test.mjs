@@ -217,6 +217,9 @@ for (const mode of MODES) {
       assert.ok(response.status() < 400, `correct answered ${response.status()}`);
       await waitForItem(app, 'INV-4');
       await page.getByRole('status').filter({ hasText: 'Corrected INV-3.' }).waitFor();
+      // The next item's forms start fresh: nothing typed for the last one is carried over.
+      assert.equal(await page.locator('details[open]').count(), 0, 'no decision form left open');
+      assert.equal(await page.getByLabel('total', { exact: true }).inputValue(), '120.5');
 
       const help = page.getByText('Keyboard shortcuts ?', { exact: true });
       if (app.js) {

@@ -77,7 +77,14 @@ fn ReviewLoader() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading the item…"</p> }>
             {move || Suspend::new(async move {
                 match item.await {
-                    Ok(item) => view! { <ReviewView item /> }.into_any(),
+                    // Keyed by item: the next item gets fresh forms. Rebuilt in place, a form
+                    // opened and edited on the last item would stay open with its edits.
+                    Ok(item) => view! {
+                        <For each=move || std::iter::once(item.clone()) key=|item| item.item_id let:item>
+                            <ReviewView item />
+                        </For>
+                    }
+                    .into_any(),
                     Err(error) => view! { <NotYours error slug=key().0 /> }.into_any(),
                 }
             })}
