@@ -19,13 +19,23 @@ const FLASH_SECRET_KEY: &str = "flash_secret";
 #[derive(Clone, Default)]
 pub struct FlashMemo(std::sync::Arc<tokio::sync::OnceCell<Option<super::FlashSecret>>>);
 
-/// Gives every request its own [`FlashMemo`].
+/// Gives every request its own [`FlashMemo`], and removes a flashed secret from the session once
+/// the page that read it has been rendered (however many times it was rendered).
 pub async fn with_flash_memo(
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    request.extensions_mut().insert(FlashMemo::default());
-    next.run(request).await
+    let memo = FlashMemo::default();
+    request.extensions_mut().insert(memo.clone());
+    let session = request.extensions().get::<Session>().cloned();
+    let response = next.run(request).await;
+    if memo.0.get().is_some_and(Option::is_some)
+        && let Some(session) = session
+        && let Err(error) = session.remove::<super::FlashSecret>(FLASH_SECRET_KEY).await
+    {
+        tracing::warn!(%error, "could not clear a flashed secret");
+    }
+    response
 }
 
 /// What a server function needs to know about the request it serves.
@@ -106,14 +116,18 @@ impl RequestCtx {
         Ok(())
     }
 
-    /// The flashed secret, removed from the session as it is read. A page may be rendered more
-    /// than once while it resolves, so the first read is remembered for the rest of the request.
+    /// The flashed secret, shown once. A page may be rendered more than once while it resolves,
+    /// so reading leaves it in place and the request's [`FlashMemo`] remembers it was read;
+    /// [`with_flash_memo`] removes it from the session after the response.
     pub async fn take_flash_secret(&self) -> Result<Option<super::FlashSecret>, AppError> {
         let memo = leptos::prelude::use_context::<axum::http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<FlashMemo>().cloned())
-            .unwrap_or_default();
-        let taken = memo.0.get_or_try_init(|| async { self.session.remove(FLASH_SECRET_KEY).await }).await?;
-        Ok(taken.clone())
+            .and_then(|parts| parts.extensions.get::<FlashMemo>().cloned());
+        let Some(memo) = memo else {
+            // No memo (not reached through the router): take it at once.
+            return Ok(self.session.remove(FLASH_SECRET_KEY).await?);
+        };
+        let read = memo.0.get_or_try_init(|| async { self.session.get(FLASH_SECRET_KEY).await }).await?;
+        Ok(read.clone())
     }
 
     pub async fn end_session(&self) -> Result<(), AppError> {
