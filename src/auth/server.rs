@@ -14,6 +14,8 @@ use tower_sessions::Session;
 const USER_ID_KEY: &str = "user_id";
 const AUTH_EPOCH_KEY: &str = "auth_epoch";
 const FLASH_SECRET_KEY: &str = "flash_secret";
+/// The hour (since the epoch) of the session's last recorded activity.
+const ACTIVE_HOUR_KEY: &str = "active_hour";
 
 /// The flashed secret as first read during one request (see [`RequestCtx::take_flash_secret`]).
 #[derive(Clone, Default)]
@@ -78,6 +80,7 @@ impl RequestCtx {
         match user {
             Some(user) if !user.disabled && user.auth_epoch == epoch => {
                 tracing::Span::current().record("user_id", user.id);
+                self.keep_alive().await?;
                 Ok(Some(user))
             }
             _ => {
@@ -85,6 +88,16 @@ impl RequestCtx {
                 Ok(None)
             }
         }
+    }
+
+    /// Slides the session's expiry while it is used: a session is saved (and its idle time
+    /// restarts) only when changed, so activity is recorded once an hour, not on every request.
+    async fn keep_alive(&self) -> Result<(), AppError> {
+        let hour = crate::server::now_ms() / 3_600_000;
+        if self.session.get::<i64>(ACTIVE_HOUR_KEY).await? != Some(hour) {
+            self.session.insert(ACTIVE_HOUR_KEY, hour).await?;
+        }
+        Ok(())
     }
 
     /// The guard every server function calls: a signed-in, enabled user whose role includes

@@ -12,6 +12,7 @@ on_both_backends!(
     repeated_failures_slow_down_then_lock,
     form_post_without_javascript_redirects_and_shows_errors,
     session_cookie_is_http_only_and_same_site,
+    sessions_slide_while_used_without_a_write_per_request,
 );
 
 async fn sign_in_and_out(backend: Backend) {
@@ -150,4 +151,50 @@ async fn session_cookie_is_http_only_and_same_site(backend: Backend) {
     secure.add_user("a@example.com", Role::Reviewer).await;
     let response = secure.call("auth/login", &[("email", "a@example.com"), ("password", PASSWORD)]).await;
     assert!(response.headers()["set-cookie"].to_str().unwrap().contains("Secure"));
+}
+
+/// A session's idle time restarts while it is used: activity is recorded once an hour (not on
+/// every request), and each record pushes the expiry a full idle period ahead.
+async fn sessions_slide_while_used_without_a_write_per_request(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("a@example.com", Role::Reviewer).await;
+    let response = app.call("auth/login", &[("email", "a@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.me(&app.client).await["email"], "a@example.com");
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let session = || async {
+        sqlx::query_as::<_, (String, String, i64)>("select id, data, expires_at from sessions")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap()
+    };
+    let set = |id: String, data: serde_json::Value, expires_at: i64| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query("update sessions set data = $1, expires_at = $2 where id = $3")
+                .bind(data.to_string())
+                .bind(expires_at)
+                .bind(id)
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+    };
+
+    // Used within the same hour: nothing is written, the expiry stays where it was.
+    let (id, data, _) = session().await;
+    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(data["active_hour"], now() / 3_600_000, "activity recorded: {data}");
+    let soon = now() + 120_000;
+    set(id.clone(), data.clone(), soon).await;
+    assert_eq!(app.me(&app.client).await["email"], "a@example.com");
+    assert_eq!(session().await.2, soon, "no write on every request");
+
+    // An hour later (as far as the session knows), the next request slides the expiry.
+    let mut older = data;
+    older["active_hour"] = serde_json::json!(now() / 3_600_000 - 1);
+    set(id, older, soon).await;
+    assert_eq!(app.me(&app.client).await["email"], "a@example.com");
+    let slid = session().await.2;
+    assert!(slid > now() + 11 * 3_600_000, "the idle period restarted: {slid}");
 }
