@@ -173,6 +173,11 @@ impl Action {
         matches!(self, Action::Approve | Action::Reject | Action::Correct)
     }
 
+    /// A reviewer's decision that may be taken back within the undo window.
+    pub fn is_undoable(self) -> bool {
+        self.is_final() || self == Action::Escalate
+    }
+
     /// The webhook event a decision emits, if any.
     pub fn event(self) -> Option<&'static str> {
         match self {
@@ -274,6 +279,11 @@ mod tests {
         let finals: Vec<_> = ACTIONS.into_iter().filter(|a| a.is_final()).collect();
         assert_eq!(finals, vec![A::Approve, A::Reject, A::Correct]);
         assert_eq!(A::Escalate.event(), Some("item.escalated"));
+        // Exactly the decisions whose resulting state accepts an undo.
+        for action in ACTIONS {
+            let undoable = S::Claimed.apply(action, false).is_ok_and(|next| next.apply(A::Undo, false).is_ok());
+            assert_eq!(action.is_undoable(), undoable, "{}", action.as_str());
+        }
         assert_eq!(A::Claim.event(), None);
     }
 }

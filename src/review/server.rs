@@ -860,7 +860,7 @@ pub async fn undo(db: &Db, user: &UserRecord, decision_id: i64) -> Result<(Strin
             .bind(item_id)
             .fetch_one(&mut *tx)
             .await?;
-    if !["approve", "reject", "correct", "escalate"].contains(&kind.as_str()) {
+    if !Action::parse(&kind).is_some_and(Action::is_undoable) {
         return Err(AppError::conflict("Only an approval, rejection, correction or escalation can be undone."));
     }
     let state = ItemState::parse(&state).ok_or_else(|| AppError::internal("unknown item state"))?;
@@ -874,7 +874,8 @@ pub async fn undo(db: &Db, user: &UserRecord, decision_id: i64) -> Result<(Strin
     .fetch_all(&mut *tx)
     .await?;
     for (other, token, assigned) in handed {
-        release_lease(&mut tx, other, workflow_id, token.as_deref(), assigned.is_some(), user, "release", now).await?;
+        let lease = Lease { item_id: other, workflow_id, token, assigned: assigned.is_some() };
+        end_lease(&mut tx, &lease, Some(user), Action::Release, now).await?;
     }
     sqlx::query(
         "insert into decisions (item_id, workflow_id, actor_id, actor_label, kind, final, created_at, undoes, settles_at) \
@@ -909,39 +910,44 @@ pub async fn undo(db: &Db, user: &UserRecord, decision_id: i64) -> Result<(Strin
     Ok((workflow.slug().to_owned(), item_id))
 }
 
-/// Ends a lease and records why (`release` by the reviewer, `lease_expired` by the system).
-#[allow(clippy::too_many_arguments)]
-async fn release_lease(
-    conn: &mut AnyConnection,
+/// A lease being ended.
+struct Lease {
     item_id: i64,
     workflow_id: i64,
-    token: Option<&str>,
+    token: Option<String>,
     assigned: bool,
-    user: &UserRecord,
-    kind: &str,
+}
+
+/// Ends a lease and records why: `release` by the reviewer, `lease_expired` by the system
+/// (`by` is `None`). The item goes back to where it waited.
+async fn end_lease(
+    conn: &mut AnyConnection,
+    lease: &Lease,
+    by: Option<&UserRecord>,
+    action: Action,
     now: i64,
 ) -> Result<(), AppError> {
-    let back = ItemState::Claimed.apply(Action::Release, assigned).map_err(|e| AppError::internal(e.to_string()))?;
+    let back = ItemState::Claimed.apply(action, lease.assigned).map_err(|e| AppError::internal(e.to_string()))?;
     sqlx::query(
         "update items set state = $1, leased_by = null, lease_token = null, lease_expires_at = null, \
          claimed_at = null, updated_at = $2 where id = $3",
     )
     .bind(back.as_str())
     .bind(now)
-    .bind(item_id)
+    .bind(lease.item_id)
     .execute(&mut *conn)
     .await?;
     sqlx::query(
         "insert into decisions (item_id, workflow_id, actor_id, actor_label, kind, final, created_at, lease_token, settles_at) \
          values ($1, $2, $3, $4, $5, 0, $6, $7, $6)",
     )
-    .bind(item_id)
-    .bind(workflow_id)
-    .bind(user.id)
-    .bind(&user.email)
-    .bind(kind)
+    .bind(lease.item_id)
+    .bind(lease.workflow_id)
+    .bind(by.map(|u| u.id))
+    .bind(by.map_or("system", |u| u.email.as_str()))
+    .bind(action.as_str())
     .bind(now)
-    .bind(token)
+    .bind(&lease.token)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -961,26 +967,13 @@ pub async fn expire_leases(db: &Db, now: i64) -> Result<usize, AppError> {
     .fetch_all(&mut *tx)
     .await?;
     for (item_id, workflow_id, token, assigned_to) in &expired {
-        let back = if assigned_to.is_some() { ItemState::Assigned } else { ItemState::Queued };
-        sqlx::query(
-            "update items set state = $1, leased_by = null, lease_token = null, lease_expires_at = null, \
-             claimed_at = null, updated_at = $2 where id = $3",
-        )
-        .bind(back.as_str())
-        .bind(now)
-        .bind(item_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "insert into decisions (item_id, workflow_id, actor_label, kind, final, created_at, lease_token, settles_at) \
-             values ($1, $2, 'system', 'lease_expired', 0, $3, $4, $3)",
-        )
-        .bind(item_id)
-        .bind(workflow_id)
-        .bind(now)
-        .bind(token)
-        .execute(&mut *tx)
-        .await?;
+        let lease = Lease {
+            item_id: *item_id,
+            workflow_id: *workflow_id,
+            token: token.clone(),
+            assigned: assigned_to.is_some(),
+        };
+        end_lease(&mut tx, &lease, None, Action::ExpireLease, now).await?;
     }
     tx.commit().await?;
     if !expired.is_empty() {
@@ -1016,7 +1009,7 @@ pub async fn undo_offer(db: &Db, user: &UserRecord, decision_id: i64) -> Result<
     Ok(row.and_then(|(item_id, external_id, kind, actor, settles_at, undone)| {
         let open = actor == Some(user.id)
             && undone == 0
-            && ["approve", "reject", "correct", "escalate"].contains(&kind.as_str())
+            && Action::parse(&kind).is_some_and(Action::is_undoable)
             && settles_at.unwrap_or(0) > now;
         open.then(|| UndoOffer {
             decision_id,
