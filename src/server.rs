@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod group_commit;
 pub mod security;
 pub mod session_store;
 pub mod startup;

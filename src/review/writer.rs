@@ -1,6 +1,6 @@
-//! Group commit for decisions on SQLite: one writer task drains every decision waiting at that
-//! moment (up to [`MAX_GROUP`]) into one write transaction and answers each reviewer after the
-//! commit.
+//! Group commit for decisions: writer tasks drain every decision waiting at that
+//! moment (up to [`MAX_GROUP`]) into one write transaction (through the shared
+//! [`GroupCommit`]) and answer each reviewer after the commit.
 //!
 //! SQLite has one write lock, and a decision touches the same few pages as its neighbours (the
 //! newest decisions and audit entries, the small lease indexes), so many decisions in one
@@ -15,88 +15,51 @@
 use super::server::{self, Plan, Written};
 use crate::error::AppError;
 use crate::server::db::{Backend, Db};
-use futures_util::FutureExt;
-use std::panic::AssertUnwindSafe;
+use crate::server::group_commit::GroupCommit;
+use futures_util::future::BoxFuture;
 use std::sync::Arc;
-use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// The most decisions written in one transaction.
 pub const MAX_GROUP: usize = 128;
 
-struct Job {
-    plan: Plan,
-    reply: oneshot::Sender<Result<Written, AppError>>,
-}
-
 /// The handle decisions are written through; cheap to clone.
 #[derive(Clone)]
 pub struct Decider {
-    jobs: mpsc::Sender<Job>,
+    writer: GroupCommit<Plan, Written>,
 }
 
 impl Decider {
     /// Starts the writer tasks on the current Tokio runtime (one on SQLite, two on PostgreSQL);
     /// they end when the last handle is dropped, after writing what was queued.
     pub fn start(db: Db) -> Self {
-        let (jobs, queue) = mpsc::channel(4 * MAX_GROUP);
-        let queue = Arc::new(Mutex::new(queue));
         let writers = match db.backend() {
             Backend::Sqlite => 1,
             Backend::Postgres => 2,
         };
-        for _ in 0..writers {
-            tokio::spawn(run(db.clone(), queue.clone()));
-        }
-        Self { jobs }
+        Self { writer: GroupCommit::start(db, "decision", writers, MAX_GROUP, Arc::new(write_boxed)) }
     }
 
     /// Writes one decision (with others waiting at the same moment) and answers after the commit.
     pub async fn write(&self, plan: Plan) -> Result<Written, AppError> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job { plan, reply }).await.map_err(|_| AppError::internal("the decision writer has stopped"))?;
-        answer.await.map_err(|_| AppError::internal("the decision writer dropped a decision"))?
+        self.writer.submit(plan).await
     }
 }
 
-async fn run(db: Db, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
-    let mut jobs = Vec::with_capacity(MAX_GROUP);
-    loop {
-        // Whatever is waiting, at least one; the other writer waits for the queue meanwhile.
-        if queue.lock().await.recv_many(&mut jobs, MAX_GROUP).await == 0 {
-            return;
-        }
-        // One lock order for every group: by reviewer.
-        jobs.sort_by_key(|job| job.plan.user_id());
-        let written = AssertUnwindSafe(write_group(&db, &jobs)).catch_unwind().await;
-        match written {
-            Ok(Ok(results)) => {
-                for (job, result) in jobs.drain(..).zip(results) {
-                    // The reviewer may have gone (closed the tab): the decision is stored anyway.
-                    let _ = job.reply.send(Ok(result));
-                }
-            }
-            Ok(Err(error)) => {
-                tracing::warn!(%error, decisions = jobs.len(), "a decision group failed");
-                for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(error.clone()));
-                }
-            }
-            Err(_) => {
-                tracing::error!(decisions = jobs.len(), "a decision group panicked");
-                // Dropping the replies answers each reviewer with an internal error.
-                jobs.clear();
-            }
-        }
-    }
+fn write_boxed<'a>(db: &'a Db, plans: &'a [Plan]) -> BoxFuture<'a, Result<Vec<Written>, AppError>> {
+    Box::pin(write_group(db, plans))
 }
 
-async fn write_group(db: &Db, jobs: &[Job]) -> Result<Vec<Written>, AppError> {
+/// Writes the group in one transaction, in the order of the reviewers' ids (one lock order for
+/// every group); the results in the plans' order.
+async fn write_group(db: &Db, plans: &[Plan]) -> Result<Vec<Written>, AppError> {
     // Other SQLite writers of this process (ingest, claims, the lease sweeper) take turns with it.
     let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
-    let mut results = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        results.push(server::write_plan(&mut tx, db, &job.plan).await?);
+    let mut order: Vec<usize> = (0..plans.len()).collect();
+    order.sort_by_key(|&i| plans[i].user_id());
+    let mut results = vec![Written::NotHeld; plans.len()];
+    for i in order {
+        results[i] = server::write_plan(&mut tx, db, &plans[i]).await?;
     }
     tx.commit().await?;
     Ok(results)
