@@ -76,9 +76,18 @@ impl RequestCtx {
     pub async fn current_user(&self) -> Result<Option<UserRecord>, AppError> {
         let Some(user_id) = self.session.get::<i64>(USER_ID_KEY).await? else { return Ok(None) };
         let epoch = self.session.get::<i64>(AUTH_EPOCH_KEY).await?.unwrap_or(-1);
-        let user = users::find_by_id(self.db(), user_id).await?;
+        let valid = |user: &UserRecord| !user.disabled && user.auth_epoch == epoch;
+        // Every request of a signed-in user reads it, so it is cached for a second (see
+        // `ApiCaches`). Only to accept: a cached record that would refuse the session is read
+        // again, so that a stale one never signs anybody out (say, just after a new sign-in).
+        let cache = &self.state.api_caches.users;
+        let mut user = cache.get_or_load(&user_id, users::find_by_id(self.db(), user_id)).await?;
+        if !user.as_ref().is_some_and(valid) {
+            user = users::find_by_id(self.db(), user_id).await?;
+            cache.insert(user_id, user.clone());
+        }
         match user {
-            Some(user) if !user.disabled && user.auth_epoch == epoch => {
+            Some(user) if valid(&user) => {
                 tracing::Span::current().record("user_id", user.id);
                 self.keep_alive().await?;
                 Ok(Some(user))

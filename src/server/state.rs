@@ -2,6 +2,7 @@ use super::config::ServeArgs;
 use super::db::Db;
 use super::ttl_cache::TtlCache;
 use crate::api_keys::server::KeyScope;
+use crate::users::server::UserRecord;
 use crate::workflows::contract::ContractCache;
 use crate::workflows::server::Workflow;
 use axum::extract::FromRef;
@@ -16,7 +17,7 @@ pub struct AppState {
     pub settings: Arc<ServeArgs>,
     /// Compiled workflow data contracts, by workflow and settings version.
     pub contracts: ContractCache,
-    /// Hot-path lookups of the machine API; see [`ApiCaches`].
+    /// Hot-path lookups (the machine API, signed-in users); see [`ApiCaches`].
     pub api_caches: ApiCaches,
     /// Single submits go through it: group commit (see [`crate::items::writer`]).
     pub ingestor: crate::items::writer::Ingestor,
@@ -25,19 +26,29 @@ pub struct AppState {
     pub decider: crate::review::writer::Decider,
 }
 
-/// API-key scopes and workflows, cached for [`API_CACHE_TTL`]: a revoked key or a settings change
-/// made through this instance applies at once (the cache is cleared), one made elsewhere (another
-/// instance, the CLI) within that time.
+/// Lookups made on every request of a hot path, cached briefly: API-key scopes and workflows for
+/// [`API_CACHE_TTL`], signed-in users for [`USER_CACHE_TTL`]. A change made through this instance
+/// (a revoked key, new workflow settings, a disabled user) applies at once, since the instance
+/// clears the cache; one made elsewhere (another instance, the CLI) within that time.
 #[derive(Clone)]
 pub struct ApiCaches {
     pub keys: TtlCache<String, KeyScope>,
     pub workflows: TtlCache<String, Arc<Workflow>>,
+    /// Users by id, as every signed-in request checks them (role, disabled, sign-in epoch).
+    pub users: TtlCache<i64, Option<UserRecord>>,
 }
 
 pub const API_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+/// Shorter than [`API_CACHE_TTL`]: a user disabled on one instance is signed out on the others
+/// within a second.
+pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Default for ApiCaches {
     fn default() -> Self {
-        Self { keys: TtlCache::new(API_CACHE_TTL), workflows: TtlCache::new(API_CACHE_TTL) }
+        Self {
+            keys: TtlCache::new(API_CACHE_TTL),
+            workflows: TtlCache::new(API_CACHE_TTL),
+            users: TtlCache::new(USER_CACHE_TTL),
+        }
     }
 }

@@ -33,6 +33,12 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
             return Ok(value);
         }
         let value = load.await?;
+        self.insert(key.clone(), value.clone());
+        Ok(value)
+    }
+
+    /// Caches `value` as freshly loaded.
+    pub fn insert(&self, key: K, value: V) {
         if let Ok(mut map) = self.entries.write() {
             // Bounded: a flood of distinct keys (say, random bearer tokens) cannot grow it forever.
             if map.len() >= 10_000 {
@@ -41,9 +47,8 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
                     map.clear();
                 }
             }
-            map.insert(key.clone(), (value.clone(), Instant::now()));
+            map.insert(key, (value, Instant::now()));
         }
-        Ok(value)
     }
 
     /// Forgets everything (after a change made by this instance).
@@ -70,5 +75,7 @@ mod tests {
         assert_eq!(cache.get_or_load(&"k", load(4)).await, Ok(4), "cleared");
         assert_eq!(cache.get_or_load(&"e", async { Err::<u32, _>(()) }).await, Err(()));
         assert_eq!(cache.get_or_load(&"e", load(5)).await, Ok(5), "errors are not cached");
+        cache.insert("e", 6);
+        assert_eq!(cache.get_or_load(&"e", load(7)).await, Ok(6), "inserted");
     }
 }

@@ -28,7 +28,9 @@ pub async fn set_user_role(user_id: i64, role: Role) -> Result<UserSummary, AppE
     use crate::auth::server::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;
-    Ok(super::server::set_role(ctx.db(), &admin.actor(), user_id, role).await?.summary())
+    let user = super::server::set_role(ctx.db(), &admin.actor(), user_id, role).await?;
+    ctx.state.api_caches.users.clear();
+    Ok(user.summary())
 }
 
 #[server(endpoint = "users/set-disabled")]
@@ -36,7 +38,9 @@ pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<UserSumma
     use crate::auth::server::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;
-    Ok(super::server::set_disabled(ctx.db(), &admin.actor(), user_id, disabled).await?.summary())
+    let user = super::server::set_disabled(ctx.db(), &admin.actor(), user_id, disabled).await?;
+    ctx.state.api_caches.users.clear();
+    Ok(user.summary())
 }
 
 #[server(endpoint = "users/reset-password")]
@@ -46,5 +50,7 @@ pub async fn reset_user_password(user_id: i64, new_password: String) -> Result<U
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;
     let password = Password::parse(&new_password, "new_password")?;
-    Ok(super::server::reset_password(ctx.db(), &admin.actor(), user_id, password).await?.summary())
+    let user = super::server::reset_password(ctx.db(), &admin.actor(), user_id, password).await?;
+    ctx.state.api_caches.users.clear();
+    Ok(user.summary())
 }

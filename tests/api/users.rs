@@ -13,6 +13,7 @@ on_both_backends!(
     the_last_admin_cannot_be_demoted_or_disabled,
     disabling_ends_the_users_sessions,
     password_reset_ends_sessions_and_replaces_the_password,
+    another_instance_sees_a_change_within_a_second_and_never_signs_out_wrongly,
 );
 
 async fn admin_adds_lists_and_changes_users(backend: Backend) {
@@ -164,4 +165,38 @@ async fn password_reset_ends_sessions_and_replaces_the_password(backend: Backend
     let new = app.call_with(&client(), "auth/login", &[("email", "rev@example.com"), ("password", new_password)]).await;
     assert_eq!(new.status(), 200);
     assert_eq!(app.me(&admin).await["email"], "admin@example.com", "the admin stays signed in");
+}
+
+/// Each instance caches signed-in users for a second (`ApiCaches::users`): a change made through
+/// another instance applies there within that second, and a stale cached record never refuses a
+/// session that is valid (here, one signed in with the new password right after a reset).
+async fn another_instance_sees_a_change_within_a_second_and_never_signs_out_wrongly(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let other = app.another_instance().await;
+    let (admin, _) = app.signed_in("admin@example.com", Role::Admin).await;
+    let (reviewer, reviewer_id) = app.signed_in("rev@example.com", Role::Reviewer).await;
+    let reviewer_id = reviewer_id.to_string();
+    // Cookies are per host, not per port: the same client is signed in on both instances.
+    assert_eq!(other.me(&reviewer).await["email"], "rev@example.com", "cached by the other instance now");
+
+    let new_password = "a brand new password";
+    let reset = app
+        .call_with(&admin, "users/reset-password", &[("user_id", &reviewer_id), ("new_password", new_password)])
+        .await;
+    assert_eq!(reset.status(), 200);
+    assert!(app.me(&reviewer).await.is_null(), "the instance that made the change applies it at once");
+    let fresh = client();
+    let signed_in =
+        app.call_with(&fresh, "auth/login", &[("email", "rev@example.com"), ("password", new_password)]).await;
+    assert_eq!(signed_in.status(), 200);
+    assert_eq!(
+        other.me(&fresh).await["email"],
+        "rev@example.com",
+        "a stale cached record (older sign-in epoch) is read again, not trusted to refuse"
+    );
+
+    let disable = app.call_with(&admin, "users/set-disabled", &[("user_id", &reviewer_id), ("disabled", "true")]).await;
+    assert_eq!(disable.status(), 200);
+    tokio::time::sleep(gatehouse::server::state::USER_CACHE_TTL + std::time::Duration::from_millis(100)).await;
+    assert!(other.me(&fresh).await.is_null(), "the other instance refuses a disabled user within a second");
 }
