@@ -282,6 +282,7 @@ pub async fn claim_assigned(db: &Db, user: &UserRecord, item_id: i64) -> Result<
     Ok((workflow.slug().to_owned(), item_id))
 }
 
+/// An item and one line of its history (`kind` is null when it has none yet).
 #[derive(sqlx::FromRow)]
 struct LeasedRow {
     workflow_id: i64,
@@ -298,6 +299,12 @@ struct LeasedRow {
     leased_by: Option<i64>,
     lease_token: Option<String>,
     lease_expires_at: Option<i64>,
+    kind: Option<String>,
+    actor_label: Option<String>,
+    decided_at: Option<i64>,
+    reason_code: Option<String>,
+    note: Option<String>,
+    undone: i64,
 }
 
 /// The item as its review page shows it, if it is leased to `user` right now.
@@ -311,15 +318,18 @@ pub async fn leased_item(
     let now = now_ms();
     let workflow = cached_workflow(db, workflows, slug).await?;
     listed_member(&workflow, user)?;
-    let mut conn = db.pool().acquire().await?;
-    let row: Option<LeasedRow> = sqlx::query_as(
-        "select workflow_id, external_id, payload, prediction, confidence, model_version, priority, route_reason, \
-         review_probability, created_at, state, leased_by, lease_token, lease_expires_at from items where id = $1",
+    // The item and its history in one statement: a row per history line.
+    let rows: Vec<LeasedRow> = sqlx::query_as(
+        "select i.workflow_id, i.external_id, i.payload, i.prediction, i.confidence, i.model_version, i.priority, \
+         i.route_reason, i.review_probability, i.created_at, i.state, i.leased_by, i.lease_token, \
+         i.lease_expires_at, d.kind, d.actor_label, d.created_at as decided_at, d.reason_code, d.note, \
+         (select count(*) from decisions u where u.undoes = d.id) as undone \
+         from items i left join decisions d on d.item_id = i.id where i.id = $1 order by d.id",
     )
     .bind(item_id)
-    .fetch_optional(&mut *conn)
+    .fetch_all(db.pool())
     .await?;
-    let row = row.filter(|r| r.workflow_id == workflow.id).ok_or_else(|| AppError::not_found("That item"))?;
+    let row = rows.first().filter(|r| r.workflow_id == workflow.id).ok_or_else(|| AppError::not_found("That item"))?;
     let held = row.state == "claimed" && row.leased_by == Some(user.id) && row.lease_expires_at.unwrap_or(0) > now;
     if !held {
         let why = match ItemState::parse(&row.state) {
@@ -330,7 +340,20 @@ pub async fn leased_item(
         };
         return Err(AppError::conflict(format!("This item is no longer yours to review: {why}.")));
     }
-    let history = history(&mut conn, item_id).await?;
+    let history = rows
+        .iter()
+        .filter_map(|line| {
+            Some(HistoryLine {
+                kind: line.kind.clone()?,
+                actor: line.actor_label.clone().unwrap_or_default(),
+                at_ms: line.decided_at?,
+                reason_code: line.reason_code.clone(),
+                note: line.note.clone(),
+                undone: line.undone > 0,
+            })
+        })
+        .collect();
+    let row = rows.into_iter().next().ok_or_else(|| AppError::internal("the item vanished"))?;
     let spec = &workflow.spec;
     Ok(ReviewItem {
         item_id,
@@ -354,28 +377,6 @@ pub async fn leased_item(
         history,
         now_ms: now,
     })
-}
-
-async fn history(conn: &mut AnyConnection, item_id: i64) -> Result<Vec<HistoryLine>, AppError> {
-    type Row = (String, String, i64, Option<String>, Option<String>, i64);
-    let rows: Vec<Row> = sqlx::query_as(
-        "select d.kind, d.actor_label, d.created_at, d.reason_code, d.note, \
-         (select count(*) from decisions u where u.undoes = d.id) from decisions d where d.item_id = $1 order by d.id",
-    )
-    .bind(item_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(kind, actor, at_ms, reason_code, note, undone)| HistoryLine {
-            kind,
-            actor,
-            at_ms,
-            reason_code,
-            note,
-            undone: undone > 0,
-        })
-        .collect())
 }
 
 /// Extends the lease the reviewer holds; the new end (Unix ms).
@@ -551,10 +552,6 @@ pub async fn decide(
     };
     let settles_at = now + if action == Action::Release { 0 } else { settings.undo_window_ms };
     let time_spent = row.claimed_at.map(|at| (now - at).max(0));
-    let subscriptions = match action.event() {
-        Some(_) => Some(Subscriptions::load(&mut *db.pool().acquire().await?, workflow.id).await?),
-        None => None,
-    };
     let plan = Plan {
         item_id,
         user_id: user.id,
@@ -570,7 +567,6 @@ pub async fn decide(
         now,
         // After a skip, the next item is another one.
         skipped: if action == Action::Release { item_id } else { 0 },
-        subscriptions,
         workflow: workflow.clone(),
     };
     match decider.write(plan).await? {
@@ -602,7 +598,6 @@ pub struct Plan {
     settles_at: i64,
     now: i64,
     skipped: i64,
-    subscriptions: Option<Subscriptions>,
     workflow: std::sync::Arc<Workflow>,
 }
 
@@ -610,6 +605,21 @@ impl Plan {
     pub fn user_id(&self) -> i64 {
         self.user_id
     }
+}
+
+/// The webhook subscriptions of the workflows whose events `plans` may emit: one read per
+/// workflow for a whole group of decisions, inside its transaction.
+pub async fn subscriptions_for(
+    conn: &mut AnyConnection,
+    plans: &[Plan],
+) -> Result<HashMap<i64, Subscriptions>, AppError> {
+    let mut found = HashMap::new();
+    for plan in plans.iter().filter(|plan| plan.action.event().is_some()) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = found.entry(plan.workflow.id) {
+            slot.insert(Subscriptions::load(conn, plan.workflow.id).await?);
+        }
+    }
+    Ok(found)
 }
 
 /// What writing a [`Plan`] did.
@@ -624,20 +634,66 @@ pub enum Written {
 }
 
 /// Writes one decision inside the caller's transaction: the item's new state (only while the
-/// lease is still the plan's), the decision, its webhook events, the audit entry, and the lease
-/// of the reviewer's next item.
-pub async fn write_plan(conn: &mut AnyConnection, db: &Db, plan: &Plan) -> Result<Written, AppError> {
-    let Plan { item_id, user_id, action, next_state, now, settles_at, time_spent, .. } = *plan;
-    let terminal = next_state.is_terminal();
+/// lease is still the plan's), the decision, the audit entry, the lease of the reviewer's next
+/// item, and the decision's webhook events.
+pub async fn write_plan(
+    conn: &mut AnyConnection,
+    db: &Db,
+    plan: &Plan,
+    subscriptions: &HashMap<i64, Subscriptions>,
+) -> Result<Written, AppError> {
+    let written = match db.backend() {
+        Backend::Postgres => decide_in_one_statement(conn, plan).await?,
+        Backend::Sqlite => decide_step_by_step(conn, db, plan).await?,
+    };
+    if let Written::Decided { decision_id, .. } = written
+        && let (Some(event), Some(subscriptions)) = (plan.action.event(), subscriptions.get(&plan.workflow.id))
+        && subscriptions.wants(event)
+    {
+        let view = crate::items::server::load_view(conn, plan.workflow.slug(), plan.item_id)
+            .await?
+            .ok_or_else(|| AppError::internal("item vanished"))?;
+        crate::webhooks::server::enqueue_at(
+            conn,
+            subscriptions,
+            event,
+            &json!(view),
+            plan.settles_at,
+            Some(decision_id),
+        )
+        .await?;
+    }
+    Ok(written)
+}
+
+/// What the item becomes: its state, and the outcome and output when the decision ends its life.
+fn item_outcome(plan: &Plan) -> (Option<&'static str>, Option<String>, Option<i64>) {
+    let terminal = plan.next_state.is_terminal();
+    (
+        terminal.then(|| plan.next_state.as_str()),
+        if terminal { plan.output.clone() } else { None },
+        terminal.then_some(plan.now),
+    )
+}
+
+/// The audit entry's detail: `{"decision": id, "reason_code": …, "time_spent_ms": …}`.
+fn audit_detail(plan: &Plan, decision_id: i64) -> Value {
+    json!({ "decision": decision_id, "reason_code": plan.reason_code, "time_spent_ms": plan.time_spent })
+}
+
+/// SQLite: a statement at a time (each is a call into the same process).
+async fn decide_step_by_step(conn: &mut AnyConnection, db: &Db, plan: &Plan) -> Result<Written, AppError> {
+    let Plan { item_id, user_id, action, now, settles_at, time_spent, .. } = *plan;
+    let (outcome, final_output, decided_at) = item_outcome(plan);
     let updated = sqlx::query(
         "update items set state = $1, leased_by = null, lease_token = null, lease_expires_at = null, \
          claimed_at = null, outcome = $2, final_output = $3, decided_at = $4, updated_at = $5 \
          where id = $6 and state = 'claimed' and leased_by = $7 and lease_token = $8 and lease_expires_at > $5",
     )
-    .bind(next_state.as_str())
-    .bind(terminal.then(|| next_state.as_str()))
-    .bind(if terminal { plan.output.clone() } else { None })
-    .bind(terminal.then_some(now))
+    .bind(plan.next_state.as_str())
+    .bind(outcome)
+    .bind(final_output)
+    .bind(decided_at)
     .bind(now)
     .bind(item_id)
     .bind(user_id)
@@ -668,29 +724,82 @@ pub async fn write_plan(conn: &mut AnyConnection, db: &Db, plan: &Plan) -> Resul
     .bind(settles_at)
     .fetch_one(&mut *conn)
     .await?;
-    if let (Some(event), Some(subscriptions)) = (action.event(), &plan.subscriptions)
-        && subscriptions.wants(event)
-    {
-        let view = crate::items::server::load_view(conn, plan.workflow.slug(), item_id)
-            .await?
-            .ok_or_else(|| AppError::internal("item vanished"))?;
-        crate::webhooks::server::enqueue_at(conn, subscriptions, event, &json!(view), settles_at, Some(decision_id))
-            .await?;
-    }
     if action != Action::Release {
-        audit::record(
-            conn,
-            &plan.actor,
-            &format!("item.{}", action.as_str()),
-            &format!("item:{item_id}"),
-            json!({ "decision": decision_id, "reason_code": plan.reason_code, "time_spent_ms": time_spent }),
-        )
-        .await?;
+        let subject = format!("item:{item_id}");
+        let kind = format!("item.{}", action.as_str());
+        audit::record(conn, &plan.actor, &kind, &subject, audit_detail(plan, decision_id)).await?;
     }
     // The next item is leased in the same transaction. The reviewer held this item, so no other:
     // no need to look for one they already hold.
     let next_item = claim_in(conn, db, &plan.workflow, user_id, plan.skipped, now, false).await?;
     Ok(Written::Decided { decision_id, next_item })
+}
+
+/// PostgreSQL: the same writes as [`decide_step_by_step`] in one statement, so one round trip
+/// (each costs both processes a wake-up, which on a busy machine is most of a decision's cost).
+/// The statement's parts see one snapshot: the decided item is still `claimed` there, so the
+/// claim cannot pick it, and nothing is claimed or recorded unless the conditional update
+/// matched.
+async fn decide_in_one_statement(conn: &mut AnyConnection, plan: &Plan) -> Result<Written, AppError> {
+    let Plan { item_id, user_id, action, now, settles_at, time_spent, .. } = *plan;
+    let (outcome, final_output, decided_at) = item_outcome(plan);
+    // The audit detail with the decision's id left to the statement: `{"decision":` id `,` tail.
+    let detail = audit_detail(plan, 0).to_string();
+    let tail = detail.strip_prefix(r#"{"decision":0,"#).ok_or_else(|| AppError::internal("audit detail"))?;
+    let row: (Option<i64>, Option<i64>) = sqlx::query_as(
+        "with decided as ( \
+           update items set state = $1, leased_by = null, lease_token = null, lease_expires_at = null, \
+             claimed_at = null, outcome = $2, final_output = $3, decided_at = $4, updated_at = $5 \
+           where id = $6 and state = 'claimed' and leased_by = $7 and lease_token = $8 and lease_expires_at > $5 \
+           returning id), \
+         decision as ( \
+           insert into decisions (item_id, workflow_id, actor_id, actor_label, kind, reason_code, note, output, \
+             time_spent_ms, final, created_at, lease_token, settles_at) \
+           select id, $9, $7, $10, $11, $12, $13, $14, $15, $16, $5, $8, $17 from decided \
+           returning id), \
+         audited as ( \
+           insert into audit_events (at, actor_id, actor_label, action, subject, detail) \
+           select $5, $7, $10, $18, $19, '{\"decision\":' || id || ',' || $20 from decision where $21 \
+           returning id), \
+         next as ( \
+           update items set state = 'claimed', leased_by = $7, lease_token = $22, lease_expires_at = $23, \
+             claimed_at = $5, updated_at = $5 \
+           where id = (select id from items where workflow_id = $9 and state = 'queued' and id <> $24 \
+                         and exists (select 1 from decided) \
+                       order by priority desc, id limit 1 for update skip locked) \
+           and state = 'queued' returning id) \
+         select (select id from decision), (select id from next)",
+    )
+    .bind(plan.next_state.as_str())
+    .bind(outcome)
+    .bind(final_output)
+    .bind(decided_at)
+    .bind(now)
+    .bind(item_id)
+    .bind(user_id)
+    .bind(&plan.token)
+    .bind(plan.workflow.id)
+    .bind(plan.actor.label())
+    .bind(action.as_str())
+    .bind(&plan.reason_code)
+    .bind(&plan.note)
+    .bind(&plan.output)
+    .bind(time_spent)
+    .bind(i32::from(action.is_final()))
+    .bind(settles_at)
+    .bind(format!("item.{}", action.as_str()))
+    .bind(format!("item:{item_id}"))
+    .bind(tail)
+    .bind(action != Action::Release)
+    .bind(new_token())
+    .bind(now + plan.workflow.spec.lease_secs * 1000)
+    .bind(plan.skipped)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(match row {
+        (Some(decision_id), next_item) => Written::Decided { decision_id, next_item },
+        (None, _) => Written::NotHeld,
+    })
 }
 
 /// The answer to a decision whose lease is not the caller's (any more): the first answer again

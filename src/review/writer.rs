@@ -57,9 +57,10 @@ async fn write_group(db: &Db, plans: &[Plan]) -> Result<Vec<Written>, AppError> 
     let mut tx = db.begin_write().await?;
     let mut order: Vec<usize> = (0..plans.len()).collect();
     order.sort_by_key(|&i| plans[i].user_id());
+    let subscriptions = server::subscriptions_for(&mut tx, plans).await?;
     let mut results = vec![Written::NotHeld; plans.len()];
     for i in order {
-        results[i] = server::write_plan(&mut tx, db, &plans[i]).await?;
+        results[i] = server::write_plan(&mut tx, db, &plans[i], &subscriptions).await?;
     }
     tx.commit().await?;
     Ok(results)
