@@ -794,6 +794,17 @@ async fn undo_within_the_window_reopens_the_item_and_withdraws_its_events(backen
         .await
         .unwrap();
     assert_eq!(undoes, Some(d1));
+    // The review page shows both lines, in order, the approval marked as undone.
+    let page = ok(&app, &a, "review/item", &[("slug", SLUG), ("item_id", &ids[0].to_string())]).await;
+    let shown: Vec<(&str, bool, &str)> = page["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| {
+            (line["kind"].as_str().unwrap(), line["undone"].as_bool().unwrap(), line["actor"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(shown, [("approve", true, "a@example.com"), ("undo", false, "a@example.com")], "{page}");
     let (outcome, final_output): (Option<String>, Option<String>) =
         sqlx::query_as("select outcome, final_output from items where id = $1")
             .bind(ids[0])
