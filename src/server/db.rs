@@ -47,8 +47,6 @@ impl Db {
                 AnyPoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(Duration::from_secs(10))
-                    // See PostgreSQL below.
-                    .test_before_acquire(false)
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
                             // WAL with synchronous=NORMAL: a committed transaction survives a
@@ -65,12 +63,9 @@ impl Db {
                     .await
                     .with_context(|| "could not open the SQLite database")?
             }
-            // No ping on acquire: sqlx already pings each connection as it returns to the pool
-            // (and drops a broken one), so a second round trip per query would only cost time.
             Backend::Postgres => AnyPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
-                .test_before_acquire(false)
                 .connect(url)
                 .await
                 .context("could not connect to PostgreSQL")?,
