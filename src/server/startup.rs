@@ -13,11 +13,11 @@ use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha512};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -86,6 +86,13 @@ impl Application {
     }
 }
 
+/// The page routes, generated once per process. Generating them renders the app with resource
+/// loading suppressed by a process-wide flag, and a resource first polled while the flag is up
+/// never loads (leptos-rs/leptos#4773): a second instance built in the same process, as the
+/// tests and `Application::another_instance` do, would otherwise hang pages being rendered by
+/// the first.
+static PAGE_ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
+
 fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name("gatehouse")
@@ -115,7 +122,7 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
         api_caches: Default::default(),
     };
 
-    let routes = generate_route_list(App);
+    let routes = PAGE_ROUTES.clone();
     let context_state = state.clone();
     // The site: pages and server functions, with cookies, CSRF checks and the body limit.
     let site = Router::new()

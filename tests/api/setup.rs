@@ -9,6 +9,7 @@ on_both_backends!(
     mismatched_passwords_create_nothing,
     concurrent_setups_create_exactly_one_admin,
     home_redirects_to_setup_then_to_login,
+    pages_render_while_other_instances_start,
 );
 
 const FORM: &[(&str, &str)] =
@@ -85,6 +86,41 @@ async fn home_redirects_to_setup_then_to_login(backend: Backend) {
     app.add_user("grace@example.com", gatehouse::domain::Role::Reviewer).await;
     let response = home().await.unwrap();
     assert_eq!(response.headers()["location"], "/login");
+}
+
+/// Building an instance generates the page routes by rendering the app with resource loading
+/// suppressed process-wide; a page whose resource was first polled meanwhile never finished
+/// (leptos-rs/leptos#4773). Routes are now generated once per process. Before that, this test
+/// stalled within a few instances, as did page tests now and then under the full suite.
+async fn pages_render_while_other_instances_start(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+    let pages = (0..4).map(|_| {
+        let (client, url, done) = (crate::helpers::client(), app.url("/"), done_rx.clone());
+        async move {
+            let mut rendered = 0;
+            while !*done.borrow() {
+                let request = client.get(&url).header("accept", "text/html").send();
+                let response = tokio::time::timeout(std::time::Duration::from_secs(10), request)
+                    .await
+                    .expect("a page stalled while another instance started")
+                    .unwrap();
+                assert_eq!(response.headers()["location"], "/setup");
+                rendered += 1;
+            }
+            rendered
+        }
+    });
+    let pages = pages.map(tokio::spawn).collect::<Vec<_>>();
+    let mut instances = Vec::new();
+    for _ in 0..6 {
+        instances.push(app.another_instance().await);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    done_tx.send(true).unwrap();
+    for page in pages {
+        assert!(page.await.unwrap() > 0, "every page loop rendered at least once");
+    }
 }
 
 /// Runs futures concurrently on the runtime and collects their outputs in order.
