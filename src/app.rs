@@ -95,6 +95,7 @@ pub fn App() -> impl IntoView {
 #[component]
 fn AppRoutes() -> impl IntoView {
     Auth::provide();
+    crate::pages::review::Handoff::provide();
     view! {
             // Async rendering sends each page whole: redirects and statuses (403, 404) reach the
             // browser, and pages work without JavaScript (streamed fragments would need it).

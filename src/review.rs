@@ -100,6 +100,27 @@ pub struct Receipt {
     pub next_item: Option<i64>,
     /// Until when the decision can be undone (Unix ms).
     pub undo_until_ms: i64,
+    /// The next item as its page shows it, so that the browser shows it without asking again.
+    /// Only in answers to the browser's script: a plain form post is redirected to the item's
+    /// page instead, which loads it.
+    pub next: Option<ReviewItem>,
+    /// The undo banner for this decision (none for a skip, which cannot be undone).
+    pub undo: Option<UndoOffer>,
+}
+
+impl Receipt {
+    /// Where the reviewer goes after this decision: the next item, with the undo banner of this
+    /// decision, or the queue's page when it is empty.
+    pub fn next_href(&self) -> String {
+        let page = match self.next_item {
+            Some(next) => item_href(&self.slug, next),
+            None => format!("/review/{}", self.slug),
+        };
+        match &self.undo {
+            Some(offer) => format!("{page}?undo={}", offer.decision_id),
+            None => page,
+        }
+    }
 }
 
 /// A decision the reviewer may still take back.

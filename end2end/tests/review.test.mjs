@@ -135,11 +135,21 @@ for (const mode of MODES) {
       await prediction.getByText('Confidence below the auto-approve threshold').waitFor();
       await screenshot(app, 'review-item');
 
-      // Approve: the next item opens at once, with an undo offer.
+      // Approve: the next item opens at once, with an undo offer, and all it takes is the one
+      // request (the decision's answer carries the next item and the offer, or, without
+      // JavaScript, redirects to a page rendered with both).
+      const calls = [];
+      const record = (request) => {
+        const { pathname } = new URL(request.url());
+        if (pathname.startsWith('/api/')) calls.push(pathname);
+      };
+      page.on('request', record);
       let response = await decide(app, 'review/approve', 'a', 'Approve');
       assert.ok(response.status() < 400, `approve answered ${response.status()}`);
       await waitForItem(app, 'INV-2');
       await page.getByRole('status').filter({ hasText: 'Approved INV-HOSTILE.' }).waitFor();
+      page.off('request', record);
+      assert.deepEqual(calls, ['/api/review/approve']);
 
       if (app.js) {
         // Undo with its key: the approved item comes back; approve it again.

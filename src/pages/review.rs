@@ -1,6 +1,7 @@
 //! The review pages: `/review/:slug` (a queue with nothing left for you) and
 //! `/review/:slug/:item` (an item leased to you). Every decision is a form that works without
-//! JavaScript; with it, single keys drive them (`?` lists them) and the lease is renewed.
+//! JavaScript; with it, single keys drive them (`?` lists them), the lease is renewed, and a
+//! decision's answer carries the next item, so the page moves on without another request.
 
 use crate::components::form::{ErrorAlert, action_error};
 use crate::components::format::when;
@@ -11,12 +12,44 @@ use crate::pages::queues::age;
 use crate::review::api::{
     Approve, Correct, Escalate, Reject, Skip, StartReviewing, Undo, load_review_item, load_undo_offer, renew_lease,
 };
-use crate::review::{HistoryLine, ReviewItem, UndoOffer, kind_text, route_reason_text};
+use crate::review::{HistoryLine, Receipt, ReviewItem, UndoOffer, kind_text, route_reason_text};
 use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use serde_json::Value;
+
+/// What a decision's answer brought for the page it leads to: the next item and the undo banner.
+/// The pages take them from here instead of asking the server again. Provided once by the app,
+/// so it outlives the page that made the decision.
+#[derive(Clone, Copy)]
+pub struct Handoff {
+    item: StoredValue<Option<ReviewItem>>,
+    undo: StoredValue<Option<UndoOffer>>,
+}
+
+impl Handoff {
+    pub fn provide() {
+        provide_context(Handoff { item: StoredValue::new(None), undo: StoredValue::new(None) });
+    }
+
+    /// Keeps what `receipt` brought and goes where it leads.
+    fn follow(self, receipt: Receipt, navigate: &impl Fn(&str, NavigateOptions)) {
+        let href = receipt.next_href();
+        self.item.set_value(receipt.next);
+        self.undo.set_value(receipt.undo);
+        navigate(&href, NavigateOptions::default());
+    }
+
+    fn take_item(self, item_id: i64) -> Option<ReviewItem> {
+        self.item.try_update_value(|slot| slot.take_if(|item| item.item_id == item_id)).flatten()
+    }
+
+    fn take_undo(self, decision_id: i64) -> Option<UndoOffer> {
+        self.undo.try_update_value(|slot| slot.take_if(|offer| offer.decision_id == decision_id)).flatten()
+    }
+}
 
 /// `/review/:slug`: shown when the queue has nothing more for this reviewer.
 #[component]
@@ -67,9 +100,13 @@ fn ReviewLoader() -> impl IntoView {
     let params = use_params_map();
     let key =
         move || params.with(|p| (p.get("slug").unwrap_or_default(), p.get("item").and_then(|i| i.parse::<i64>().ok())));
-    let item = Resource::new(key, |(slug, item)| async move {
+    let handoff = expect_context::<Handoff>();
+    let item = Resource::new(key, move |(slug, item)| async move {
         match item {
-            Some(item) => load_review_item(slug, item).await,
+            Some(item) => match handoff.take_item(item) {
+                Some(brought) => Ok(brought),
+                None => load_review_item(slug, item).await,
+            },
             None => Err(AppError::not_found("That item")),
         }
     });
@@ -119,9 +156,13 @@ fn NotYours(error: AppError, slug: String) -> impl IntoView {
 fn UndoBanner() -> impl IntoView {
     let query = use_query_map();
     let decision = move || query.with(|q| q.get("undo").and_then(|d| d.parse::<i64>().ok()));
-    let offer = Resource::new(decision, |decision| async move {
+    let handoff = expect_context::<Handoff>();
+    let offer = Resource::new(decision, move |decision| async move {
         match decision {
-            Some(id) => load_undo_offer(id).await.ok().flatten(),
+            Some(id) => match handoff.take_undo(id) {
+                Some(brought) => Some(brought),
+                None => load_undo_offer(id).await.ok().flatten(),
+            },
             None => None,
         }
     });
@@ -195,6 +236,16 @@ fn ReviewView(item: ReviewItem) -> impl IntoView {
         action_error(skip),
     ];
     let error = Signal::derive(move || errors.iter().find_map(|e| e.get()));
+    // The answer to a decision leads to the next item, which it carries.
+    let (handoff, navigate) = (expect_context::<Handoff>(), use_navigate());
+    for answer in [approve.value(), reject.value(), correct.value(), escalate.value(), skip.value()] {
+        let navigate = navigate.clone();
+        Effect::new(move |_| {
+            if let Some(Ok(receipt)) = answer.get() {
+                handoff.follow(receipt, &navigate);
+            }
+        });
+    }
     let lease_error = RwSignal::new(None::<AppError>);
     let lease_until = RwSignal::new(item.lease_expires_at_ms);
     let now = RwSignal::new(item.now_ms);

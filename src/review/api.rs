@@ -1,8 +1,8 @@
 //! Server functions of the reviewer pages. Each checks the caller's role and, on the server
 //! side, that they are a member of the item's workflow and hold its lease.
 //!
-//! Decisions redirect to the next leased item, so a form posted without JavaScript lands on it
-//! too; with JavaScript the router follows the same redirect.
+//! A decision answers with the next leased item, which the review page's script shows at once;
+//! a form posted without JavaScript is redirected to that item's page instead.
 
 use super::{QueuesOverview, Receipt, ReviewItem, UndoOffer};
 use crate::error::AppError;
@@ -14,17 +14,17 @@ mod support {
     use super::super::server::{self as review, ReviewSettings, Verdict};
     use crate::auth::server::RequestCtx;
     use crate::error::AppError;
-    use crate::review::{Receipt, item_href};
+    use crate::review::Receipt;
 
     pub async fn decide(item_id: i64, lease_token: String, verdict: Verdict) -> Result<Receipt, AppError> {
         let ctx = RequestCtx::from_leptos().await?;
         let user = ctx.require(crate::domain::Role::Reviewer).await?;
         let settings = ReviewSettings { undo_window_ms: ctx.state.settings.undo_window_ms as i64 };
-        let skip = matches!(verdict, Verdict::Release);
-        let receipt = review::decide(
+        let workflows = &ctx.state.api_caches.workflows;
+        let mut receipt = review::decide(
             ctx.db(),
             &ctx.state.contracts,
-            &ctx.state.api_caches.workflows,
+            workflows,
             &ctx.state.decider,
             settings,
             &user,
@@ -33,13 +33,21 @@ mod support {
             verdict,
         )
         .await?;
-        let target = match receipt.next_item {
-            Some(next) => item_href(&receipt.slug, next),
-            None => format!("/review/{}", receipt.slug),
-        };
-        let target = if skip { target } else { format!("{target}?undo={}", receipt.decision_id) };
-        leptos_axum::redirect(&target);
+        if from_plain_form() {
+            leptos_axum::redirect(&receipt.next_href());
+        } else if let Some(next) = receipt.next_item {
+            // The browser's script shows the next item from this answer: one request a decision.
+            // Should reading it fail, the page loads it itself; the decision stands either way.
+            receipt.next = review::leased_item(ctx.db(), workflows, &user, &receipt.slug, next).await.ok();
+        }
         Ok(receipt)
+    }
+
+    /// A form posted by the browser itself (no script), which wants a page back.
+    fn from_plain_form() -> bool {
+        leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.headers.get(axum::http::header::ACCEPT)?.to_str().ok().map(str::to_owned))
+            .is_some_and(|accept| accept.contains("text/html"))
     }
 }
 

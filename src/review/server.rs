@@ -435,6 +435,7 @@ impl Verdict {
 #[derive(sqlx::FromRow)]
 struct DecidingRow {
     slug: String,
+    external_id: String,
     state: String,
     leased_by: Option<i64>,
     lease_token: Option<String>,
@@ -487,7 +488,7 @@ pub async fn decide(
 ) -> Result<Receipt, AppError> {
     let action = verdict.action();
     let row: Option<DecidingRow> = sqlx::query_as(
-        "select w.slug, i.state, i.leased_by, i.lease_token, i.lease_expires_at, i.claimed_at, \
+        "select w.slug, i.external_id, i.state, i.leased_by, i.lease_token, i.lease_expires_at, i.claimed_at, \
          i.assigned_to, i.payload, i.prediction from items i join workflows w on w.id = i.workflow_id where i.id = $1",
     )
     .bind(item_id)
@@ -577,6 +578,15 @@ pub async fn decide(
             kind: action.as_str().to_owned(),
             next_item,
             undo_until_ms: settles_at,
+            next: None,
+            undo: action.is_undoable().then(|| UndoOffer {
+                decision_id,
+                item_id,
+                external_id: row.external_id,
+                kind: action.as_str().to_owned(),
+                undo_until_ms: settles_at,
+                now_ms: now,
+            }),
         }),
         // The lease changed since it was read (a double submit, an expiry): say what happened.
         Written::NotHeld => not_held(db, settings, &workflow, user, item_id, token, action).await,
@@ -824,6 +834,8 @@ async fn not_held(
             kind: action.as_str().to_owned(),
             next_item: next,
             undo_until_ms: created_at + settings.undo_window_ms,
+            next: None,
+            undo: undo_offer(db, user, decision_id).await?,
         });
     }
     let (state, leased_by): (String, Option<i64>) =
