@@ -63,9 +63,12 @@ impl Db {
                     .await
                     .with_context(|| "could not open the SQLite database")?
             }
+            // No ping before each acquire: sqlx already pings a connection when it comes back
+            // to the pool and drops it if broken, and the ping cost a round trip per statement.
             Backend::Postgres => AnyPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
                 .connect(url)
                 .await
                 .context("could not connect to PostgreSQL")?,
