@@ -26,7 +26,8 @@ use serde_json::Value;
 #[derive(Clone, Copy)]
 pub struct Handoff {
     item: StoredValue<Option<ReviewItem>>,
-    undo: StoredValue<Option<UndoOffer>>,
+    /// The offer, and when it arrived on the browser's clock.
+    undo: StoredValue<Option<(UndoOffer, i64)>>,
 }
 
 impl Handoff {
@@ -38,16 +39,20 @@ impl Handoff {
     fn follow(self, receipt: Receipt, navigate: &impl Fn(&str, NavigateOptions)) {
         let href = receipt.next_href();
         self.item.set_value(receipt.next);
-        self.undo.set_value(receipt.undo);
+        self.undo.set_value(receipt.undo.map(|offer| (offer, js_now())));
         navigate(&href, NavigateOptions::default());
     }
 
+    /// The item, once: a later visit to its page asks the server.
     fn take_item(self, item_id: i64) -> Option<ReviewItem> {
         self.item.try_update_value(|slot| slot.take_if(|item| item.item_id == item_id)).flatten()
     }
 
-    fn take_undo(self, decision_id: i64) -> Option<UndoOffer> {
-        self.undo.try_update_value(|slot| slot.take_if(|offer| offer.decision_id == decision_id)).flatten()
+    /// The offer, as often as asked (a page visited again asks again), its clock moved on by
+    /// the time since it arrived, so the banner never shows more time than is left.
+    fn undo(self, decision_id: i64) -> Option<UndoOffer> {
+        let (offer, arrived) = self.undo.get_value().filter(|(offer, _)| offer.decision_id == decision_id)?;
+        Some(UndoOffer { now_ms: offer.now_ms + (js_now() - arrived), ..offer })
     }
 }
 
@@ -154,18 +159,22 @@ fn NotYours(error: AppError, slug: String) -> impl IntoView {
 /// "Approved INV-7. Undo" for a few seconds after a decision (`?undo=<decision id>`).
 #[component]
 fn UndoBanner() -> impl IntoView {
-    let query = use_query_map();
-    let decision = move || query.with(|q| q.get("undo").and_then(|d| d.parse::<i64>().ok()));
+    // Read once: each page makes its own banner, and the page being left must not follow the
+    // address to the next page's offer.
+    let decision = use_query_map().with_untracked(|q| q.get("undo").and_then(|d| d.parse::<i64>().ok()));
     let handoff = expect_context::<Handoff>();
-    let offer = Resource::new(decision, move |decision| async move {
-        match decision {
-            Some(id) => match handoff.take_undo(id) {
-                Some(brought) => Some(brought),
-                None => load_undo_offer(id).await.ok().flatten(),
-            },
-            None => None,
-        }
-    });
+    let offer = Resource::new(
+        move || decision,
+        move |decision| async move {
+            match decision {
+                Some(id) => match handoff.undo(id) {
+                    Some(brought) => Some(brought),
+                    None => load_undo_offer(id).await.ok().flatten(),
+                },
+                None => None,
+            }
+        },
+    );
     let undo = ServerAction::<Undo>::new();
     let error = action_error(undo);
     view! {
