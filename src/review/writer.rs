@@ -55,13 +55,6 @@ async fn write_group(db: &Db, plans: &[Plan]) -> Result<Vec<Written>, AppError> 
     // Other SQLite writers of this process (ingest, claims, the lease sweeper) take turns with it.
     let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
-    if db.backend() == Backend::Postgres {
-        // Plan the decision statement once per connection. Left to choose, PostgreSQL kept
-        // planning it afresh on every execution (a custom plan for each set of values), about a
-        // fifth of the whole review loop's cost; its generic plan is the same index lookups
-        // (`claim_next_uses_its_index` checks the claim's).
-        sqlx::query("set local plan_cache_mode = force_generic_plan").execute(&mut *tx).await?;
-    }
     let mut order: Vec<usize> = (0..plans.len()).collect();
     order.sort_by_key(|&i| plans[i].user_id());
     let subscriptions = server::subscriptions_for(&mut tx, plans).await?;
