@@ -33,7 +33,7 @@ mod support {
             verdict,
         )
         .await?;
-        if from_plain_form() {
+        if ctx.form_post {
             leptos_axum::redirect(&receipt.next_href());
         } else if let Some(next) = receipt.next_item {
             // The browser's script shows the next item from this answer: one request a decision.
@@ -41,13 +41,6 @@ mod support {
             receipt.next = review::leased_item(ctx.db(), workflows, &user, &receipt.slug, next).await.ok();
         }
         Ok(receipt)
-    }
-
-    /// A form posted by the browser itself (no script), which wants a page back.
-    fn from_plain_form() -> bool {
-        leptos::prelude::use_context::<axum::http::request::Parts>()
-            .and_then(|parts| parts.headers.get(axum::http::header::ACCEPT)?.to_str().ok().map(str::to_owned))
-            .is_some_and(|accept| accept.contains("text/html"))
     }
 }
 
