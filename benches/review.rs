@@ -105,9 +105,10 @@ impl Reviewer {
         }
     }
 
-    /// "Start reviewing": leases the first item.
-    async fn start(&self) -> Result<Option<i64>, String> {
-        Ok(self.call("review/start", &[("slug", "bench")]).await?.as_i64())
+    /// "Start reviewing", then the leased item's page: the item and its lease token.
+    async fn first_item(&self) -> Option<(i64, String)> {
+        let item_id = self.call("review/start", &[("slug", "bench")]).await.ok()?.as_i64()?;
+        Some((item_id, self.token(item_id).await.ok()?))
     }
 
     /// The lease token of an item, as the review page loads it.
@@ -193,10 +194,7 @@ async fn main() {
                 let (mut loop_lat, mut errors) = (Vec::new(), 0u64);
                 // As the browser: "Start reviewing", the first item's page, then decisions, each
                 // answered with the next item (and its lease token) already leased.
-                let mut current = match reviewer.start().await {
-                    Ok(Some(item_id)) => reviewer.token(item_id).await.ok().map(|token| (item_id, token)),
-                    _ => None,
-                };
+                let mut current = reviewer.first_item().await;
                 while let Some((item_id, token)) = current.take() {
                     if Instant::now() >= deadline || decided.load(Ordering::Relaxed) >= budget {
                         break;
@@ -215,10 +213,7 @@ async fn main() {
                         }
                         Err(_) => {
                             errors += 1;
-                            current = match reviewer.start().await {
-                                Ok(Some(item_id)) => reviewer.token(item_id).await.ok().map(|token| (item_id, token)),
-                                _ => None,
-                            };
+                            current = reviewer.first_item().await;
                         }
                     }
                 }
