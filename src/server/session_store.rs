@@ -1,20 +1,37 @@
 //! tower-sessions store on our own [`Db`], so sessions live in the same database on both
 //! backends and are shared by every instance.
+//!
+//! Every request of a signed-in user loads its session, so a session read from the database is
+//! kept for [`RECENT_FOR`]: a reviewer deciding an item a second saves a query a decision. What
+//! this instance writes or deletes updates that copy at once; a sign-out on another instance is
+//! seen here within [`RECENT_FOR`], as a changed user record is (`ApiCaches`).
 
 use super::db::{Db, is_unique_violation};
+use super::ttl_cache::TtlCache;
 use async_trait::async_trait;
+use std::time::Duration;
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-#[derive(Debug, Clone)]
+/// How long a session read from the database is used without reading it again.
+pub const RECENT_FOR: Duration = Duration::from_secs(1);
+
+#[derive(Clone)]
 pub struct DbSessionStore {
     db: Db,
+    recent: TtlCache<Id, Record>,
+}
+
+impl std::fmt::Debug for DbSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbSessionStore").finish_non_exhaustive()
+    }
 }
 
 impl DbSessionStore {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self { db, recent: TtlCache::new(RECENT_FOR) }
     }
 
     /// Removes expired sessions; run periodically.
@@ -45,7 +62,10 @@ impl SessionStore for DbSessionStore {
                 .execute(self.db.pool())
                 .await;
             match inserted {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    self.recent.insert(record.id, record.clone());
+                    return Ok(());
+                }
                 // A colliding random id is astronomically unlikely, but never reuse one.
                 Err(error) if is_unique_violation(&error, "sessions_pkey") || is_sqlite_pk(&error) => {
                     record.id = Id::default();
@@ -67,10 +87,31 @@ impl SessionStore for DbSessionStore {
         .execute(self.db.pool())
         .await
         .map_err(backend)?;
+        self.recent.insert(record.id, record.clone());
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let record = match self.recent.get(id) {
+            Some(record) => Some(record),
+            None => self.read(id).await?.inspect(|record| self.recent.insert(*id, record.clone())),
+        };
+        Ok(record.filter(|r| r.expiry_date > OffsetDateTime::now_utc()))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        sqlx::query("delete from sessions where id = $1")
+            .bind(id.to_string())
+            .execute(self.db.pool())
+            .await
+            .map_err(backend)?;
+        self.recent.remove(id);
+        Ok(())
+    }
+}
+
+impl DbSessionStore {
+    async fn read(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let row: Option<(String, i64)> =
             sqlx::query_as("select data, expires_at from sessions where id = $1 and expires_at > $2")
                 .bind(id.to_string())
@@ -83,15 +124,6 @@ impl SessionStore for DbSessionStore {
         let expiry_date = OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires_at) * 1_000_000)
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         Ok(Some(Record { id: *id, data, expiry_date }))
-    }
-
-    async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        sqlx::query("delete from sessions where id = $1")
-            .bind(id.to_string())
-            .execute(self.db.pool())
-            .await
-            .map_err(backend)?;
-        Ok(())
     }
 }
 

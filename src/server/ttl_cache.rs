@@ -37,6 +37,12 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         Ok(value)
     }
 
+    /// The cached value, while fresh.
+    pub fn get(&self, key: &K) -> Option<V> {
+        let map = self.entries.read().ok()?;
+        map.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(value, _)| value.clone())
+    }
+
     /// Caches `value` as freshly loaded.
     pub fn insert(&self, key: K, value: V) {
         if let Ok(mut map) = self.entries.write() {
@@ -48,6 +54,13 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
                 }
             }
             map.insert(key, (value, Instant::now()));
+        }
+    }
+
+    /// Forgets one entry (after a change made by this instance).
+    pub fn remove(&self, key: &K) {
+        if let Ok(mut map) = self.entries.write() {
+            map.remove(key);
         }
     }
 
@@ -77,5 +90,9 @@ mod tests {
         assert_eq!(cache.get_or_load(&"e", load(5)).await, Ok(5), "errors are not cached");
         cache.insert("e", 6);
         assert_eq!(cache.get_or_load(&"e", load(7)).await, Ok(6), "inserted");
+        cache.remove(&"e");
+        assert_eq!(cache.get(&"e"), None, "removed");
+        assert_eq!(cache.get_or_load(&"e", load(8)).await, Ok(8));
+        assert_eq!(cache.get(&"e"), Some(8));
     }
 }

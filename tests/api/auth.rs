@@ -3,6 +3,7 @@
 use crate::helpers::{Backend, PASSWORD, client, error_kind, session_cookie, spawn_app, spawn_app_with};
 use crate::on_both_backends;
 use gatehouse::domain::Role;
+use gatehouse::server::session_store::RECENT_FOR;
 
 on_both_backends!(
     sign_in_and_out,
@@ -13,6 +14,7 @@ on_both_backends!(
     form_post_without_javascript_redirects_and_shows_errors,
     session_cookie_is_http_only_and_same_site,
     sessions_slide_while_used_without_a_write_per_request,
+    a_sign_out_ends_the_session_on_every_instance_within_a_second,
 );
 
 async fn sign_in_and_out(backend: Backend) {
@@ -190,11 +192,39 @@ async fn sessions_slide_while_used_without_a_write_per_request(backend: Backend)
     assert_eq!(app.me(&app.client).await["email"], "a@example.com");
     assert_eq!(session().await.2, soon, "no write on every request");
 
-    // An hour later (as far as the session knows), the next request slides the expiry.
+    // An hour later (as far as the session knows), the next request slides the expiry. The
+    // instance reads a session from the database again once its copy is a second old.
     let mut older = data;
     older["active_hour"] = serde_json::json!(now() / 3_600_000 - 1);
     set(id, older, soon).await;
+    tokio::time::sleep(RECENT_FOR + std::time::Duration::from_millis(100)).await;
     assert_eq!(app.me(&app.client).await["email"], "a@example.com");
     let slid = session().await.2;
     assert!(slid > now() + 11 * 3_600_000, "the idle period restarted: {slid}");
+}
+
+/// Each instance keeps a session it read for a second (`RECENT_FOR`): a sign-out ends the
+/// session at once on the instance that signed out, and on the others within that second.
+async fn a_sign_out_ends_the_session_on_every_instance_within_a_second(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let other = app.another_instance().await;
+    app.add_user("a@example.com", Role::Reviewer).await;
+    let login = app.call("auth/login", &[("email", "a@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(login.status(), 200);
+    let cookie = session_cookie(login.headers()).expect("session cookie");
+    // Cookies are per host, not per port: the same client is signed in on both instances.
+    assert_eq!(other.me(&app.client).await["email"], "a@example.com", "read (and kept) by the other instance");
+
+    assert_eq!(app.call("auth/logout", &[]).await.status(), 200);
+    let replay = |at: &crate::helpers::TestApp| {
+        reqwest::Client::new()
+            .post(at.url("/api/auth/me"))
+            .header("cookie", format!("gatehouse_session={cookie}"))
+            .send()
+    };
+    let here: serde_json::Value = replay(&app).await.unwrap().json().await.unwrap();
+    assert!(here.is_null(), "the instance that signed out forgets the session at once: {here}");
+    tokio::time::sleep(RECENT_FOR + std::time::Duration::from_millis(100)).await;
+    let there: serde_json::Value = replay(&other).await.unwrap().json().await.unwrap();
+    assert!(there.is_null(), "the other instance reads the session again within a second: {there}");
 }
