@@ -211,7 +211,10 @@ async fn main() {
                                 errors += 1; // leased but not brought along
                             }
                         }
-                        Err(_) => {
+                        Err(error) => {
+                            if errors == 0 {
+                                eprintln!("first error: {error}");
+                            }
                             errors += 1;
                             current = reviewer.first_item().await;
                         }

@@ -35,9 +35,11 @@ mod support {
         .await?;
         if ctx.form_post {
             leptos_axum::redirect(&receipt.next_href());
-        } else if let Some(next) = receipt.next_item {
+        } else if let (None, Some(next)) = (&receipt.next, receipt.next_item) {
             // The browser's script shows the next item from this answer: one request a decision.
-            // Should reading it fail, the page loads it itself; the decision stands either way.
+            // The claim brought it along, but for a repeated decision (a double submit), which
+            // answers with the item the first one leased. Should reading it fail, the page loads
+            // it itself; the decision stands either way.
             receipt.next = review::leased_item(ctx.db(), workflows, &user, &receipt.slug, next).await.ok();
         }
         Ok(receipt)

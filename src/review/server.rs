@@ -179,53 +179,46 @@ async fn claim_next_except(
     let now = now_ms();
     let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
-    if db.backend() == Backend::Sqlite {
-        lock_membership(&mut tx, db, workflow, user.id).await?;
-    }
-    let claimed = claim_in(&mut tx, db, workflow, user.id, skipped, now, true).await?;
+    // Membership, and on PostgreSQL a lock on it: one reviewer's claims in one workflow run one
+    // after another (SQLite has one writer), so that two at once cannot both find nothing held
+    // and lease two items. A claim after a decision needs no such lock: the decided item's row
+    // lock orders it against a repeat of the same decision, which reuses what this claim leased.
+    lock_membership(&mut tx, db, workflow, user.id).await?;
+    // An item the reviewer already holds there is theirs again rather than a second one.
+    let held: Option<(i64,)> = sqlx::query_as(
+        "select id from items where leased_by = $1 and state = 'claimed' and workflow_id = $2 \
+         and lease_expires_at > $3 limit 1",
+    )
+    .bind(user.id)
+    .bind(workflow.id)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let claimed = match held {
+        Some((id,)) => Some(id),
+        None => lease_next(&mut tx, db, workflow, user.id, skipped, now).await?.map(|c| c.id),
+    };
     tx.commit().await?;
     Ok(claimed)
 }
 
-/// Claim-next inside the caller's transaction (after a decision, in the same one). The caller
-/// has checked membership. With `reuse_held`, an item the reviewer already holds there is theirs
-/// again rather than a second one.
-async fn claim_in(
+/// Leases the next waiting item of the workflow to `user_id` inside the caller's transaction
+/// (after a decision, in the same one), passing over `skipped`; the caller has checked
+/// membership. Returns the item as its review page needs it.
+async fn lease_next(
     tx: &mut AnyConnection,
     db: &Db,
     workflow: &Workflow,
     user_id: i64,
     skipped: i64,
     now: i64,
-    reuse_held: bool,
-) -> Result<Option<i64>, AppError> {
-    if reuse_held && db.backend() == Backend::Postgres {
-        // One reviewer's claims in one workflow run one after another (SQLite has one writer),
-        // so that two at once cannot both find nothing held and lease two items. A claim after
-        // a decision needs no such lock: the decided item's row lock orders it against a
-        // repeat of the same decision, which reuses what this claim leased.
-        lock_membership(&mut *tx, db, workflow, user_id).await?;
-    }
-    if reuse_held {
-        let held: Option<(i64,)> = sqlx::query_as(
-            "select id from items where leased_by = $1 and state = 'claimed' and workflow_id = $2 \
-             and lease_expires_at > $3 limit 1",
-        )
-        .bind(user_id)
-        .bind(workflow.id)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some((id,)) = held {
-            return Ok(Some(id));
-        }
-    }
-    let claimed: Option<(i64,)> = sqlx::query_as(&format!(
+) -> Result<Option<Claimed>, AppError> {
+    let claimed: Option<Claimed> = sqlx::query_as(&format!(
         "update items set state = 'claimed', leased_by = $1, lease_token = $2, lease_expires_at = $3, \
          claimed_at = $4, updated_at = $4 \
          where id = (select id from items where workflow_id = $5 and state = 'queued' and id <> $6 \
                      order by priority desc, id limit 1{}) \
-         and state = 'queued' returning id",
+         and state = 'queued' returning {CLAIMED_COLUMNS}",
         skip_locked(db)
     ))
     .bind(user_id)
@@ -236,7 +229,7 @@ async fn claim_in(
     .bind(skipped)
     .fetch_optional(&mut *tx)
     .await?;
-    Ok(claimed.map(|(id,)| id))
+    Ok(claimed)
 }
 
 /// Leases one item a lead assigned to `user`.
@@ -282,10 +275,9 @@ pub async fn claim_assigned(db: &Db, user: &UserRecord, item_id: i64) -> Result<
     Ok((workflow.slug().to_owned(), item_id))
 }
 
-/// An item and one line of its history (`kind` is null when it has none yet).
-#[derive(sqlx::FromRow)]
-struct LeasedRow {
-    workflow_id: i64,
+/// What the review page shows of an item's own row.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
+struct ItemColumns {
     external_id: String,
     payload: String,
     prediction: String,
@@ -295,16 +287,105 @@ struct LeasedRow {
     route_reason: String,
     review_probability: f64,
     created_at: i64,
-    state: String,
-    leased_by: Option<i64>,
     lease_token: Option<String>,
     lease_expires_at: Option<i64>,
+}
+
+/// The item columns a claim returns (see [`ItemColumns`]), and how many history lines the
+/// item has, so that the history is read only when there is one.
+const CLAIMED_COLUMNS: &str = "items.id, external_id, payload, prediction, confidence, model_version, priority, \
+     route_reason, review_probability, created_at, lease_token, lease_expires_at, \
+     (select count(*) from decisions h where h.item_id = items.id) as history";
+
+/// An item just leased to a reviewer by a decision's claim, as the claim returned it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
+pub struct Claimed {
+    id: i64,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    item: ItemColumns,
+    history: i64,
+}
+
+/// An item and one line of its history (`kind` is null when it has none yet).
+#[derive(sqlx::FromRow)]
+struct LeasedRow {
+    workflow_id: i64,
+    #[sqlx(flatten)]
+    item: ItemColumns,
+    state: String,
+    leased_by: Option<i64>,
     kind: Option<String>,
     actor_label: Option<String>,
     decided_at: Option<i64>,
     reason_code: Option<String>,
     note: Option<String>,
     undone: i64,
+}
+
+impl LeasedRow {
+    fn history_line(&self) -> Option<HistoryLine> {
+        Some(HistoryLine {
+            kind: self.kind.clone()?,
+            actor: self.actor_label.clone().unwrap_or_default(),
+            at_ms: self.decided_at?,
+            reason_code: self.reason_code.clone(),
+            note: self.note.clone(),
+            undone: self.undone > 0,
+        })
+    }
+}
+
+/// The item columns and history lines of the item `$1` (a row per line), for [`LeasedRow`].
+const LEASED_ITEM: &str = "select i.workflow_id, i.external_id, i.payload, i.prediction, i.confidence, \
+     i.model_version, i.priority, i.route_reason, i.review_probability, i.created_at, i.state, i.leased_by, \
+     i.lease_token, i.lease_expires_at, d.kind, d.actor_label, d.created_at as decided_at, d.reason_code, d.note, \
+     (select count(*) from decisions u where u.undoes = d.id) as undone \
+     from items i left join decisions d on d.item_id = i.id where i.id = $1 order by d.id";
+
+/// The review page's view of an item leased to the reviewer.
+fn review_item(
+    workflow: &Workflow,
+    item_id: i64,
+    item: ItemColumns,
+    history: Vec<HistoryLine>,
+    now: i64,
+) -> ReviewItem {
+    let spec = &workflow.spec;
+    ReviewItem {
+        item_id,
+        slug: workflow.slug().to_owned(),
+        workflow: spec.name.clone(),
+        external_id: item.external_id,
+        payload: serde_json::from_str(&item.payload).unwrap_or(Value::Null),
+        prediction: serde_json::from_str(&item.prediction).unwrap_or(Value::Null),
+        confidence: item.confidence,
+        model_version: item.model_version,
+        priority: i32::try_from(item.priority).unwrap_or_default(),
+        route_reason: item.route_reason,
+        review_probability: item.review_probability,
+        created_at_ms: item.created_at,
+        lease_token: item.lease_token.unwrap_or_default(),
+        lease_expires_at_ms: item.lease_expires_at.unwrap_or(now),
+        lease_secs: spec.lease_secs,
+        labels: spec.labels.clone(),
+        reason_codes: spec.reason_codes.clone(),
+        low_confidence_below: spec.auto_approve_at.unwrap_or(0.9),
+        history,
+        now_ms: now,
+    }
+}
+
+/// The review page of an item a decision's claim just leased: its history is read only when it
+/// has one (an item released or expired before), so a fresh item costs no query.
+async fn claimed_item(db: &Db, workflow: &Workflow, claimed: Claimed, now: i64) -> Result<ReviewItem, AppError> {
+    let history = if claimed.history == 0 {
+        Vec::new()
+    } else {
+        let rows: Vec<LeasedRow> = sqlx::query_as(LEASED_ITEM).bind(claimed.id).fetch_all(db.pool()).await?;
+        rows.iter().filter_map(LeasedRow::history_line).collect()
+    };
+    Ok(review_item(workflow, claimed.id, claimed.item, history, now))
 }
 
 /// The item as its review page shows it, if it is leased to `user` right now.
@@ -319,18 +400,9 @@ pub async fn leased_item(
     let workflow = cached_workflow(db, workflows, slug).await?;
     listed_member(&workflow, user)?;
     // The item and its history in one statement: a row per history line.
-    let rows: Vec<LeasedRow> = sqlx::query_as(
-        "select i.workflow_id, i.external_id, i.payload, i.prediction, i.confidence, i.model_version, i.priority, \
-         i.route_reason, i.review_probability, i.created_at, i.state, i.leased_by, i.lease_token, \
-         i.lease_expires_at, d.kind, d.actor_label, d.created_at as decided_at, d.reason_code, d.note, \
-         (select count(*) from decisions u where u.undoes = d.id) as undone \
-         from items i left join decisions d on d.item_id = i.id where i.id = $1 order by d.id",
-    )
-    .bind(item_id)
-    .fetch_all(db.pool())
-    .await?;
+    let rows: Vec<LeasedRow> = sqlx::query_as(LEASED_ITEM).bind(item_id).fetch_all(db.pool()).await?;
     let row = rows.first().filter(|r| r.workflow_id == workflow.id).ok_or_else(|| AppError::not_found("That item"))?;
-    let held = row.state == "claimed" && row.leased_by == Some(user.id) && row.lease_expires_at.unwrap_or(0) > now;
+    let held = row.state == "claimed" && row.leased_by == Some(user.id) && row.item.lease_expires_at.unwrap_or(0) > now;
     if !held {
         let why = match ItemState::parse(&row.state) {
             Some(s) if s.is_terminal() => "it has been decided",
@@ -340,43 +412,9 @@ pub async fn leased_item(
         };
         return Err(AppError::conflict(format!("This item is no longer yours to review: {why}.")));
     }
-    let history = rows
-        .iter()
-        .filter_map(|line| {
-            Some(HistoryLine {
-                kind: line.kind.clone()?,
-                actor: line.actor_label.clone().unwrap_or_default(),
-                at_ms: line.decided_at?,
-                reason_code: line.reason_code.clone(),
-                note: line.note.clone(),
-                undone: line.undone > 0,
-            })
-        })
-        .collect();
+    let history = rows.iter().filter_map(LeasedRow::history_line).collect();
     let row = rows.into_iter().next().ok_or_else(|| AppError::internal("the item vanished"))?;
-    let spec = &workflow.spec;
-    Ok(ReviewItem {
-        item_id,
-        slug: workflow.slug().to_owned(),
-        workflow: spec.name.clone(),
-        external_id: row.external_id,
-        payload: serde_json::from_str(&row.payload).unwrap_or(Value::Null),
-        prediction: serde_json::from_str(&row.prediction).unwrap_or(Value::Null),
-        confidence: row.confidence,
-        model_version: row.model_version,
-        priority: i32::try_from(row.priority).unwrap_or_default(),
-        route_reason: row.route_reason,
-        review_probability: row.review_probability,
-        created_at_ms: row.created_at,
-        lease_token: row.lease_token.unwrap_or_default(),
-        lease_expires_at_ms: row.lease_expires_at.unwrap_or(now),
-        lease_secs: spec.lease_secs,
-        labels: spec.labels.clone(),
-        reason_codes: spec.reason_codes.clone(),
-        low_confidence_below: spec.auto_approve_at.unwrap_or(0.9),
-        history,
-        now_ms: now,
-    })
+    Ok(review_item(&workflow, item_id, row.item, history, now))
 }
 
 /// Extends the lease the reviewer holds; the new end (Unix ms).
@@ -571,14 +609,17 @@ pub async fn decide(
         workflow: workflow.clone(),
     };
     match decider.write(plan).await? {
-        Written::Decided { decision_id, next_item } => Ok(Receipt {
+        Written::Decided { decision_id, next } => Ok(Receipt {
             decision_id,
             item_id,
             slug: workflow.slug().to_owned(),
             kind: action.as_str().to_owned(),
-            next_item,
+            next_item: next.as_ref().map(|claimed| claimed.id),
             undo_until_ms: settles_at,
-            next: None,
+            next: match next {
+                Some(claimed) => Some(claimed_item(db, &workflow, claimed, now).await?),
+                None => None,
+            },
             undo: action.is_undoable().then(|| UndoOffer {
                 decision_id,
                 item_id,
@@ -633,29 +674,51 @@ pub async fn subscriptions_for(
 }
 
 /// What writing a [`Plan`] did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Written {
-    Decided {
-        decision_id: i64,
-        next_item: Option<i64>,
-    },
+    /// Recorded, and the reviewer's next item leased (if the queue had one).
+    Decided { decision_id: i64, next: Option<Claimed> },
     /// The lease was no longer the one the plan was made under; nothing was written.
     NotHeld,
 }
 
-/// Writes one decision inside the caller's transaction: the item's new state (only while the
-/// lease is still the plan's), the decision, the audit entry, the lease of the reviewer's next
-/// item, and the decision's webhook events.
-pub async fn write_plan(
+/// Writes a group of decisions inside the caller's transaction: for each, the item's new state
+/// (only while the lease is still the plan's), the decision, the audit entry, the lease of the
+/// reviewer's next item, and the decision's webhook events. What each did, in the plans' order.
+/// On SQLite a statement at a time (each is a call into the same process); on PostgreSQL the
+/// whole group is one statement.
+pub async fn write_plans(
     conn: &mut AnyConnection,
     db: &Db,
-    plan: &Plan,
+    plans: &[Plan],
     subscriptions: &HashMap<i64, Subscriptions>,
-) -> Result<Written, AppError> {
+) -> Result<Vec<Written>, AppError> {
+    // One lock order for every group (of this or another instance): the reviewers' ids.
+    let mut order: Vec<usize> = (0..plans.len()).collect();
+    order.sort_by_key(|&i| (plans[i].user_id, plans[i].item_id));
     let written = match db.backend() {
-        Backend::Postgres => decide_in_one_statement(conn, plan).await?,
-        Backend::Sqlite => decide_step_by_step(conn, db, plan).await?,
+        Backend::Postgres => decide_group_in_one_statement(conn, plans, &order).await?,
+        Backend::Sqlite => {
+            let mut written = vec![Written::NotHeld; plans.len()];
+            for &i in &order {
+                written[i] = decide_step_by_step(conn, db, &plans[i]).await?;
+            }
+            written
+        }
     };
+    for &i in &order {
+        enqueue_events(conn, &plans[i], &written[i], subscriptions).await?;
+    }
+    Ok(written)
+}
+
+/// The webhook events of a decision just written, for the endpoints that want them.
+async fn enqueue_events(
+    conn: &mut AnyConnection,
+    plan: &Plan,
+    written: &Written,
+    subscriptions: &HashMap<i64, Subscriptions>,
+) -> Result<(), AppError> {
     if let Written::Decided { decision_id, .. } = written
         && let (Some(event), Some(subscriptions)) = (plan.action.event(), subscriptions.get(&plan.workflow.id))
         && subscriptions.wants(event)
@@ -669,11 +732,11 @@ pub async fn write_plan(
             event,
             &json!(view),
             plan.settles_at,
-            Some(decision_id),
+            Some(*decision_id),
         )
         .await?;
     }
-    Ok(written)
+    Ok(())
 }
 
 /// What the item becomes: its state, and the outcome and output when the decision ends its life.
@@ -741,75 +804,117 @@ async fn decide_step_by_step(conn: &mut AnyConnection, db: &Db, plan: &Plan) -> 
     }
     // The next item is leased in the same transaction. The reviewer held this item, so no other:
     // no need to look for one they already hold.
-    let next_item = claim_in(conn, db, &plan.workflow, user_id, plan.skipped, now, false).await?;
-    Ok(Written::Decided { decision_id, next_item })
+    let next = lease_next(conn, db, &plan.workflow, user_id, plan.skipped, now).await?;
+    Ok(Written::Decided { decision_id, next })
 }
 
-/// PostgreSQL: the same writes as [`decide_step_by_step`] in one statement, so one round trip
-/// (each costs both processes a wake-up, which on a busy machine is most of a decision's cost).
-/// The statement's parts see one snapshot: the decided item is still `claimed` there, so the
-/// claim cannot pick it, and nothing is claimed or recorded unless the conditional update
-/// matched.
-async fn decide_in_one_statement(conn: &mut AnyConnection, plan: &Plan) -> Result<Written, AppError> {
-    let Plan { item_id, user_id, action, now, settles_at, time_spent, .. } = *plan;
-    let (outcome, final_output, decided_at) = item_outcome(plan);
-    // The audit detail with the decision's id left to the statement: `{"decision":` id `,` tail.
-    let detail = audit_detail(plan, 0).to_string();
-    let tail = detail.strip_prefix(r#"{"decision":0,"#).ok_or_else(|| AppError::internal("audit detail"))?;
-    let row: (Option<i64>, Option<i64>) = sqlx::query_as(
-        "with decided as ( \
-           update items set state = $1, leased_by = null, lease_token = null, lease_expires_at = null, \
-             claimed_at = null, outcome = $2, final_output = $3, decided_at = $4, updated_at = $5 \
-           where id = $6 and state = 'claimed' and leased_by = $7 and lease_token = $8 and lease_expires_at > $5 \
-           returning id), \
+/// PostgreSQL: the writes of [`decide_step_by_step`] for a whole group of plans in one
+/// statement, so one round trip and one executor start a group rather than a decision. The
+/// plans go in as a JSON array, in lock order (`order`). The statement's parts see one
+/// snapshot: the decided items are still `claimed` there, so no claim picks one of them, and
+/// nothing is claimed or recorded for a plan whose conditional update did not match. Each
+/// workflow's waiting items are locked (skipping those other groups are claiming) and handed to
+/// its decided plans in order.
+async fn decide_group_in_one_statement(
+    conn: &mut AnyConnection,
+    plans: &[Plan],
+    order: &[usize],
+) -> Result<Vec<Written>, AppError> {
+    let input: Vec<Value> = order
+        .iter()
+        .map(|&i| {
+            let plan = &plans[i];
+            let (outcome, final_output, decided_at) = item_outcome(plan);
+            // The audit detail with the decision's id left to the statement: `{"decision":` id `,` tail.
+            let detail = audit_detail(plan, 0).to_string();
+            let tail = detail.strip_prefix(r#"{"decision":0,"#).ok_or_else(|| AppError::internal("audit detail"))?;
+            Ok(json!({
+                "ord": i,
+                "item_id": plan.item_id,
+                "user_id": plan.user_id,
+                "token": plan.token,
+                "now": plan.now,
+                "next_state": plan.next_state.as_str(),
+                "outcome": outcome,
+                "final_output": final_output,
+                "decided_at": decided_at,
+                "workflow_id": plan.workflow.id,
+                "actor_label": plan.actor.label(),
+                "kind": plan.action.as_str(),
+                "reason_code": plan.reason_code,
+                "note": plan.note,
+                "output": plan.output,
+                "time_spent": plan.time_spent,
+                "final": i32::from(plan.action.is_final()),
+                "settles_at": plan.settles_at,
+                "audited": plan.action != Action::Release,
+                "audit_action": format!("item.{}", plan.action.as_str()),
+                "audit_subject": format!("item:{}", plan.item_id),
+                "audit_tail": tail,
+                "new_token": new_token(),
+                "lease_until": plan.now + plan.workflow.spec.lease_secs * 1000,
+            }))
+        })
+        .collect::<Result<_, AppError>>()?;
+    let rows: Vec<(i64, i64, Option<String>)> = sqlx::query_as(&format!(
+        "with plans as materialized ( \
+           select * from json_to_recordset($1::json) as p(ord bigint, item_id bigint, user_id bigint, token text, \
+             now bigint, next_state text, outcome text, final_output text, decided_at bigint, workflow_id bigint, \
+             actor_label text, kind text, reason_code text, note text, output text, time_spent bigint, \
+             final bigint, settles_at bigint, audited boolean, audit_action text, audit_subject text, \
+             audit_tail text, new_token text, lease_until bigint)), \
+         decided as ( \
+           update items i set state = p.next_state, leased_by = null, lease_token = null, lease_expires_at = null, \
+             claimed_at = null, outcome = p.outcome, final_output = p.final_output, decided_at = p.decided_at, \
+             updated_at = p.now \
+           from plans p \
+           where i.id = p.item_id and i.state = 'claimed' and i.leased_by = p.user_id and i.lease_token = p.token \
+             and i.lease_expires_at > p.now \
+           returning p.ord, p.token), \
          decision as ( \
            insert into decisions (item_id, workflow_id, actor_id, actor_label, kind, reason_code, note, output, \
              time_spent_ms, final, created_at, lease_token, settles_at) \
-           select id, $9, $7, $10, $11, $12, $13, $14, $15, $16, $5, $8, $17 from decided \
-           returning id), \
+           select p.item_id, p.workflow_id, p.user_id, p.actor_label, p.kind, p.reason_code, p.note, p.output, \
+             p.time_spent, p.final, p.now, p.token, p.settles_at \
+           from decided d join plans p on p.ord = d.ord order by p.ord \
+           returning id, lease_token), \
          audited as ( \
            insert into audit_events (at, actor_id, actor_label, action, subject, detail) \
-           select $5, $7, $10, $18, $19, '{\"decision\":' || id || ',' || $20 from decision where $21 \
+           select p.now, p.user_id, p.actor_label, p.audit_action, p.audit_subject, \
+             '{{\"decision\":' || n.id || ',' || p.audit_tail \
+           from decision n join decided d on d.token = n.lease_token join plans p on p.ord = d.ord \
+           where p.audited order by p.ord \
            returning id), \
+         wanted as ( \
+           select p.ord, p.workflow_id, p.user_id, p.new_token, p.lease_until, p.now, \
+             row_number() over (partition by p.workflow_id order by p.ord) as n \
+           from decided d join plans p on p.ord = d.ord), \
+         picked as ( \
+           select w.workflow_id, c.id, row_number() over (partition by w.workflow_id order by c.priority desc, c.id) as n \
+           from (select workflow_id, count(*) as wanted from wanted group by workflow_id) w \
+           cross join lateral ( \
+             select id, priority from items where workflow_id = w.workflow_id and state = 'queued' \
+             order by priority desc, id limit w.wanted for update skip locked) c), \
          next as ( \
-           update items set state = 'claimed', leased_by = $7, lease_token = $22, lease_expires_at = $23, \
-             claimed_at = $5, updated_at = $5 \
-           where id = (select id from items where workflow_id = $9 and state = 'queued' and id <> $24 \
-                         and exists (select 1 from decided) \
-                       order by priority desc, id limit 1 for update skip locked) \
-           and state = 'queued' returning id) \
-         select (select id from decision), (select id from next)",
-    )
-    .bind(plan.next_state.as_str())
-    .bind(outcome)
-    .bind(final_output)
-    .bind(decided_at)
-    .bind(now)
-    .bind(item_id)
-    .bind(user_id)
-    .bind(&plan.token)
-    .bind(plan.workflow.id)
-    .bind(plan.actor.label())
-    .bind(action.as_str())
-    .bind(&plan.reason_code)
-    .bind(&plan.note)
-    .bind(&plan.output)
-    .bind(time_spent)
-    .bind(i32::from(action.is_final()))
-    .bind(settles_at)
-    .bind(format!("item.{}", action.as_str()))
-    .bind(format!("item:{item_id}"))
-    .bind(tail)
-    .bind(action != Action::Release)
-    .bind(new_token())
-    .bind(now + plan.workflow.spec.lease_secs * 1000)
-    .bind(plan.skipped)
-    .fetch_one(&mut *conn)
+           update items set state = 'claimed', leased_by = w.user_id, lease_token = w.new_token, \
+             lease_expires_at = w.lease_until, claimed_at = w.now, updated_at = w.now \
+           from wanted w join picked k on k.workflow_id = w.workflow_id and k.n = w.n \
+           where items.id = k.id and items.state = 'queued' \
+           returning w.ord, {CLAIMED_COLUMNS}) \
+         select d.ord, n.id, (select row_to_json(x)::text from next x where x.ord = d.ord) \
+         from decided d join decision n on n.lease_token = d.token",
+    ))
+    .bind(Value::Array(input).to_string())
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(match row {
-        (Some(decision_id), next_item) => Written::Decided { decision_id, next_item },
-        (None, _) => Written::NotHeld,
-    })
+    let mut written = vec![Written::NotHeld; plans.len()];
+    for (ord, decision_id, next) in rows {
+        let slot = usize::try_from(ord).ok().and_then(|i| written.get_mut(i));
+        let slot = slot.ok_or_else(|| AppError::internal("a decision of no plan"))?;
+        let next = next.map(|json| serde_json::from_str(&json)).transpose().map_err(AppError::internal)?;
+        *slot = Written::Decided { decision_id, next };
+    }
+    Ok(written)
 }
 
 /// The answer to a decision whose lease is not the caller's (any more): the first answer again

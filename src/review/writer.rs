@@ -5,12 +5,14 @@
 //! SQLite has one write lock, and a decision touches the same few pages as its neighbours (the
 //! newest decisions and audit entries, the small lease indexes), so many decisions in one
 //! transaction cost little more than one. Each decision is still conditional on its own lease
-//! ([`server::write_plan`]): one that lost its lease writes nothing and the others go on. A
+//! ([`server::write_plans`]): one that lost its lease writes nothing and the others go on. A
 //! database error fails its group (those reviewers get a 500; nothing of the group is stored).
 //! On PostgreSQL two writers take turns at the queue: one group is written while the next
-//! gathers, and each commit (one WAL flush) serves a whole group. Within a group, decisions are
-//! written in the order of their reviewers' ids, so groups (of this or another instance) take
-//! their row locks in one order and cannot deadlock.
+//! gathers, each group is one statement, and each commit (one WAL flush) serves a whole group.
+//! Decisions go in in the order of their reviewers' ids, so groups (of this or another
+//! instance) take their row locks in one order. Two groups only meet on one item through a
+//! double submit; were PostgreSQL ever to see a deadlock there, it fails one of the groups,
+//! as any database error does.
 
 use super::server::{self, Plan, Written};
 use crate::error::AppError;
@@ -55,13 +57,8 @@ async fn write_group(db: &Db, plans: &[Plan]) -> Result<Vec<Written>, AppError> 
     // Other SQLite writers of this process (ingest, claims, the lease sweeper) take turns with it.
     let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
-    let mut order: Vec<usize> = (0..plans.len()).collect();
-    order.sort_by_key(|&i| plans[i].user_id());
     let subscriptions = server::subscriptions_for(&mut tx, plans).await?;
-    let mut results = vec![Written::NotHeld; plans.len()];
-    for i in order {
-        results[i] = server::write_plan(&mut tx, db, &plans[i], &subscriptions).await?;
-    }
+    let results = server::write_plans(&mut tx, db, plans, &subscriptions).await?;
     tx.commit().await?;
     Ok(results)
 }
