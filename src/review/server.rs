@@ -617,7 +617,7 @@ pub async fn decide(
             next_item: next.as_ref().map(|claimed| claimed.id),
             undo_until_ms: settles_at,
             next: match next {
-                Some(claimed) => Some(claimed_item(db, &workflow, claimed, now).await?),
+                Some(claimed) => Some(claimed_item(db, &workflow, *claimed, now).await?),
                 None => None,
             },
             undo: action.is_undoable().then(|| UndoOffer {
@@ -677,7 +677,7 @@ pub async fn subscriptions_for(
 #[derive(Debug, Clone)]
 pub enum Written {
     /// Recorded, and the reviewer's next item leased (if the queue had one).
-    Decided { decision_id: i64, next: Option<Claimed> },
+    Decided { decision_id: i64, next: Option<Box<Claimed>> },
     /// The lease was no longer the one the plan was made under; nothing was written.
     NotHeld,
 }
@@ -804,7 +804,7 @@ async fn decide_step_by_step(conn: &mut AnyConnection, db: &Db, plan: &Plan) -> 
     }
     // The next item is leased in the same transaction. The reviewer held this item, so no other:
     // no need to look for one they already hold.
-    let next = lease_next(conn, db, &plan.workflow, user_id, plan.skipped, now).await?;
+    let next = lease_next(conn, db, &plan.workflow, user_id, plan.skipped, now).await?.map(Box::new);
     Ok(Written::Decided { decision_id, next })
 }
 
