@@ -118,15 +118,7 @@ pub async fn overview(db: &Db, user: &UserRecord) -> Result<QueuesOverview, AppE
         .bind(start_of_day_utc(now))
         .fetch_one(&mut *conn)
         .await?;
-        let mine: Option<(i64,)> = sqlx::query_as(
-            "select id from items where leased_by = $1 and state = 'claimed' and workflow_id = $2 \
-             and lease_expires_at > $3 limit 1",
-        )
-        .bind(user.id)
-        .bind(id)
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let mine = held_item(&mut conn, id, user.id, now).await?;
         queues.push(QueueSummary {
             slug,
             name,
@@ -135,7 +127,7 @@ pub async fn overview(db: &Db, user: &UserRecord) -> Result<QueuesOverview, AppE
             due_soon: due_soon - overdue,
             overdue,
             my_decisions_today: today,
-            my_item: mine.map(|(i,)| i),
+            my_item: mine,
             paused: paused != 0,
         });
     }
@@ -185,21 +177,31 @@ async fn claim_next_except(
     // lock orders it against a repeat of the same decision, which reuses what this claim leased.
     lock_membership(&mut tx, db, workflow, user.id).await?;
     // An item the reviewer already holds there is theirs again rather than a second one.
-    let held: Option<(i64,)> = sqlx::query_as(
-        "select id from items where leased_by = $1 and state = 'claimed' and workflow_id = $2 \
-         and lease_expires_at > $3 limit 1",
-    )
-    .bind(user.id)
-    .bind(workflow.id)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let claimed = match held {
-        Some((id,)) => Some(id),
+    let claimed = match held_item(&mut tx, workflow.id, user.id, now).await? {
+        Some(id) => Some(id),
         None => lease_next(&mut tx, db, workflow, user.id, skipped, now).await?.map(|c| c.id),
     };
     tx.commit().await?;
     Ok(claimed)
+}
+
+/// The item `user_id` holds in the workflow right now, if any.
+async fn held_item(
+    conn: &mut AnyConnection,
+    workflow_id: i64,
+    user_id: i64,
+    now: i64,
+) -> Result<Option<i64>, AppError> {
+    let held: Option<(i64,)> = sqlx::query_as(
+        "select id from items where leased_by = $1 and state = 'claimed' and workflow_id = $2 \
+         and lease_expires_at > $3 limit 1",
+    )
+    .bind(user_id)
+    .bind(workflow_id)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(held.map(|(id,)| id))
 }
 
 /// Leases the next waiting item of the workflow to `user_id` inside the caller's transaction
