@@ -10,10 +10,10 @@
 //! fresh database. The server runs in this process on a random port; the clients share the same
 //! machine, so the figures are for the whole box (server + load generator).
 
-use gatehouse::server::audit::Actor;
-use gatehouse::server::config::ServeArgs;
-use gatehouse::server::db::Db;
-use gatehouse::server::startup::Application;
+use gatehouse::config::ServeArgs;
+use gatehouse::startup::Application;
+use gatehouse::storage::audit::Actor;
+use gatehouse::storage::db::Db;
 use serde_json::{Value, json};
 use sqlx::Connection;
 use std::sync::Arc;
@@ -178,7 +178,7 @@ async fn main() {
                     serde_json::from_value(body).unwrap()
                 })
                 .collect();
-            if gatehouse::items::server::ingest_batch(&db, &contracts, &workflow, subs).await.is_err() {
+            if gatehouse::items::ingest::ingest_batch(&db, &contracts, &workflow, subs).await.is_err() {
                 panic!("preload failed at {first}");
             }
         }

@@ -12,11 +12,11 @@
 //! PostgreSQL uses `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`) as an admin URL and creates a
 //! fresh database. Server and reviewers share this machine, so the figures are for the whole box.
 
+use gatehouse::config::ServeArgs;
 use gatehouse::domain::Role;
-use gatehouse::server::audit::Actor;
-use gatehouse::server::config::ServeArgs;
-use gatehouse::server::db::Db;
-use gatehouse::server::startup::Application;
+use gatehouse::startup::Application;
+use gatehouse::storage::audit::Actor;
+use gatehouse::storage::db::Db;
 use gatehouse::users::server::NewUser;
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -157,7 +157,7 @@ async fn main() {
                 .unwrap()
             })
             .collect();
-        if gatehouse::items::server::ingest_batch(&db, &contracts, &workflow, subs).await.is_err() {
+        if gatehouse::items::ingest::ingest_batch(&db, &contracts, &workflow, subs).await.is_err() {
             panic!("loading items failed at {first}");
         }
     }

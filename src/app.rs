@@ -1,8 +1,6 @@
 //! The page shell, the router, and the signed-in user shared by every page.
 
-use crate::auth::SessionUser;
-use crate::auth::api::{CreateFirstAdmin, Login, Logout, current_user};
-use crate::error::AppError;
+use crate::components::auth::Auth;
 use crate::pages::{
     api_keys::ApiKeysPage,
     api_reference::ApiReferencePage,
@@ -26,7 +24,7 @@ use leptos_router::{SsrMode, path};
 /// The HTML document around the app. Runs on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::server::security::set_page_csp();
+    crate::web::security::set_page_csp();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -42,30 +40,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
-    }
-}
-
-/// Who is signed in, and the actions that change it. Provided once by [`App`].
-#[derive(Clone, Copy)]
-pub struct Auth {
-    pub login: ServerAction<Login>,
-    pub logout: ServerAction<Logout>,
-    pub setup: ServerAction<CreateFirstAdmin>,
-    pub user: Resource<Result<Option<SessionUser>, AppError>>,
-}
-
-impl Auth {
-    fn provide() -> Self {
-        let login = ServerAction::<Login>::new();
-        let logout = ServerAction::<Logout>::new();
-        let setup = ServerAction::<CreateFirstAdmin>::new();
-        let user = Resource::new(
-            move || (login.version().get(), logout.version().get(), setup.version().get()),
-            |_| current_user(),
-        );
-        let auth = Self { login, logout, setup, user };
-        provide_context(auth);
-        auth
     }
 }
 

@@ -2,9 +2,11 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
-pub mod password;
+pub mod context;
 #[cfg(feature = "ssr")]
-pub mod server;
+pub mod sign_in;
+#[cfg(feature = "ssr")]
+pub mod throttle;
 
 use crate::domain::Role;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,11 @@
-//! Pieces shared by pages: the signed-in layout and form parts.
+//! Pieces shared by pages: who is signed in, the signed-in layout, form parts, tables, the
+//! display of an item, and formats.
 
+pub mod auth;
+pub mod correction_fields;
 pub mod form;
 pub mod format;
+pub mod item_display;
 pub mod layout;
 pub mod table;
+pub mod workflow_fields;

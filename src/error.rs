@@ -110,6 +110,16 @@ impl AppError {
         }
     }
 
+    /// For the command line, which has no form field to point at: the message, naming the field
+    /// when the message does not already.
+    #[cfg(feature = "ssr")]
+    pub fn for_terminal(self) -> anyhow::Error {
+        match self.field() {
+            Some(field) if !self.to_string().contains(field) => anyhow::anyhow!("{field}: {self}"),
+            _ => anyhow::anyhow!("{self}"),
+        }
+    }
+
     /// Logs an infrastructure error with its full chain and returns the opaque variant.
     #[cfg(feature = "ssr")]
     #[track_caller]

@@ -1,6 +1,62 @@
-//! Items: automation outputs submitted for routing and review, and their decisions.
+//! Items: automation outputs submitted for routing and review, and their decisions. The types
+//! here are what the pages show of any item (its history, why it was routed); the machine API's
+//! views, ingest and reads are server only.
 
 #[cfg(feature = "ssr")]
-pub mod server;
+pub mod decisions;
+#[cfg(feature = "ssr")]
+pub mod ingest;
+#[cfg(feature = "ssr")]
+mod insert;
+#[cfg(feature = "ssr")]
+pub mod list;
+#[cfg(feature = "ssr")]
+pub mod rest;
+#[cfg(feature = "ssr")]
+pub mod submission;
+#[cfg(feature = "ssr")]
+pub mod view;
 #[cfg(feature = "ssr")]
 pub mod writer;
+
+use serde::{Deserialize, Serialize};
+
+/// One line of an item's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryLine {
+    pub kind: String,
+    pub actor: String,
+    pub at_ms: i64,
+    pub reason_code: Option<String>,
+    pub note: Option<String>,
+    pub undone: bool,
+}
+
+/// How a route reason reads to a reviewer.
+pub fn route_reason_text(reason: &str) -> &'static str {
+    match reason {
+        "below_threshold" => "Confidence below the auto-approve threshold",
+        "audit" => "Audit sample: confident, checked at random to measure accuracy",
+        "rollout_holdout" => "Rollout holdout: confident, held back while auto-approval is rolled out",
+        "low_confidence" => "Confidence below the escalation threshold",
+        "paused" => "The workflow is paused: every item is reviewed",
+        "breaker" => "The breaker is open: auto-approval stopped because audits found too many errors",
+        _ => "Routed for review",
+    }
+}
+
+/// How a decision kind reads in a history or an undo banner.
+pub fn kind_text(kind: &str) -> &'static str {
+    match kind {
+        "auto_approve" => "Auto-approved",
+        "approve" => "Approved",
+        "reject" => "Rejected",
+        "correct" => "Corrected",
+        "escalate" => "Escalated",
+        "release" => "Skipped",
+        "lease_expired" => "Lease expired",
+        "assign" => "Assigned",
+        "undo" => "Undone",
+        _ => "Recorded",
+    }
+}

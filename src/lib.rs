@@ -1,24 +1,52 @@
 //! Gatehouse: a human-in-the-loop review gateway for AI automations.
 //!
 //! One crate, two builds: with `ssr` it is the server (axum + Leptos SSR), with `hydrate` it is
-//! the WebAssembly that makes the pages interactive. See `docs/ARCHITECTURE.md`.
+//! the WebAssembly that makes the pages interactive. The modules form layers whose imports
+//! only point down (`tests/architecture.rs` holds the line; `docs/ARCHITECTURE.md` draws them):
+//! `domain` and `error`, then `storage`, each area's services, the app `state`, server
+//! functions (`<area>/api.rs`) and REST handlers (`<area>/rest.rs`, mounted by `web`), the
+//! `components`, `pages` and `app` shell, and on top `startup` and the `cli`.
 
-pub mod api_keys;
-pub mod app;
-pub mod auth;
-pub mod components;
+// Foundation: pure rules and the one error type, in both builds.
 pub mod domain;
 pub mod error;
+
+// Bottom layer (server only): database, audit log, sessions, group commit, caches, clock.
+#[cfg(feature = "ssr")]
+pub mod storage;
+
+// Areas: shared types at the root of each, server functions in `api`, services beside them.
+pub mod api_keys;
+pub mod api_reference;
+pub mod auth;
 pub mod items;
-#[cfg(feature = "ssr")]
-pub mod machine_api;
-pub mod pages;
 pub mod review;
-#[cfg(feature = "ssr")]
-pub mod server;
 pub mod users;
 pub mod webhooks;
 pub mod workflows;
+
+// What every request can reach, and the server's settings.
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+// HTTP plumbing: security headers and checks, the machine API's router, errors and extractors.
+#[cfg(feature = "ssr")]
+pub mod web;
+
+// The user interface: shared components, one page per file, the shell and its router.
+pub mod app;
+pub mod components;
+pub mod pages;
+
+// Top layer (server only): building and running the server, the command line.
+#[cfg(feature = "ssr")]
+pub mod cli;
+#[cfg(feature = "ssr")]
+pub mod startup;
+#[cfg(feature = "ssr")]
+pub mod telemetry;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

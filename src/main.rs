@@ -3,8 +3,8 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = gatehouse::server::config::Cli::parse();
-    match gatehouse::server::cli::run(cli).await {
+    let cli = gatehouse::cli::args::Cli::parse();
+    match gatehouse::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

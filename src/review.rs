@@ -1,12 +1,34 @@
-//! Reviewer queues: claiming items under a lease, deciding them, undo. Types shared by the
-//! server and the browser; the storage side is in `server`, the server functions in `api`.
+//! Reviewer queues: claiming items under a lease, deciding them, undo. The types here are
+//! shared by the server and the browser; the server functions are in `api`, and each service
+//! has its own file: `claim`, `lease`, `decide` (with `not_held` for a lost lease), the group
+//! `writer` (`plan` is what it writes, `group_statement` its PostgreSQL form), `undo`,
+//! `assign`, `item_view` (an item as the review page shows it) and `queues` (the queues page).
 
 pub mod api;
 #[cfg(feature = "ssr")]
-pub mod server;
+pub mod assign;
+#[cfg(feature = "ssr")]
+pub mod claim;
+#[cfg(feature = "ssr")]
+pub mod decide;
+#[cfg(feature = "ssr")]
+mod group_statement;
+#[cfg(feature = "ssr")]
+pub mod item_view;
+#[cfg(feature = "ssr")]
+pub mod lease;
+#[cfg(feature = "ssr")]
+mod not_held;
+#[cfg(feature = "ssr")]
+pub mod plan;
+#[cfg(feature = "ssr")]
+pub mod queues;
+#[cfg(feature = "ssr")]
+pub mod undo;
 #[cfg(feature = "ssr")]
 pub mod writer;
 
+use crate::items::HistoryLine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -27,6 +49,13 @@ pub struct QueueSummary {
     /// The item this reviewer holds in this workflow, if any.
     pub my_item: Option<i64>,
     pub paused: bool,
+}
+
+/// One workflow's queue for its own page, and the server's clock to tell ages by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueSnapshot {
+    pub queue: QueueSummary,
+    pub now_ms: i64,
 }
 
 /// An item a lead assigned to this reviewer.
@@ -50,17 +79,6 @@ pub struct QueuesOverview {
 
 /// The review SLA window in which a waiting item counts as due soon.
 pub const DUE_SOON_MS: i64 = 30 * 60 * 1000;
-
-/// One line of an item's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistoryLine {
-    pub kind: String,
-    pub actor: String,
-    pub at_ms: i64,
-    pub reason_code: Option<String>,
-    pub note: Option<String>,
-    pub undone: bool,
-}
 
 /// An item leased to the reviewer, with what the review page needs to show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,35 +150,6 @@ pub struct UndoOffer {
     pub kind: String,
     pub undo_until_ms: i64,
     pub now_ms: i64,
-}
-
-/// How a route reason reads to a reviewer.
-pub fn route_reason_text(reason: &str) -> &'static str {
-    match reason {
-        "below_threshold" => "Confidence below the auto-approve threshold",
-        "audit" => "Audit sample: confident, checked at random to measure accuracy",
-        "rollout_holdout" => "Rollout holdout: confident, held back while auto-approval is rolled out",
-        "low_confidence" => "Confidence below the escalation threshold",
-        "paused" => "The workflow is paused: every item is reviewed",
-        "breaker" => "The breaker is open: auto-approval stopped because audits found too many errors",
-        _ => "Routed for review",
-    }
-}
-
-/// How a decision kind reads in a history or an undo banner.
-pub fn kind_text(kind: &str) -> &'static str {
-    match kind {
-        "auto_approve" => "Auto-approved",
-        "approve" => "Approved",
-        "reject" => "Rejected",
-        "correct" => "Corrected",
-        "escalate" => "Escalated",
-        "release" => "Skipped",
-        "lease_expired" => "Lease expired",
-        "assign" => "Assigned",
-        "undo" => "Undone",
-        _ => "Recorded",
-    }
 }
 
 /// The page of a leased item.

@@ -2,6 +2,8 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod password;
+#[cfg(feature = "ssr")]
 pub mod server;
 
 use crate::domain::Role;

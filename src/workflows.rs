@@ -2,10 +2,17 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod cache;
+#[cfg(feature = "ssr")]
 pub mod contract;
+#[cfg(feature = "ssr")]
+pub mod form;
+#[cfg(feature = "ssr")]
+pub mod membership;
 #[cfg(feature = "ssr")]
 pub mod server;
 
+use crate::webhooks::{DeadLetterView, EndpointView};
 use serde::{Deserialize, Serialize};
 
 /// A workflow in the admin list.
@@ -57,23 +64,6 @@ pub struct HistoryEntry {
     pub actor: String,
     pub reason: String,
     pub changed: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EndpointView {
-    pub id: i64,
-    pub url: String,
-    pub event_types: Vec<String>,
-    pub failing: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeadLetterView {
-    pub id: i64,
-    pub url: String,
-    pub event_type: String,
-    pub attempts: i64,
-    pub last_error: Option<String>,
 }
 
 /// Everything the workflow settings page shows.

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 #[server(endpoint = "api-keys/list")]
 pub async fn list_api_keys() -> Result<Vec<KeySummary>, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     use crate::domain::Role;
     let ctx = RequestCtx::from_leptos().await?;
     ctx.require(Role::Admin).await?;
@@ -16,7 +16,7 @@ pub async fn list_api_keys() -> Result<Vec<KeySummary>, AppError> {
 /// Creates a key for the comma-separated workflow slugs; the answer is the key, shown once.
 #[server(endpoint = "api-keys/create")]
 pub async fn create_api_key(name: String, workflows: String) -> Result<String, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     use crate::domain::Role;
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;
@@ -29,7 +29,7 @@ pub async fn create_api_key(name: String, workflows: String) -> Result<String, A
 
 #[server(endpoint = "api-keys/revoke")]
 pub async fn revoke_api_key(key_id: i64) -> Result<(), AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     use crate::domain::Role;
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;

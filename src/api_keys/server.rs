@@ -1,7 +1,7 @@
 use crate::error::AppError;
-use crate::server::audit::{self, Actor};
-use crate::server::db::Db;
-use crate::server::now_ms;
+use crate::storage::audit::{self, Actor};
+use crate::storage::clock::now_ms;
+use crate::storage::db::Db;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 

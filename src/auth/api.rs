@@ -7,23 +7,25 @@ use leptos::prelude::*;
 /// The signed-in user, or `None`.
 #[server(endpoint = "auth/me")]
 pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
-    use super::server::RequestCtx;
+    use super::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     Ok(ctx.current_user().await?.map(|user| user.to_session_user()))
 }
 
 #[server(endpoint = "auth/login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<SessionUser, AppError> {
-    use super::server::{RequestCtx, sign_in};
+    use super::context::RequestCtx;
+    use super::sign_in::check_credentials;
     let ctx = RequestCtx::from_leptos().await?;
-    let user = sign_in(&ctx, &email, password).await?;
+    let user = check_credentials(ctx.db(), ctx.sign_in_policy(), ctx.client_ip, &email, password).await?;
+    ctx.start_session(&user).await?;
     leptos_axum::redirect(&super::safe_next(next.as_deref()));
-    Ok(user)
+    Ok(user.to_session_user())
 }
 
 #[server(endpoint = "auth/logout")]
 pub async fn logout() -> Result<(), AppError> {
-    use super::server::RequestCtx;
+    use super::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     ctx.end_session().await?;
     leptos_axum::redirect("/login");
@@ -33,7 +35,7 @@ pub async fn logout() -> Result<(), AppError> {
 /// Whether the instance still needs its first admin.
 #[server(endpoint = "setup/status")]
 pub async fn needs_setup() -> Result<bool, AppError> {
-    use super::server::RequestCtx;
+    use super::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     Ok(crate::users::server::count(ctx.db()).await? == 0)
 }
@@ -46,7 +48,7 @@ pub async fn create_first_admin(
     password: String,
     password_confirm: String,
 ) -> Result<SessionUser, AppError> {
-    use super::server::RequestCtx;
+    use super::context::RequestCtx;
     use crate::users::server::{self as users, NewUser};
     let ctx = RequestCtx::from_leptos().await?;
     if password != password_confirm {
@@ -62,7 +64,7 @@ pub async fn create_first_admin(
 /// A secret created by the admin's last form post without JavaScript, shown once.
 #[server(endpoint = "flash/take")]
 pub async fn take_flash_secret() -> Result<Option<FlashSecret>, AppError> {
-    use super::server::RequestCtx;
+    use super::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     ctx.require(crate::domain::Role::Admin).await?;
     ctx.take_flash_secret().await

@@ -1,5 +1,5 @@
-use crate::app::Auth;
 use crate::auth::SessionUser;
+use crate::components::auth::Auth;
 use crate::domain::Role;
 use crate::error::AppError;
 use leptos::prelude::*;

@@ -1,11 +1,46 @@
-//! The life of an item (DESIGN.md, Item life), as a pure state machine.
+//! The life of an item (docs/DESIGN.md, Item life), as a pure state machine.
 //!
 //! `queued -> claimed -> decided`, `claimed -> queued` on release or lease expiry,
 //! `queued | claimed -> escalated -> assigned -> claimed -> decided`. The storage layer asks
 //! [`ItemState::apply`] before every change, so a refused transition changes nothing.
 
+use super::routing::Destination;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// A state as an SQL literal (`state_sql!(Queued)` is `'queued'`), for statement text fixed at
+/// compile time (`concat!`). Statements name states this way rather than binding them because
+/// the queue indexes are partial (`where state = 'queued'`), and a planner can use such an index
+/// only when the query names the same literal. Checked against [`ItemState::as_str`] below.
+#[cfg(any(feature = "ssr", test))]
+macro_rules! state_sql {
+    (Queued) => {
+        "'queued'"
+    };
+    (Claimed) => {
+        "'claimed'"
+    };
+    (Escalated) => {
+        "'escalated'"
+    };
+    (Assigned) => {
+        "'assigned'"
+    };
+    (AutoApproved) => {
+        "'auto_approved'"
+    };
+    (Approved) => {
+        "'approved'"
+    };
+    (Rejected) => {
+        "'rejected'"
+    };
+    (Corrected) => {
+        "'corrected'"
+    };
+}
+#[cfg(any(feature = "ssr", test))]
+pub(crate) use state_sql;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -88,6 +123,15 @@ impl ItemState {
 
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// Where an item starts, by where routing sent it.
+    pub fn on_arrival(destination: Destination) -> Self {
+        match destination {
+            Destination::AutoApproved => ItemState::AutoApproved,
+            Destination::Review => ItemState::Queued,
+            Destination::Escalation => ItemState::Escalated,
+        }
     }
 
     /// Decided for good: the outcome an automation acts on.
@@ -264,6 +308,31 @@ mod tests {
         assert_eq!(e.to_string(), "This item cannot be rejected because it has already been decided.");
         let e = S::Queued.apply(A::Approve, false).unwrap_err();
         assert_eq!(e.to_string(), "This item cannot be approved because nobody holds it.");
+    }
+
+    #[test]
+    fn sql_literals_name_the_states() {
+        let literals = [
+            (S::Queued, state_sql!(Queued)),
+            (S::Claimed, state_sql!(Claimed)),
+            (S::Escalated, state_sql!(Escalated)),
+            (S::Assigned, state_sql!(Assigned)),
+            (S::AutoApproved, state_sql!(AutoApproved)),
+            (S::Approved, state_sql!(Approved)),
+            (S::Rejected, state_sql!(Rejected)),
+            (S::Corrected, state_sql!(Corrected)),
+        ];
+        assert_eq!(literals.len(), S::ALL.len());
+        for (state, literal) in literals {
+            assert_eq!(literal, format!("'{}'", state.as_str()));
+        }
+    }
+
+    #[test]
+    fn routing_decides_where_an_item_starts() {
+        assert_eq!(S::on_arrival(Destination::AutoApproved), S::AutoApproved);
+        assert_eq!(S::on_arrival(Destination::Review), S::Queued);
+        assert_eq!(S::on_arrival(Destination::Escalation), S::Escalated);
     }
 
     #[test]

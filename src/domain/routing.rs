@@ -1,5 +1,5 @@
 //! Routing at ingest: where an item goes, given its confidence and the workflow's settings.
-//! See DESIGN.md, "Routing bands". Pure and deterministic: the same item always lands the same way.
+//! See docs/DESIGN.md, "Routing bands". Pure and deterministic: the same item always lands the same way.
 
 use serde::{Deserialize, Serialize};
 

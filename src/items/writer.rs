@@ -4,15 +4,17 @@
 //!
 //! Each submission is validated and routed by its own request first (in parallel); the writer
 //! only writes. The outcome for every caller is the one it would get alone (see
-//! [`server::write_group`]): created, the stored item again, or a conflict. A database error
+//! [`write_group`]): created, the stored item again, or a conflict. A database error
 //! fails the group it happened in (its callers get a 500; nothing of that group is stored). An
 //! answer is sent only after the commit, so an acknowledged item survives a kill of the process.
 //! Several instances may run side by side: this only batches within one process.
 
-use super::server::{self, Ingested, Prepared};
+use super::ingest::write_group;
+use super::submission::{Prepared, Submission, prepare_one};
+use super::view::Ingested;
 use crate::error::AppError;
-use crate::server::db::{Backend, Db};
-use crate::server::group_commit::GroupCommit;
+use crate::storage::db::{Backend, Db};
+use crate::storage::group_commit::GroupCommit;
 use crate::workflows::contract::ContractCache;
 use crate::workflows::server::Workflow;
 use futures_util::future::BoxFuture;
@@ -21,19 +23,19 @@ use std::sync::Arc;
 /// The most submissions written in one transaction.
 pub const MAX_GROUP: usize = 512;
 
-type Submission = (Arc<Workflow>, Prepared);
+type Job = (Arc<Workflow>, Prepared);
 
-fn write<'a>(db: &'a Db, subs: &'a [Submission]) -> BoxFuture<'a, Result<Vec<Result<Ingested, AppError>>, AppError>> {
+fn write<'a>(db: &'a Db, subs: &'a [Job]) -> BoxFuture<'a, Result<Vec<Result<Ingested, AppError>>, AppError>> {
     Box::pin(async move {
         let group: Vec<(&Workflow, &Prepared)> = subs.iter().map(|(w, p)| (&**w, p)).collect();
-        server::write_group(db, &group).await
+        write_group(db, &group).await
     })
 }
 
 /// The handle requests submit through; cheap to clone.
 #[derive(Clone)]
 pub struct Ingestor {
-    writer: GroupCommit<Submission, Result<Ingested, AppError>>,
+    writer: GroupCommit<Job, Result<Ingested, AppError>>,
 }
 
 impl Ingestor {
@@ -48,14 +50,14 @@ impl Ingestor {
         Self { writer: GroupCommit::start(db, "ingest", writers, MAX_GROUP, Arc::new(write)) }
     }
 
-    /// Validates, routes and stores one submission (see [`server::ingest_one`] for the rules).
+    /// Validates, routes and stores one submission (see [`super::ingest::ingest_one`] for the rules).
     pub async fn submit(
         &self,
         cache: &ContractCache,
         workflow: Arc<Workflow>,
-        sub: server::Submission,
+        sub: Submission,
     ) -> Result<Ingested, AppError> {
-        let prepared = server::prepare_one(cache, &workflow, sub)?;
+        let prepared = prepare_one(cache, &workflow, sub)?;
         self.writer.submit((workflow, prepared)).await?
     }
 }

@@ -1,5 +1,5 @@
-use crate::app::Auth;
 use crate::auth::api::needs_setup;
+use crate::components::auth::Auth;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 

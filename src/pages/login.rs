@@ -1,5 +1,5 @@
-use crate::app::Auth;
 use crate::auth::api::needs_setup;
+use crate::components::auth::Auth;
 use crate::components::form::{ErrorAlert, Field, Submit, action_error};
 use crate::components::layout::Logo;
 use leptos::prelude::*;

@@ -1,6 +1,9 @@
 use crate::components::form::{ErrorAlert, action_error};
+use crate::components::format::age;
 use crate::components::layout::Protected;
+use crate::components::table::DataTable;
 use crate::domain::Role;
+use crate::domain::item_state::ItemState;
 use crate::review::api::{ClaimAssigned, StartReviewing, queues};
 use crate::review::{AssignedItem, QueueSummary, QueuesOverview, item_href};
 use leptos::prelude::*;
@@ -16,18 +19,6 @@ pub fn QueuesPage() -> impl IntoView {
         <Protected role=Role::Reviewer>
             <Queues />
         </Protected>
-    }
-}
-
-/// A short age: "45 s", "12 min", "3 h 5 min", "2 d".
-pub fn age(ms: i64) -> String {
-    let secs = (ms / 1000).max(0);
-    match secs {
-        0..60 => format!("{secs} s"),
-        60..3600 => format!("{} min", secs / 60),
-        3600..86_400 if secs % 3600 >= 60 => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
-        3600..86_400 => format!("{} h", secs / 3600),
-        _ => format!("{} d", secs / 86_400),
     }
 }
 
@@ -141,12 +132,12 @@ fn AssignedList(items: Vec<AssignedItem>, now_ms: i64, claim: ServerAction<Claim
             .into_any();
     }
     view! {
-        <crate::components::table::DataTable columns=&["Item", "Workflow", "Waiting", ""]>
+        <DataTable columns=&["Item", "Workflow", "Waiting", ""]>
             {items
                 .into_iter()
                 .map(|item| {
                     let label = format!("Review {}", item.external_id);
-                    let open = item.state == "claimed";
+                    let open = item.state == ItemState::Claimed.as_str();
                     view! {
                         <tr>
                             <th scope="row">{item.external_id.clone()}</th>
@@ -168,20 +159,7 @@ fn AssignedList(items: Vec<AssignedItem>, now_ms: i64, claim: ServerAction<Claim
                     }
                 })
                 .collect_view()}
-        </crate::components::table::DataTable>
+        </DataTable>
     }
     .into_any()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ages_read_naturally() {
-        assert_eq!(super::age(45_000), "45 s");
-        assert_eq!(super::age(12 * 60_000), "12 min");
-        assert_eq!(super::age(3 * 3_600_000 + 5 * 60_000), "3 h 5 min");
-        assert_eq!(super::age(2 * 3_600_000), "2 h");
-        assert_eq!(super::age(3 * 86_400_000), "3 d");
-        assert_eq!(super::age(-5), "0 s");
-    }
 }

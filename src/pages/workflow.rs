@@ -1,11 +1,13 @@
-use super::workflows::WorkflowFields;
 use crate::components::form::{ErrorAlert, Field, OnceSecret, Submit, action_error};
 use crate::components::format::when;
 use crate::components::layout::Protected;
 use crate::components::table::DataTable;
+use crate::components::workflow_fields::WorkflowFields;
 use crate::domain::Role;
-use crate::workflows::api::{AddWebhook, ReplayWebhook, SaveWorkflow, load_workflow};
-use crate::workflows::{DeadLetterView, EndpointView, HistoryEntry, WorkflowDetail};
+use crate::webhooks::api::{AddWebhook, ReplayWebhook};
+use crate::webhooks::{DeadLetterView, EndpointView};
+use crate::workflows::api::{SaveWorkflow, load_workflow};
+use crate::workflows::{HistoryEntry, WorkflowDetail};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;

@@ -4,35 +4,24 @@
 //! A decision answers with the next leased item, which the review page's script shows at once;
 //! a form posted without JavaScript is redirected to that item's page instead.
 
-use super::{QueuesOverview, Receipt, ReviewItem, UndoOffer};
+use super::{QueueSnapshot, QueuesOverview, Receipt, ReviewItem, UndoOffer};
 use crate::error::AppError;
 use leptos::prelude::*;
 use std::collections::HashMap;
 
 #[cfg(feature = "ssr")]
 mod support {
-    use super::super::server::{self as review, ReviewSettings, Verdict};
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     use crate::error::AppError;
     use crate::review::Receipt;
+    use crate::review::decide::{Verdict, decide as decide_item};
+    use crate::review::item_view::leased_item;
 
     pub async fn decide(item_id: i64, lease_token: String, verdict: Verdict) -> Result<Receipt, AppError> {
         let ctx = RequestCtx::from_leptos().await?;
         let user = ctx.require(crate::domain::Role::Reviewer).await?;
-        let settings = ReviewSettings { undo_window_ms: ctx.state.settings.undo_window_ms as i64 };
+        let mut receipt = decide_item(&ctx.state.review_ctx(), &user, item_id, &lease_token, verdict).await?;
         let workflows = &ctx.state.api_caches.workflows;
-        let mut receipt = review::decide(
-            ctx.db(),
-            &ctx.state.contracts,
-            workflows,
-            &ctx.state.decider,
-            settings,
-            &user,
-            item_id,
-            &lease_token,
-            verdict,
-        )
-        .await?;
         if ctx.form_post {
             leptos_axum::redirect(&receipt.next_href());
         } else if let (None, Some(next)) = (&receipt.next, receipt.next_item) {
@@ -40,7 +29,7 @@ mod support {
             // The claim brought it along, but for a repeated decision (a double submit), which
             // answers with the item the first one leased. Should reading it fail, the page loads
             // it itself; the decision stands either way.
-            receipt.next = review::leased_item(ctx.db(), workflows, &user, &receipt.slug, next).await.ok();
+            receipt.next = leased_item(ctx.db(), workflows, &user, &receipt.slug, next).await.ok();
         }
         Ok(receipt)
     }
@@ -49,20 +38,32 @@ mod support {
 /// The caller's queues, their counts and the items assigned to them.
 #[server(endpoint = "review/queues")]
 pub async fn queues() -> Result<QueuesOverview, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let user = ctx.require(crate::domain::Role::Reviewer).await?;
-    super::server::overview(ctx.db(), &user).await
+    super::queues::overview(ctx.db(), &user).await
+}
+
+/// One workflow's queue, for its page (`/review/:slug`): what waits there for the caller.
+#[server(endpoint = "review/queue")]
+pub async fn queue(slug: String) -> Result<QueueSnapshot, AppError> {
+    use crate::auth::context::RequestCtx;
+    use crate::workflows::membership::require_member;
+    let ctx = RequestCtx::from_leptos().await?;
+    let user = ctx.require(crate::domain::Role::Reviewer).await?;
+    let workflow = crate::workflows::server::require_by_slug(ctx.db(), &slug).await?;
+    require_member(&mut *ctx.db().pool().acquire().await?, &workflow, &user).await?;
+    super::queues::queue(ctx.db(), &workflow, &user).await
 }
 
 /// "Start reviewing": leases the next item of the workflow (or the one already held) and opens it.
 #[server(endpoint = "review/start")]
 pub async fn start_reviewing(slug: String) -> Result<Option<i64>, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let user = ctx.require(crate::domain::Role::Reviewer).await?;
     let workflow = crate::workflows::server::require_by_slug(ctx.db(), &slug).await?;
-    let next = super::server::claim_next(ctx.db(), &workflow, &user).await?;
+    let next = super::claim::claim_next(ctx.db(), &workflow, &user).await?;
     leptos_axum::redirect(&match next {
         Some(id) => super::item_href(&slug, id),
         None => format!("/review/{slug}"),
@@ -73,10 +74,10 @@ pub async fn start_reviewing(slug: String) -> Result<Option<i64>, AppError> {
 /// Leases an item a lead assigned to the caller and opens it.
 #[server(endpoint = "review/claim-assigned")]
 pub async fn claim_assigned(item_id: i64) -> Result<i64, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let user = ctx.require(crate::domain::Role::Reviewer).await?;
-    let (slug, id) = super::server::claim_assigned(ctx.db(), &user, item_id).await?;
+    let (slug, id) = super::claim::claim_assigned(ctx.db(), &user, item_id).await?;
     leptos_axum::redirect(&super::item_href(&slug, id));
     Ok(id)
 }
@@ -84,24 +85,24 @@ pub async fn claim_assigned(item_id: i64) -> Result<i64, AppError> {
 /// An item leased to the caller, for its review page.
 #[server(endpoint = "review/item")]
 pub async fn load_review_item(slug: String, item_id: i64) -> Result<ReviewItem, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let user = ctx.require(crate::domain::Role::Reviewer).await?;
-    super::server::leased_item(ctx.db(), &ctx.state.api_caches.workflows, &user, &slug, item_id).await
+    super::item_view::leased_item(ctx.db(), &ctx.state.api_caches.workflows, &user, &slug, item_id).await
 }
 
 /// Keeps the lease alive while the review page is open; the new end (Unix ms).
 #[server(endpoint = "review/renew")]
 pub async fn renew_lease(item_id: i64, lease_token: String) -> Result<i64, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let user = ctx.require(crate::domain::Role::Reviewer).await?;
-    super::server::renew(ctx.db(), &user, item_id, &lease_token).await
+    super::lease::renew(ctx.db(), &user, item_id, &lease_token).await
 }
 
 #[server(endpoint = "review/approve")]
 pub async fn approve(item_id: i64, lease_token: String) -> Result<Receipt, AppError> {
-    support::decide(item_id, lease_token, super::server::Verdict::Approve).await
+    support::decide(item_id, lease_token, super::decide::Verdict::Approve).await
 }
 
 #[server(endpoint = "review/reject")]
@@ -111,7 +112,7 @@ pub async fn reject(
     reason_code: String,
     note: Option<String>,
 ) -> Result<Receipt, AppError> {
-    support::decide(item_id, lease_token, super::server::Verdict::Reject { reason_code, note }).await
+    support::decide(item_id, lease_token, super::decide::Verdict::Reject { reason_code, note }).await
 }
 
 /// `fields` maps JSON pointers into the prediction to their new values (`fields[/total]=12`).
@@ -122,27 +123,27 @@ pub async fn correct(
     fields: Option<HashMap<String, String>>,
 ) -> Result<Receipt, AppError> {
     let fields = fields.unwrap_or_default();
-    support::decide(item_id, lease_token, super::server::Verdict::Correct { fields }).await
+    support::decide(item_id, lease_token, super::decide::Verdict::Correct { fields }).await
 }
 
 #[server(endpoint = "review/escalate")]
 pub async fn escalate(item_id: i64, lease_token: String, note: String) -> Result<Receipt, AppError> {
-    support::decide(item_id, lease_token, super::server::Verdict::Escalate { note }).await
+    support::decide(item_id, lease_token, super::decide::Verdict::Escalate { note }).await
 }
 
 /// Skips the item: it goes back to its queue and the next one opens.
 #[server(endpoint = "review/skip")]
 pub async fn skip(item_id: i64, lease_token: String) -> Result<Receipt, AppError> {
-    support::decide(item_id, lease_token, super::server::Verdict::Release).await
+    support::decide(item_id, lease_token, super::decide::Verdict::Release).await
 }
 
 /// Takes back the caller's last decision within its undo window and reopens the item.
 #[server(endpoint = "review/undo")]
 pub async fn undo(decision_id: i64) -> Result<i64, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let user = ctx.require(crate::domain::Role::Reviewer).await?;
-    let (slug, item_id) = super::server::undo(ctx.db(), &user, decision_id).await?;
+    let (slug, item_id) = super::undo::undo(ctx.db(), &user, decision_id).await?;
     leptos_axum::redirect(&super::item_href(&slug, item_id));
     Ok(item_id)
 }
@@ -150,16 +151,16 @@ pub async fn undo(decision_id: i64) -> Result<i64, AppError> {
 /// The undo banner's content, while the caller's decision can still be undone.
 #[server(endpoint = "review/undo-offer")]
 pub async fn load_undo_offer(decision_id: i64) -> Result<Option<UndoOffer>, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let user = ctx.require(crate::domain::Role::Reviewer).await?;
-    super::server::undo_offer(ctx.db(), &user, decision_id).await
+    super::undo::undo_offer(ctx.db(), &user, decision_id).await
 }
 
 /// A lead assigns an item to a reviewer of its workflow.
 #[server(endpoint = "review/assign")]
 pub async fn assign(item_id: i64, assignee: String) -> Result<(), AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let lead = ctx.require(crate::domain::Role::Lead).await?;
     let email = crate::domain::Email::parse(&assignee)
@@ -168,5 +169,5 @@ pub async fn assign(item_id: i64, assignee: String) -> Result<(), AppError> {
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| AppError::invalid("assignee", "No active user has that email."))?;
-    super::server::assign(ctx.db(), &lead, item_id, &target).await
+    super::assign::assign(ctx.db(), &lead, item_id, &target).await
 }

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 #[server(endpoint = "users/list")]
 pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     ctx.require(Role::Admin).await?;
     super::server::list(ctx.db()).await
@@ -16,7 +16,7 @@ pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
 #[server(endpoint = "users/add")]
 pub async fn add_user(email: String, name: String, role: Role, password: String) -> Result<UserSummary, AppError> {
     use super::server::{self as users, NewUser};
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;
     let new_user = NewUser::parse(&email, &name, role, &password, "password")?;
@@ -25,7 +25,7 @@ pub async fn add_user(email: String, name: String, role: Role, password: String)
 
 #[server(endpoint = "users/set-role")]
 pub async fn set_user_role(user_id: i64, role: Role) -> Result<UserSummary, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;
     let user = super::server::set_role(ctx.db(), &admin.actor(), user_id, role).await?;
@@ -35,7 +35,7 @@ pub async fn set_user_role(user_id: i64, role: Role) -> Result<UserSummary, AppE
 
 #[server(endpoint = "users/set-disabled")]
 pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<UserSummary, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;
     let user = super::server::set_disabled(ctx.db(), &admin.actor(), user_id, disabled).await?;
@@ -45,12 +45,14 @@ pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<UserSumma
 
 #[server(endpoint = "users/reset-password")]
 pub async fn reset_user_password(user_id: i64, new_password: String) -> Result<UserSummary, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     use crate::domain::Password;
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;
     let password = Password::parse(&new_password, "new_password")?;
     let user = super::server::reset_password(ctx.db(), &admin.actor(), user_id, password).await?;
+    // A new password also lifts a lock from failed sign-ins.
+    crate::auth::throttle::clear_account(ctx.db(), &crate::domain::Email::parse(&user.email)?).await?;
     ctx.state.api_caches.users.clear();
     Ok(user.summary())
 }

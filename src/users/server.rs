@@ -5,9 +5,9 @@ use super::UserSummary;
 use crate::auth::SessionUser;
 use crate::domain::{DisplayName, Email, Password, Role};
 use crate::error::AppError;
-use crate::server::audit::{self, Actor};
-use crate::server::db::{Db, is_unique_violation};
-use crate::server::now_ms;
+use crate::storage::audit::{self, Actor};
+use crate::storage::clock::now_ms;
+use crate::storage::db::{Db, is_unique_violation};
 use serde_json::json;
 use sqlx::AnyConnection;
 
@@ -150,7 +150,7 @@ async fn insert(conn: &mut AnyConnection, user: &NewUser, password_hash: &str) -
 /// Adds an account.
 #[tracing::instrument(skip(db, user), fields(email = %user.email, role = %user.role))]
 pub async fn create(db: &Db, actor: &Actor, user: NewUser) -> Result<UserRecord, AppError> {
-    let hash = crate::auth::password::hash(user.password.clone()).await?;
+    let hash = super::password::hash(user.password.clone()).await?;
     let mut tx = db.begin_write().await?;
     let id = insert(&mut tx, &user, &hash).await?;
     audit::record(&mut tx, actor, "user.create", &user.email.to_string(), json!({ "role": user.role })).await?;
@@ -166,7 +166,7 @@ pub async fn create_first_admin(db: &Db, user: NewUser) -> Result<UserRecord, Ap
     if count(db).await? > 0 {
         return Err(already());
     }
-    let hash = crate::auth::password::hash(user.password.clone()).await?;
+    let hash = super::password::hash(user.password.clone()).await?;
     let mut tx = db.begin_write().await?;
     let (existing,): (i64,) = sqlx::query_as("select count(*) from users").fetch_one(&mut *tx).await?;
     if existing > 0 {
@@ -197,10 +197,11 @@ pub async fn create_first_admin(db: &Db, user: NewUser) -> Result<UserRecord, Ap
 
 /// Locks and loads one user for a change inside `tx`.
 async fn load_for_change(db: &Db, conn: &mut AnyConnection, id: i64) -> Result<UserRecord, AppError> {
-    let row: Option<UserRow> = sqlx::query_as(&format!("select {COLUMNS} from users where id = $1{}", db.for_update()))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let row: Option<UserRow> =
+        sqlx::query_as(&format!("select {COLUMNS} from users where id = $1{}", db.backend().for_update()))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
     row.map(UserRecord::try_from).transpose()?.ok_or_else(|| AppError::not_found("That user"))
 }
 
@@ -211,7 +212,7 @@ async fn ensure_other_admin(db: &Db, conn: &mut AnyConnection, target: &UserReco
     }
     let admins: Vec<(i64,)> = sqlx::query_as(&format!(
         "select id from users where role = 'admin' and disabled_at is null and id <> $1{}",
-        db.for_update()
+        db.backend().for_update()
     ))
     .bind(target.id)
     .fetch_all(conn)
@@ -269,10 +270,11 @@ pub async fn set_disabled(db: &Db, actor: &Actor, id: i64, disabled: bool) -> Re
     find_by_id(db, id).await?.ok_or_else(|| AppError::not_found("That user"))
 }
 
-/// Sets a new password and ends every session of that user.
+/// Sets a new password and ends every session of that user (the caller also lifts any sign-in
+/// lock of the account: see `crate::auth::throttle::clear_account`).
 #[tracing::instrument(skip(db, actor, password))]
 pub async fn reset_password(db: &Db, actor: &Actor, id: i64, password: Password) -> Result<UserRecord, AppError> {
-    let hash = crate::auth::password::hash(password).await?;
+    let hash = super::password::hash(password).await?;
     let mut tx = db.begin_write().await?;
     let target = load_for_change(db, &mut tx, id).await?;
     sqlx::query("update users set password_hash = $1, auth_epoch = auth_epoch + 1, updated_at = $2 where id = $3")
@@ -283,8 +285,6 @@ pub async fn reset_password(db: &Db, actor: &Actor, id: i64, password: Password)
         .await?;
     audit::record(&mut tx, actor, "user.reset_password", &target.email, json!({})).await?;
     tx.commit().await?;
-    let email = Email::parse(&target.email)?;
-    crate::auth::server::clear_account_throttle(db, &email).await?;
     find_by_id(db, id).await?.ok_or_else(|| AppError::not_found("That user"))
 }
 

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 #[server(endpoint = "workflows/list")]
 pub async fn list_workflows() -> Result<Vec<WorkflowSummary>, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     use crate::domain::Role;
     let ctx = RequestCtx::from_leptos().await?;
     ctx.require(Role::Admin).await?;
@@ -19,7 +19,7 @@ pub async fn list_workflows() -> Result<Vec<WorkflowSummary>, AppError> {
 
 #[server(endpoint = "workflows/detail")]
 pub async fn load_workflow(slug: String) -> Result<WorkflowDetail, AppError> {
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     use crate::domain::Role;
     let ctx = RequestCtx::from_leptos().await?;
     ctx.require(Role::Admin).await?;
@@ -53,7 +53,7 @@ pub async fn save_workflow(
 ) -> Result<WorkflowSummary, AppError> {
     use super::WorkflowForm;
     use super::server as workflows;
-    use crate::auth::server::RequestCtx;
+    use crate::auth::context::RequestCtx;
     use crate::domain::Role;
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;
@@ -77,7 +77,7 @@ pub async fn save_workflow(
         lease_minutes,
         paused: paused.is_some(),
     };
-    let spec = workflows::spec_from_form(&form)?;
+    let spec = super::form::spec_from_form(&form)?;
     let creating = mode == "create";
     if creating && workflows::find_by_slug(ctx.db(), spec.slug.as_str()).await?.is_some() {
         return Err(AppError::invalid("slug", format!("A workflow with the slug '{}' already exists.", spec.slug)));
@@ -93,45 +93,4 @@ pub async fn save_workflow(
         leptos_axum::redirect(&format!("/settings/workflows/{}", workflow.slug()));
     }
     Ok(workflow.summary())
-}
-
-/// Adds a webhook endpoint; the answer carries its signing secret, shown once.
-#[server(endpoint = "webhooks/add")]
-pub async fn add_webhook(
-    slug: String,
-    url: String,
-    ev_auto_approved: Option<String>,
-    ev_approved: Option<String>,
-    ev_rejected: Option<String>,
-    ev_corrected: Option<String>,
-    ev_escalated: Option<String>,
-) -> Result<String, AppError> {
-    use crate::auth::server::RequestCtx;
-    use crate::domain::Role;
-    let ctx = RequestCtx::from_leptos().await?;
-    let admin = ctx.require(Role::Admin).await?;
-    let workflow = super::server::require_by_slug(ctx.db(), &slug).await?;
-    let events: Vec<String> = [
-        (ev_auto_approved, "item.auto_approved"),
-        (ev_approved, "item.approved"),
-        (ev_rejected, "item.rejected"),
-        (ev_corrected, "item.corrected"),
-        (ev_escalated, "item.escalated"),
-    ]
-    .into_iter()
-    .filter_map(|(on, name)| on.map(|_| name.to_owned()))
-    .collect();
-    let (endpoint, secret) =
-        crate::webhooks::server::create_endpoint(ctx.db(), &admin.actor(), workflow.id, &url, &events).await?;
-    ctx.flash_secret(&format!("Signing secret of {}", endpoint.url), &secret).await?;
-    Ok(secret)
-}
-
-#[server(endpoint = "webhooks/replay")]
-pub async fn replay_webhook(outbox_id: i64) -> Result<(), AppError> {
-    use crate::auth::server::RequestCtx;
-    use crate::domain::Role;
-    let ctx = RequestCtx::from_leptos().await?;
-    let admin = ctx.require(Role::Admin).await?;
-    crate::webhooks::server::replay(ctx.db(), &admin.actor(), outbox_id).await
 }

@@ -2,12 +2,14 @@
 //! change with who, when, why, and the old and new settings.
 
 use super::contract::Contract;
+use super::{HistoryEntry, WorkflowDetail};
 use crate::domain::workflow::{Slug, WorkflowSpec};
 use crate::domain::{Email, routing::RoutingSettings};
 use crate::error::AppError;
-use crate::server::audit::{self, Actor};
-use crate::server::db::{Db, is_unique_violation};
-use crate::server::now_ms;
+use crate::storage::audit::{self, Actor};
+use crate::storage::clock::now_ms;
+use crate::storage::db::{Db, is_unique_violation};
+use crate::webhooks;
 use serde_json::{Value, json};
 use sqlx::AnyConnection;
 
@@ -140,11 +142,6 @@ pub async fn require_by_slug(db: &Db, slug: &str) -> Result<Workflow, AppError> 
     find_by_slug(db, slug).await?.ok_or_else(|| AppError::not_found(format!("The workflow '{slug}'")))
 }
 
-/// Locks the workflow row (not the owner's, on the outer join's nullable side).
-fn lock_workflow_row(db: &Db) -> &'static str {
-    if db.for_update().is_empty() { "" } else { " for update of w" }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApplyOutcome {
     Created,
@@ -181,7 +178,9 @@ pub async fn apply(
     spec.validate().map_err(|e| AppError::invalid(&e.field, e.message))?;
     Contract::compile(&spec.payload_schema, &spec.prediction_schema, spec.labels.clone())?;
     let mut tx = db.begin_write().await?;
-    let existing = load(&mut tx, Key::Slug(spec.slug.as_str()), lock_workflow_row(db)).await?;
+    // Locks the workflow row only, not the owner's (on the outer join's nullable side).
+    let lock = db.backend().for_update_of("w");
+    let existing = load(&mut tx, Key::Slug(spec.slug.as_str()), &lock).await?;
     let owner_id = match &spec.owner {
         Some(email) => Some(user_id_for(&mut tx, "owner", email).await?),
         None => None,
@@ -311,102 +310,6 @@ async fn write_settings(
     }
 }
 
-use super::{DeadLetterView, EndpointView, HistoryEntry, WorkflowDetail, WorkflowForm, WorkflowSummary};
-
-impl Workflow {
-    pub fn summary(&self) -> WorkflowSummary {
-        WorkflowSummary {
-            slug: self.spec.slug.to_string(),
-            name: self.spec.name.clone(),
-            auto_approve_at: self.spec.auto_approve_at,
-            escalate_below: self.spec.escalate_below,
-            audit_rate: self.spec.audit_rate,
-            rollout_share: self.spec.rollout_share,
-            paused: self.spec.paused,
-            breaker_open: self.breaker_open,
-            settings_version: self.settings_version,
-            members: self.spec.members.len(),
-        }
-    }
-
-    pub fn form(&self) -> WorkflowForm {
-        let s = &self.spec;
-        let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-        WorkflowForm {
-            slug: s.slug.to_string(),
-            name: s.name.clone(),
-            description: s.description.clone(),
-            owner: s.owner.clone().unwrap_or_default(),
-            members: s.members.join("\n"),
-            payload_schema: serde_json::to_string_pretty(&s.payload_schema).unwrap_or_default(),
-            prediction_schema: serde_json::to_string_pretty(&s.prediction_schema).unwrap_or_default(),
-            labels: s.labels.join(", "),
-            reason_codes: s.reason_codes.join(", "),
-            auto_approve_at: number(s.auto_approve_at),
-            escalate_below: number(s.escalate_below),
-            audit_rate: s.audit_rate.to_string(),
-            rollout_share: s.rollout_share.to_string(),
-            target_error_rate: s.target_error_rate.to_string(),
-            review_sla_minutes: (s.review_sla_secs / 60).to_string(),
-            escalation_sla_minutes: (s.escalation_sla_secs / 60).to_string(),
-            lease_minutes: (s.lease_secs / 60).to_string(),
-            paused: s.paused,
-        }
-    }
-}
-
-fn list_of(raw: &str) -> Vec<String> {
-    raw.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
-}
-
-/// Reads the edit form into a spec; each error names the form field.
-pub fn spec_from_form(form: &WorkflowForm) -> Result<WorkflowSpec, AppError> {
-    let slug = Slug::parse(form.slug.trim()).map_err(|e| AppError::invalid("slug", e))?;
-    let optional = |field: &str, raw: &str| -> Result<Option<f64>, AppError> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Ok(None);
-        }
-        raw.parse::<f64>().map(Some).map_err(|_| AppError::invalid(field, format!("{field}: '{raw}' is not a number")))
-    };
-    let required = |field: &str, raw: &str| -> Result<f64, AppError> {
-        optional(field, raw)?.ok_or_else(|| AppError::invalid(field, format!("{field} is required")))
-    };
-    let minutes = |field: &str, raw: &str| -> Result<i64, AppError> {
-        raw.trim()
-            .parse::<i64>()
-            .map(|m| m.saturating_mul(60))
-            .map_err(|_| AppError::invalid(field, format!("{field}: give a whole number of minutes")))
-    };
-    let schema = |field: &str, raw: &str| -> Result<Value, AppError> {
-        if raw.trim().is_empty() {
-            return Ok(json!({}));
-        }
-        serde_json::from_str(raw).map_err(|e| AppError::invalid(field, format!("{field} is not valid JSON: {e}")))
-    };
-    let owner = form.owner.trim();
-    Ok(WorkflowSpec {
-        slug,
-        name: form.name.trim().to_owned(),
-        description: form.description.trim().to_owned(),
-        owner: (!owner.is_empty()).then(|| owner.to_owned()),
-        members: list_of(&form.members),
-        payload_schema: schema("payload_schema", &form.payload_schema)?,
-        prediction_schema: schema("prediction_schema", &form.prediction_schema)?,
-        labels: list_of(&form.labels),
-        reason_codes: list_of(&form.reason_codes),
-        auto_approve_at: optional("auto_approve_at", &form.auto_approve_at)?,
-        escalate_below: optional("escalate_below", &form.escalate_below)?,
-        audit_rate: required("audit_rate", &form.audit_rate)?,
-        rollout_share: required("rollout_share", &form.rollout_share)?,
-        target_error_rate: required("target_error_rate", &form.target_error_rate)?,
-        review_sla_secs: minutes("review_sla_minutes", &form.review_sla_minutes)?,
-        escalation_sla_secs: minutes("escalation_sla_minutes", &form.escalation_sla_minutes)?,
-        lease_secs: minutes("lease_minutes", &form.lease_minutes)?,
-        paused: form.paused,
-    })
-}
-
 pub async fn list(db: &Db) -> Result<Vec<Workflow>, AppError> {
     let slugs: Vec<(String,)> = sqlx::query_as("select slug from workflows order by slug").fetch_all(db.pool()).await?;
     let mut workflows = Vec::with_capacity(slugs.len());
@@ -419,7 +322,16 @@ pub async fn list(db: &Db) -> Result<Vec<Workflow>, AppError> {
 /// The settings page's data: the workflow, its history, endpoints and dead letters.
 pub async fn detail(db: &Db, slug: &str) -> Result<WorkflowDetail, AppError> {
     let workflow = require_by_slug(db, slug).await?;
-    let rows: Vec<(i64, i64, String, String, Option<String>, String)> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct HistoryRow {
+        version: i64,
+        changed_at: i64,
+        actor_label: String,
+        reason: String,
+        old_settings: Option<String>,
+        new_settings: String,
+    }
+    let rows: Vec<HistoryRow> = sqlx::query_as(
         "select version, changed_at, actor_label, reason, old_settings, new_settings \
          from workflow_settings_history where workflow_id = $1 order by version desc",
     )
@@ -428,36 +340,18 @@ pub async fn detail(db: &Db, slug: &str) -> Result<WorkflowDetail, AppError> {
     .await?;
     let history = rows
         .into_iter()
-        .map(|(version, at_ms, actor, reason, old, new)| {
-            let changed = match old.as_deref().map(serde_json::from_str::<WorkflowSpec>) {
-                Some(Ok(old)) => {
-                    serde_json::from_str::<WorkflowSpec>(&new).map(|new| changed_fields(&old, &new)).unwrap_or_default()
-                }
+        .map(|row| {
+            let changed = match row.old_settings.as_deref().map(serde_json::from_str::<WorkflowSpec>) {
+                Some(Ok(old)) => serde_json::from_str::<WorkflowSpec>(&row.new_settings)
+                    .map(|new| changed_fields(&old, &new))
+                    .unwrap_or_default(),
                 _ => vec!["created".to_owned()],
             };
+            let HistoryRow { version, changed_at: at_ms, actor_label: actor, reason, .. } = row;
             HistoryEntry { version, at_ms, actor, reason, changed }
         })
         .collect();
-    let endpoints = crate::webhooks::server::endpoints(db, workflow.id)
-        .await?
-        .into_iter()
-        .map(|e| EndpointView {
-            id: e.id,
-            url: e.url,
-            event_types: e.event_types,
-            failing: e.failing_since_ms.is_some(),
-        })
-        .collect();
-    let dead_letters = crate::webhooks::server::dead_letters(db, workflow.id)
-        .await?
-        .into_iter()
-        .map(|d| DeadLetterView {
-            id: d.id,
-            url: d.endpoint_url,
-            event_type: d.event_type,
-            attempts: d.attempts,
-            last_error: d.last_error,
-        })
-        .collect();
+    let endpoints = webhooks::endpoints::list(db, workflow.id).await?.iter().map(|e| e.view()).collect();
+    let dead_letters = webhooks::outbox::dead_letters(db, workflow.id).await?.iter().map(|d| d.view()).collect();
     Ok(WorkflowDetail { summary: workflow.summary(), form: workflow.form(), history, endpoints, dead_letters })
 }

@@ -3,7 +3,7 @@
 use crate::helpers::{Backend, PASSWORD, client, error_kind, session_cookie, spawn_app, spawn_app_with};
 use crate::on_both_backends;
 use gatehouse::domain::Role;
-use gatehouse::server::session_store::RECENT_FOR;
+use gatehouse::storage::session_store::RECENT_FOR;
 
 on_both_backends!(
     sign_in_and_out,
@@ -69,7 +69,7 @@ async fn wrong_password_and_unknown_email_get_the_same_answer(backend: Backend) 
 async fn disabled_user_cannot_sign_in(backend: Backend) {
     let app = spawn_app(backend).await;
     let id = app.add_user("a@example.com", Role::Reviewer).await;
-    gatehouse::users::server::set_disabled(&app.db, &gatehouse::server::audit::Actor::Cli, id, true).await.unwrap();
+    gatehouse::users::server::set_disabled(&app.db, &gatehouse::storage::audit::Actor::Cli, id, true).await.unwrap();
     let (status, body) =
         error_kind(app.call("auth/login", &[("email", "a@example.com"), ("password", PASSWORD)]).await).await;
     assert_eq!(status, 409);

@@ -81,7 +81,7 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
 /// Single submits are group-committed: every item answered 201 must be stored even when the server
 /// is killed while 64 clients are submitting.
 async fn acknowledged_items_survive_kill_9_during_group_commit(backend: Backend) {
-    use gatehouse::server::audit::Actor;
+    use gatehouse::storage::audit::Actor;
     let test_db = TestDb::new(&backend).await;
     let db = test_db.connect().await;
     let spec = serde_json::from_value(serde_json::json!({

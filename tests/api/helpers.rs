@@ -1,8 +1,8 @@
+use gatehouse::config::ServeArgs;
 use gatehouse::domain::Role;
-use gatehouse::server::audit::Actor;
-use gatehouse::server::config::ServeArgs;
-use gatehouse::server::db::Db;
-use gatehouse::server::startup::Application;
+use gatehouse::startup::Application;
+use gatehouse::storage::audit::Actor;
+use gatehouse::storage::db::Db;
 use gatehouse::users::server::{self as users, NewUser};
 use reqwest::header::HeaderMap;
 use serde_json::Value;

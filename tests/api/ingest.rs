@@ -3,7 +3,7 @@
 use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
 use crate::on_both_backends;
 use gatehouse::domain::workflow::WorkflowSpec;
-use gatehouse::server::audit::Actor;
+use gatehouse::storage::audit::Actor;
 use gatehouse::workflows::server::{self as workflows, ApplyOutcome};
 use serde_json::{Value, json};
 
@@ -220,7 +220,8 @@ async fn concurrent_distinct_submits_are_all_stored_beside_conflicts(backend: Ba
 /// The group writer itself, deterministic: repeats, conflicts within the group and with stored
 /// items, and new items side by side in one transaction.
 async fn a_written_group_has_the_outcome_of_writing_one_by_one(backend: Backend) {
-    use gatehouse::items::server::{Submission, prepare_one, write_group};
+    use gatehouse::items::ingest::write_group;
+    use gatehouse::items::submission::{Submission, prepare_one};
     let (app, _key) = setup(backend).await;
     let workflow = workflows::require_by_slug(&app.db, "invoices").await.unwrap();
     let cache = gatehouse::workflows::contract::ContractCache::default();
@@ -259,7 +260,7 @@ async fn a_written_group_has_the_outcome_of_writing_one_by_one(backend: Backend)
     assert_eq!(item_count(&app).await, 4);
     // What was answered is what is stored.
     for i in [0, 2, 6] {
-        let read = gatehouse::items::server::get(&app.db, &workflow, ok(i).item.id).await.unwrap().unwrap();
+        let read = gatehouse::items::view::get(&app.db, &workflow, ok(i).item.id).await.unwrap().unwrap();
         assert_eq!(read, ok(i).item);
     }
     let (confidence,): (f64,) =
@@ -332,7 +333,7 @@ async fn api_keys_are_scoped_and_revocable(backend: Backend) {
         sqlx::query_as("select id from api_keys order by id limit 1").fetch_one(app.db.pool()).await.unwrap();
     // Revoked elsewhere (another instance, the CLI): refused once this instance's cache expires.
     gatehouse::api_keys::server::revoke(&app.db, &Actor::Cli, key_id).await.unwrap();
-    tokio::time::sleep(gatehouse::server::state::API_CACHE_TTL + std::time::Duration::from_millis(100)).await;
+    tokio::time::sleep(gatehouse::state::API_CACHE_TTL + std::time::Duration::from_millis(100)).await;
     assert_eq!(error_of(submit(&app, &key, "invoices", &item("b", 0.5)).await).await.0, 401);
     assert_eq!(item_count(&app).await, 1);
     let (last_used,): (Option<i64>,) = sqlx::query_as("select last_used_at from api_keys where id = $1")

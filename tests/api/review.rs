@@ -4,10 +4,10 @@
 
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::on_both_backends;
+use gatehouse::config::ServeArgs;
 use gatehouse::domain::Role;
 use gatehouse::domain::workflow::WorkflowSpec;
-use gatehouse::server::audit::Actor;
-use gatehouse::server::config::ServeArgs;
+use gatehouse::storage::audit::Actor;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,7 +87,7 @@ fn item(external_id: &str) -> Value {
 async fn ingest(app: &TestApp, key: &str, prefix: &str, count: usize) -> Vec<i64> {
     let mut ids = Vec::with_capacity(count);
     let items: Vec<Value> = (0..count).map(|i| item(&format!("{prefix}-{i}"))).collect();
-    for chunk in items.chunks(gatehouse::items::server::MAX_BATCH) {
+    for chunk in items.chunks(gatehouse::items::ingest::MAX_BATCH) {
         let response = app
             .client
             .post(app.url(&format!("/api/v1/workflows/{SLUG}/items:batch")))
@@ -383,7 +383,7 @@ async fn leases_renew_and_expire_back_to_the_queue(backend: Backend) {
     assert_eq!((status, body["kind"].as_str()), (409, Some("conflict")), "a wrong token renews nothing");
 
     // The sweeper at the old end leaves the renewed lease alone; past the new one it expires it.
-    use gatehouse::review::server::expire_leases;
+    use gatehouse::review::lease::expire_leases;
     assert_eq!(expire_leases(&app.db, first_end + 1).await.unwrap(), 0);
     assert_eq!(item_state(&app, id).await, ("claimed".to_owned(), Some(a.id)));
     assert_eq!(expire_leases(&app.db, new_end + 1000).await.unwrap(), 1);
@@ -422,8 +422,8 @@ async fn a_stale_lease_cannot_decide_after_another_reviewer_claims(backend: Back
 
     assert_eq!(start(&app, &a).await, Some(id));
     let a_token = token(&app, &a, id).await;
-    let later = gatehouse::server::now_ms() + 601_000;
-    assert_eq!(gatehouse::review::server::expire_leases(&app.db, later).await.unwrap(), 1);
+    let later = gatehouse::storage::clock::now_ms() + 601_000;
+    assert_eq!(gatehouse::review::lease::expire_leases(&app.db, later).await.unwrap(), 1);
     assert_eq!(start(&app, &b).await, Some(id));
     let b_token = token(&app, &b, id).await;
 
@@ -816,7 +816,7 @@ async fn feed(app: &TestApp, key: &str) -> Vec<i64> {
 async fn subscribe(app: &TestApp, workflow_id: i64, events: &[&str]) {
     let events: Vec<String> = events.iter().map(|e| (*e).to_owned()).collect();
     // Nothing listens there: these tests look at the outbox, not at deliveries.
-    gatehouse::webhooks::server::create_endpoint(&app.db, &Actor::Cli, workflow_id, "http://127.0.0.1:9/hook", &events)
+    gatehouse::webhooks::endpoints::create(&app.db, &Actor::Cli, workflow_id, "http://127.0.0.1:9/hook", &events)
         .await
         .unwrap();
 }

@@ -3,8 +3,8 @@
 use crate::helpers::{Backend, PASSWORD, TestDb};
 use crate::on_both_backends;
 use gatehouse::domain::Role;
-use gatehouse::server::audit::Actor;
-use gatehouse::server::session_store::DbSessionStore;
+use gatehouse::storage::audit::Actor;
+use gatehouse::storage::session_store::DbSessionStore;
 use gatehouse::users::server::{self as users, NewUser};
 use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};

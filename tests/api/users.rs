@@ -197,6 +197,6 @@ async fn another_instance_sees_a_change_within_a_second_and_never_signs_out_wron
 
     let disable = app.call_with(&admin, "users/set-disabled", &[("user_id", &reviewer_id), ("disabled", "true")]).await;
     assert_eq!(disable.status(), 200);
-    tokio::time::sleep(gatehouse::server::state::USER_CACHE_TTL + std::time::Duration::from_millis(100)).await;
+    tokio::time::sleep(gatehouse::state::USER_CACHE_TTL + std::time::Duration::from_millis(100)).await;
     assert!(other.me(&fresh).await.is_null(), "the other instance refuses a disabled user within a second");
 }

@@ -6,8 +6,9 @@ use crate::on_both_backends;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use gatehouse::domain::workflow::WorkflowSpec;
-use gatehouse::server::audit::Actor;
-use gatehouse::webhooks::server::{self as webhooks, Deliverer};
+use gatehouse::storage::audit::Actor;
+use gatehouse::webhooks::delivery::{self, Deliverer};
+use gatehouse::webhooks::{endpoints, outbox};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -71,7 +72,7 @@ async fn app_with_hook(backend: Backend, max_attempts: u32, url: &str) -> (TestA
     .unwrap();
     let (workflow, _) = gatehouse::workflows::server::apply(&app.db, &Actor::Cli, spec, "test").await.unwrap();
     let events = vec!["item.auto_approved".to_owned(), "item.escalated".to_owned()];
-    let (_, secret) = webhooks::create_endpoint(&app.db, &Actor::Cli, workflow.id, url, &events).await.unwrap();
+    let (_, secret) = endpoints::create(&app.db, &Actor::Cli, workflow.id, url, &events).await.unwrap();
     let key = gatehouse::api_keys::server::create(&app.db, &Actor::Cli, "k", &["invoices".into()]).await.unwrap().token;
     (app, key, secret)
 }
@@ -115,7 +116,7 @@ async fn deliveries_are_signed_and_retried_until_they_succeed(backend: Backend) 
         .collect();
     assert!(ids.iter().all(|id| *id == ids[0]), "retries keep the message id");
     let timestamp: i64 = headers["webhook-timestamp"].to_str().unwrap().parse().unwrap();
-    let expected = webhooks::sign(&secret, &ids[0], timestamp, &body).unwrap();
+    let expected = delivery::sign(&secret, &ids[0], timestamp, &body).unwrap();
     assert_eq!(headers["webhook-signature"].to_str().unwrap(), expected);
     let event: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(event["type"], "item.auto_approved");
@@ -142,20 +143,20 @@ async fn exhausted_events_are_dead_lettered_and_replayable(backend: Backend) {
     assert_eq!(dead, vec![("dead".to_owned(), 3)]);
     assert_eq!(receiver.attempts(), 3);
     let workflow = gatehouse::workflows::server::find_by_slug(&app.db, "invoices").await.unwrap().unwrap();
-    let letters = webhooks::dead_letters(&app.db, workflow.id).await.unwrap();
+    let letters = outbox::dead_letters(&app.db, workflow.id).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].event_type, "item.escalated");
     assert!(letters[0].last_error.as_deref().unwrap().contains("503"), "{:?}", letters[0].last_error);
-    let endpoints = webhooks::endpoints(&app.db, workflow.id).await.unwrap();
+    let endpoints = endpoints::list(&app.db, workflow.id).await.unwrap();
     assert!(endpoints[0].failing_since_ms.is_some(), "the endpoint is marked failing");
 
     receiver.fail_first.store(0, Ordering::SeqCst);
-    webhooks::replay(&app.db, &Actor::Cli, letters[0].id).await.unwrap();
+    outbox::replay(&app.db, &Actor::Cli, letters[0].id).await.unwrap();
     eventually("the replayed delivery", || receiver.successes().len() == 1).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(outbox(&app).await[0].0, "delivered");
-    assert!(webhooks::endpoints(&app.db, workflow.id).await.unwrap()[0].failing_since_ms.is_none());
-    assert!(webhooks::replay(&app.db, &Actor::Cli, letters[0].id).await.is_err(), "only dead events replay");
+    assert!(endpoints::list(&app.db, workflow.id).await.unwrap()[0].failing_since_ms.is_none());
+    assert!(outbox::replay(&app.db, &Actor::Cli, letters[0].id).await.is_err(), "only dead events replay");
 }
 
 async fn two_workers_never_deliver_one_event_twice(backend: Backend) {

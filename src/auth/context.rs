@@ -1,0 +1,164 @@
+//! What a server function knows about the request it serves: the app state, the session and
+//! the client; the role guard every server function calls first; starting and ending sessions.
+
+use super::sign_in::SignInPolicy;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::storage::db::Db;
+use crate::users::server::{self as users, UserRecord};
+use std::net::{IpAddr, SocketAddr};
+use tower_sessions::Session;
+
+const USER_ID_KEY: &str = "user_id";
+const AUTH_EPOCH_KEY: &str = "auth_epoch";
+const FLASH_SECRET_KEY: &str = "flash_secret";
+/// The hour (since the epoch) of the session's last recorded activity.
+const ACTIVE_HOUR_KEY: &str = "active_hour";
+
+/// The flashed secret as first read during one request (see [`RequestCtx::take_flash_secret`]).
+#[derive(Clone, Default)]
+pub struct FlashMemo(std::sync::Arc<tokio::sync::OnceCell<Option<super::FlashSecret>>>);
+
+/// Gives every request its own [`FlashMemo`], and removes a flashed secret from the session once
+/// the page that read it has been rendered (however many times it was rendered).
+pub async fn with_flash_memo(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let memo = FlashMemo::default();
+    request.extensions_mut().insert(memo.clone());
+    let session = request.extensions().get::<Session>().cloned();
+    let response = next.run(request).await;
+    if memo.0.get().is_some_and(Option::is_some)
+        && let Some(session) = session
+        && let Err(error) = session.remove::<super::FlashSecret>(FLASH_SECRET_KEY).await
+    {
+        tracing::warn!(%error, "could not clear a flashed secret");
+    }
+    response
+}
+
+/// What a server function needs to know about the request it serves.
+pub struct RequestCtx {
+    pub state: AppState,
+    pub session: Session,
+    pub client_ip: Option<IpAddr>,
+    /// A plain form post (no JavaScript): the answer is a redirect, not data for a script.
+    pub form_post: bool,
+}
+
+impl RequestCtx {
+    /// Reads the context Leptos provides to server functions.
+    pub async fn from_leptos() -> Result<Self, AppError> {
+        use leptos::prelude::use_context;
+        let state = use_context::<AppState>().ok_or_else(|| AppError::internal("AppState is not provided"))?;
+        let session = leptos_axum::extract::<Session>().await.map_err(AppError::internal)?;
+        let client_ip =
+            leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>().await.ok().map(|info| info.0.ip());
+        let form_post = leptos_axum::extract::<axum::http::HeaderMap>().await.is_ok_and(|headers| {
+            headers
+                .get(axum::http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+        });
+        Ok(Self { state, session, client_ip, form_post })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// The sign-in throttling this instance was configured with.
+    pub fn sign_in_policy(&self) -> SignInPolicy {
+        let settings = &self.state.settings;
+        SignInPolicy { account: settings.account_throttle(), client: settings.client_throttle() }
+    }
+
+    /// The signed-in user, if the session still holds a valid one. A session whose user was
+    /// disabled or whose password was reset since sign-in is ended here.
+    #[tracing::instrument(skip_all)]
+    pub async fn current_user(&self) -> Result<Option<UserRecord>, AppError> {
+        let Some(user_id) = self.session.get::<i64>(USER_ID_KEY).await? else { return Ok(None) };
+        let epoch = self.session.get::<i64>(AUTH_EPOCH_KEY).await?.unwrap_or(-1);
+        let valid = |user: &UserRecord| !user.disabled && user.auth_epoch == epoch;
+        // Every request of a signed-in user reads it, so it is cached for a second (see
+        // `ApiCaches`). Only to accept: a cached record that would refuse the session is read
+        // again, so that a stale one never signs anybody out (say, just after a new sign-in).
+        let cache = &self.state.api_caches.users;
+        let mut user = cache.get_or_load(&user_id, users::find_by_id(self.db(), user_id)).await?;
+        if !user.as_ref().is_some_and(valid) {
+            user = users::find_by_id(self.db(), user_id).await?;
+            cache.insert(user_id, user.clone());
+        }
+        match user {
+            Some(user) if valid(&user) => {
+                tracing::Span::current().record("user_id", user.id);
+                self.keep_alive().await?;
+                Ok(Some(user))
+            }
+            _ => {
+                self.session.flush().await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Slides the session's expiry while it is used: a session is saved (and its idle time
+    /// restarts) only when changed, so activity is recorded once an hour, not on every request.
+    async fn keep_alive(&self) -> Result<(), AppError> {
+        let hour = crate::storage::clock::now_ms() / 3_600_000;
+        if self.session.get::<i64>(ACTIVE_HOUR_KEY).await? != Some(hour) {
+            self.session.insert(ACTIVE_HOUR_KEY, hour).await?;
+        }
+        Ok(())
+    }
+
+    /// The guard every server function calls: a signed-in, enabled user whose role includes
+    /// `role`, or 401/403.
+    pub async fn require(&self, role: Role) -> Result<UserRecord, AppError> {
+        let user = self.current_user().await?.ok_or(AppError::Unauthenticated)?;
+        if !user.role.includes(role) {
+            tracing::warn!(user_id = user.id, required = %role, "refused: role too low");
+            return Err(AppError::Forbidden);
+        }
+        Ok(user)
+    }
+
+    /// Starts a session for `user` under a fresh id (no session fixation).
+    pub async fn start_session(&self, user: &UserRecord) -> Result<(), AppError> {
+        self.session.cycle_id().await?;
+        self.session.insert(USER_ID_KEY, user.id).await?;
+        self.session.insert(AUTH_EPOCH_KEY, user.auth_epoch).await?;
+        Ok(())
+    }
+
+    /// Keeps a just-created secret for the next page when the form was posted without
+    /// JavaScript (a script shows it from the answer instead).
+    pub async fn flash_secret(&self, label: &str, value: &str) -> Result<(), AppError> {
+        if self.form_post {
+            let flash = super::FlashSecret { label: label.to_owned(), value: value.to_owned() };
+            self.session.insert(FLASH_SECRET_KEY, flash).await?;
+        }
+        Ok(())
+    }
+
+    /// The flashed secret, shown once. A page may be rendered more than once while it resolves,
+    /// so reading leaves it in place and the request's [`FlashMemo`] remembers it was read;
+    /// [`with_flash_memo`] removes it from the session after the response.
+    pub async fn take_flash_secret(&self) -> Result<Option<super::FlashSecret>, AppError> {
+        let memo = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<FlashMemo>().cloned());
+        let Some(memo) = memo else {
+            // No memo (not reached through the router): take it at once.
+            return Ok(self.session.remove(FLASH_SECRET_KEY).await?);
+        };
+        let read = memo.0.get_or_try_init(|| async { self.session.get(FLASH_SECRET_KEY).await }).await?;
+        Ok(read.clone())
+    }
+
+    pub async fn end_session(&self) -> Result<(), AppError> {
+        self.session.flush().await?;
+        Ok(())
+    }
+}

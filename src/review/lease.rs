@@ -1,0 +1,129 @@
+//! Leases: a claimed item is held by one reviewer until `lease_expires_at`, named by a random
+//! token that every decision must carry. The open page renews it; a lease nobody renews ends on
+//! its own, and the sweeper returns the item to where it waited with a `lease_expired` entry.
+
+use crate::domain::item_state::{Action, ItemState, state_sql};
+use crate::error::AppError;
+use crate::items::decisions::{self, NewDecision};
+use crate::storage::clock::now_ms;
+use crate::storage::db::{Backend, Db};
+use crate::users::server::UserRecord;
+use sqlx::AnyConnection;
+
+/// A new lease token: 128 random bits, hex.
+pub fn new_token() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Extends the lease the reviewer holds; the new end (Unix ms).
+pub async fn renew(db: &Db, user: &UserRecord, item_id: i64, token: &str) -> Result<i64, AppError> {
+    let now = now_ms();
+    let _turn = db.write_turn().await;
+    let mut tx = db.begin_write().await?;
+    let lease: Option<(i64,)> = sqlx::query_as(concat!(
+        "select w.lease_secs from items i join workflows w on w.id = i.workflow_id \
+         where i.id = $1 and i.state = ",
+        state_sql!(Claimed),
+        " and i.leased_by = $2 and i.lease_token = $3 and i.lease_expires_at > $4"
+    ))
+    .bind(item_id)
+    .bind(user.id)
+    .bind(token)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((lease_secs,)) = lease else {
+        return Err(AppError::conflict(
+            "Your lease on this item has ended and it went back to the queue. Nothing you do here is recorded.",
+        ));
+    };
+    let until = now + lease_secs * 1000;
+    sqlx::query("update items set lease_expires_at = $1 where id = $2")
+        .bind(until)
+        .bind(item_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(until)
+}
+
+/// A lease being ended.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Lease {
+    #[sqlx(rename = "id")]
+    pub item_id: i64,
+    pub workflow_id: i64,
+    #[sqlx(rename = "lease_token")]
+    pub token: Option<String>,
+    pub assigned_to: Option<i64>,
+}
+
+/// Ends a lease and records why: `release` by the reviewer, `lease_expired` by the system
+/// (`by` is `None`). The item goes back to where it waited.
+pub async fn end_lease(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    lease: &Lease,
+    by: Option<&UserRecord>,
+    action: Action,
+    now: i64,
+) -> Result<(), AppError> {
+    let back =
+        ItemState::Claimed.apply(action, lease.assigned_to.is_some()).map_err(|e| AppError::internal(e.to_string()))?;
+    sqlx::query(
+        "update items set state = $1, leased_by = null, lease_token = null, lease_expires_at = null, \
+         claimed_at = null, updated_at = $2 where id = $3",
+    )
+    .bind(back.as_str())
+    .bind(now)
+    .bind(lease.item_id)
+    .execute(&mut *conn)
+    .await?;
+    let decision = NewDecision {
+        actor_id: by.map(|u| u.id),
+        actor_label: by.map_or(decisions::SYSTEM, |u| u.email.as_str()),
+        lease_token: lease.token.as_deref(),
+        settles_at: Some(now),
+        ..NewDecision::system(lease.item_id, lease.workflow_id, action.as_str(), now)
+    };
+    decisions::insert(conn, backend, &decision).await?;
+    Ok(())
+}
+
+/// Returns every item whose lease ended before `now` to its queue, recording `lease_expired`.
+/// Safe to run on several instances at once. Returns how many leases it ended.
+pub async fn expire_leases(db: &Db, now: i64) -> Result<usize, AppError> {
+    let _turn = db.write_turn().await;
+    let mut tx = db.begin_write().await?;
+    let expired: Vec<Lease> = sqlx::query_as(&format!(
+        concat!(
+            "select id, workflow_id, lease_token, assigned_to from items where state = ",
+            state_sql!(Claimed),
+            " and lease_expires_at <= $1 order by lease_expires_at limit 500{}"
+        ),
+        db.backend().skip_locked()
+    ))
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    for lease in &expired {
+        end_lease(&mut tx, db.backend(), lease, None, Action::ExpireLease, now).await?;
+    }
+    tx.commit().await?;
+    if !expired.is_empty() {
+        tracing::info!(count = expired.len(), "expired review leases returned to their queues");
+    }
+    Ok(expired.len())
+}
+
+/// Runs [`expire_leases`] every `every` until the process ends.
+pub async fn sweep_leases(db: Db, every: std::time::Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = expire_leases(&db, now_ms()).await {
+            tracing::warn!(%error, "lease sweep failed; retrying");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The queues page's numbers: for each workflow the reviewer works, what waits, how old it is,
+//! what is due, what they decided today; and the items a lead assigned to them.
+
+use super::claim::held_item;
+use super::{AssignedItem, DUE_SOON_MS, QueueSnapshot, QueueSummary, QueuesOverview};
+use crate::domain::item_state::{Action, state_sql};
+use crate::error::AppError;
+use crate::storage::clock::now_ms;
+use crate::storage::db::Db;
+use crate::users::server::UserRecord;
+use crate::workflows::server::Workflow;
+use sqlx::AnyConnection;
+
+fn start_of_day_utc(now: i64) -> i64 {
+    now - now.rem_euclid(86_400_000)
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberWorkflow {
+    id: i64,
+    slug: String,
+    name: String,
+    review_sla_secs: i64,
+    paused: i64,
+}
+
+/// The queues page: every workflow the user is a member of, and the items assigned to them.
+pub async fn overview(db: &Db, user: &UserRecord) -> Result<QueuesOverview, AppError> {
+    let now = now_ms();
+    let mut conn = db.pool().acquire().await?;
+    let workflows: Vec<MemberWorkflow> = sqlx::query_as(
+        "select w.id, w.slug, w.name, w.review_sla_secs, w.paused from workflows w \
+         join workflow_members m on m.workflow_id = w.id where m.user_id = $1 order by w.name, w.slug",
+    )
+    .bind(user.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut queues = Vec::with_capacity(workflows.len());
+    for workflow in workflows {
+        queues.push(summary(&mut conn, workflow, user, now).await?);
+    }
+    Ok(QueuesOverview { queues, assigned: assigned(&mut conn, user).await?, now_ms: now })
+}
+
+/// One workflow's queue as `user` sees it (a member; the caller has checked).
+pub async fn queue(db: &Db, workflow: &Workflow, user: &UserRecord) -> Result<QueueSnapshot, AppError> {
+    let now = now_ms();
+    let mut conn = db.pool().acquire().await?;
+    let spec = &workflow.spec;
+    let member = MemberWorkflow {
+        id: workflow.id,
+        slug: workflow.slug().to_owned(),
+        name: spec.name.clone(),
+        review_sla_secs: spec.review_sla_secs,
+        paused: i64::from(spec.paused),
+    };
+    Ok(QueueSnapshot { queue: summary(&mut conn, member, user, now).await?, now_ms: now })
+}
+
+async fn summary(
+    conn: &mut AnyConnection,
+    workflow: MemberWorkflow,
+    user: &UserRecord,
+    now: i64,
+) -> Result<QueueSummary, AppError> {
+    let MemberWorkflow { id, slug, name, review_sla_secs, paused } = workflow;
+    let due_at = |offset: i64| now - review_sla_secs * 1000 + offset;
+    let (waiting, oldest): (i64, Option<i64>) = sqlx::query_as(concat!(
+        "select count(*), min(created_at) from items where workflow_id = $1 and state = ",
+        state_sql!(Queued)
+    ))
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (overdue, due_soon): (i64, i64) = sqlx::query_as(concat!(
+        "select count(case when created_at <= $2 then 1 end), count(*) from items \
+         where workflow_id = $1 and state = ",
+        state_sql!(Queued),
+        " and created_at <= $3"
+    ))
+    .bind(id)
+    .bind(due_at(0))
+    .bind(due_at(DUE_SOON_MS))
+    .fetch_one(&mut *conn)
+    .await?;
+    let decided = [Action::Approve, Action::Reject, Action::Correct, Action::Escalate];
+    let kinds = decided.map(|a| format!("'{}'", a.as_str())).join(", ");
+    let (today,): (i64,) = sqlx::query_as(&format!(
+        "select count(*) from decisions d where d.actor_id = $1 and d.workflow_id = $2 and d.created_at >= $3 \
+         and d.kind in ({kinds}) \
+         and not exists (select 1 from decisions u where u.undoes = d.id)",
+    ))
+    .bind(user.id)
+    .bind(id)
+    .bind(start_of_day_utc(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    let mine = held_item(&mut *conn, id, user.id, now).await?;
+    Ok(QueueSummary {
+        slug,
+        name,
+        waiting,
+        oldest_waiting_ms: oldest,
+        due_soon: due_soon - overdue,
+        overdue,
+        my_decisions_today: today,
+        my_item: mine,
+        paused: paused != 0,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct AssignedRow {
+    id: i64,
+    slug: String,
+    name: String,
+    external_id: String,
+    state: String,
+    created_at: i64,
+}
+
+/// The items a lead handed to `user`, waiting or already claimed by them.
+async fn assigned(conn: &mut AnyConnection, user: &UserRecord) -> Result<Vec<AssignedItem>, AppError> {
+    let rows: Vec<AssignedRow> = sqlx::query_as(concat!(
+        "select i.id, w.slug, w.name, i.external_id, i.state, i.created_at from items i \
+         join workflows w on w.id = i.workflow_id \
+         where i.assigned_to = $1 and (i.state = ",
+        state_sql!(Assigned),
+        " or (i.state = ",
+        state_sql!(Claimed),
+        " and i.leased_by = $1)) \
+         order by i.priority desc, i.id limit 200"
+    ))
+    .bind(user.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| AssignedItem {
+            item_id: row.id,
+            slug: row.slug,
+            workflow: row.name,
+            external_id: row.external_id,
+            state: row.state,
+            created_at_ms: row.created_at,
+        })
+        .collect())
+}

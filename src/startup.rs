@@ -1,0 +1,244 @@
+//! Builds the application: database, session layer, routes, middleware; binds the listener.
+
+use crate::app::{App, shell};
+use crate::config::ServeArgs;
+use crate::state::AppState;
+use crate::storage::db::Db;
+use crate::storage::session_store::DbSessionStore;
+use crate::web::security::{self, AllowedOrigins};
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha512};
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::{Key, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tracing::field::Empty;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: Db,
+    deliverer: crate::webhooks::delivery::Deliverer,
+    lease_sweep: Duration,
+}
+
+impl Application {
+    /// Connects to the database, runs migrations, and binds `settings.bind` (port 0 picks a free
+    /// port, which tests use).
+    pub async fn build(database_url: &str, settings: ServeArgs) -> anyhow::Result<Self> {
+        let db = Db::connect(database_url).await?;
+        db.migrate().await?;
+        Self::build_with_db(db, settings).await
+    }
+
+    pub async fn build_with_db(db: Db, settings: ServeArgs) -> anyhow::Result<Self> {
+        let listener =
+            TcpListener::bind(settings.bind).await.with_context(|| format!("could not listen on {}", settings.bind))?;
+        let key = session_key(&db, &settings).await?;
+        let deliverer = crate::webhooks::delivery::Deliverer::new(
+            db.clone(),
+            settings.webhook_base_delay_ms,
+            settings.webhook_max_attempts,
+            Duration::from_millis(settings.webhook_poll_ms.max(10)),
+        );
+        let lease_sweep = Duration::from_millis(settings.lease_sweep_ms.max(10));
+        let router = router(db.clone(), settings, key);
+        Ok(Self { listener, router, db, deliverer, lease_sweep })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let cleanup = tokio::spawn(delete_expired_sessions(self.db.clone()));
+        let webhooks = tokio::spawn(self.deliverer.run());
+        let leases = tokio::spawn(crate::review::lease::sweep_leases(self.db.clone(), self.lease_sweep));
+        let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await;
+        cleanup.abort();
+        webhooks.abort();
+        leases.abort();
+        self.db.close().await;
+        served
+    }
+}
+
+/// The page routes, generated once per process. Generating them renders the app with resource
+/// loading suppressed by a process-wide flag, and a resource first polled while the flag is up
+/// never loads (leptos-rs/leptos#4773): a second instance built in the same process, as the
+/// tests and `Application::another_instance` do, would otherwise hang pages being rendered by
+/// the first.
+static PAGE_ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
+
+fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("gatehouse")
+        .site_root(settings.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(settings.bind)
+        .build();
+    let session_layer = SessionManagerLayer::new(DbSessionStore::new(db.clone()))
+        .with_name("gatehouse_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(i64::from(settings.session_idle_hours.max(1)))))
+        .with_signed(key);
+    let allowed_origins = Arc::new(AllowedOrigins::new(settings.public_url.as_deref()));
+    let max_body = settings.max_body_bytes;
+    let api = crate::web::machine_api::router(settings.max_body_bytes, settings.max_batch_body_bytes);
+    let ingestor = crate::items::writer::Ingestor::start(db.clone());
+    let decider = crate::review::writer::Decider::start(db.clone());
+    let state = AppState {
+        leptos_options,
+        ingestor,
+        decider,
+        db,
+        settings: Arc::new(settings),
+        contracts: Default::default(),
+        api_caches: Default::default(),
+    };
+
+    let routes = PAGE_ROUTES.clone();
+    let context_state = state.clone();
+    // The site: pages and server functions, with cookies, CSRF checks and the body limit.
+    let site = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .leptos_routes_with_context(&state, routes, move || provide_context(context_state.clone()), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(security::server_fn_status))
+        .layer(axum::middleware::from_fn(crate::auth::context::with_flash_memo))
+        .layer(session_layer)
+        .layer(axum::middleware::from_fn_with_state(allowed_origins, security::same_origin))
+        .layer(RequestBodyLimitLayer::new(max_body));
+    // The machine API authenticates with bearer keys and has limits of its own per route.
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(site)
+        .layer(axum::middleware::from_fn(security::headers))
+        .layer(
+            // One span per request: method, path, status, latency, and the user id once the
+            // guard has identified them.
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<axum::body::Body>| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        status = Empty,
+                        latency_ms = Empty,
+                        user_id = Empty,
+                    )
+                })
+                .on_response(|response: &axum::response::Response, latency: Duration, span: &tracing::Span| {
+                    span.record("status", response.status().as_u16());
+                    span.record("latency_ms", latency.as_secs_f64() * 1000.0);
+                    tracing::info!("response");
+                }),
+        )
+        .with_state(state)
+}
+
+async fn readyz(State(db): State<Db>) -> (StatusCode, &'static str) {
+    if db.ping().await { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "database unreachable") }
+}
+
+/// The key that signs session cookies: from the configured secret, or generated once and kept
+/// in the database so that every instance agrees.
+async fn session_key(db: &Db, settings: &ServeArgs) -> anyhow::Result<Key> {
+    let secret: String = if let Some(secret) = &settings.session_secret {
+        secret.expose_secret().to_owned()
+    } else if let Some(path) = &settings.session_key_file {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("could not read the session key file {}", path.display()))?
+            .trim()
+            .to_owned()
+    } else {
+        stored_secret(db, "session_key").await?
+    };
+    anyhow::ensure!(secret.len() >= 32, "the session secret must be at least 32 characters long");
+    Ok(Key::from(&Sha512::digest(secret.as_bytes())))
+}
+
+async fn stored_secret(db: &Db, name: &str) -> anyhow::Result<String> {
+    let mut bytes = [0u8; 48];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    // Insert-if-absent, then read: racing instances end up with the same secret.
+    sqlx::query(
+        "insert into instance_secrets (name, value, created_at) values ($1, $2, $3) on conflict (name) do nothing",
+    )
+    .bind(name)
+    .bind(hex::encode(bytes))
+    .bind(crate::storage::clock::now_ms())
+    .execute(db.pool())
+    .await
+    .context("could not store the instance secret")?;
+    let (value,): (String,) = sqlx::query_as("select value from instance_secrets where name = $1")
+        .bind(name)
+        .fetch_one(db.pool())
+        .await
+        .context("could not read the instance secret")?;
+    Ok(value)
+}
+
+async fn delete_expired_sessions(db: Db) {
+    let store = DbSessionStore::new(db);
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match store.delete_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "expired sessions removed"),
+            Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,67 @@
+use crate::api_keys::server::KeyScope;
+use crate::config::ServeArgs;
+use crate::storage::db::Db;
+use crate::storage::ttl_cache::TtlCache;
+use crate::users::server::UserRecord;
+use crate::workflows::cache::WorkflowCache;
+use crate::workflows::contract::ContractCache;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+/// What every handler and server function can reach. No globals: tests build their own.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub settings: Arc<ServeArgs>,
+    /// Compiled workflow data contracts, by workflow and settings version.
+    pub contracts: ContractCache,
+    /// Hot-path lookups (the machine API, signed-in users); see [`ApiCaches`].
+    pub api_caches: ApiCaches,
+    /// Single submits go through it: group commit (see [`crate::items::writer`]).
+    pub ingestor: crate::items::writer::Ingestor,
+    /// Reviewers' decisions are written through it: group commit on SQLite (see
+    /// [`crate::review::writer`]).
+    pub decider: crate::review::writer::Decider,
+}
+
+/// Lookups made on every request of a hot path, cached briefly: API-key scopes and workflows for
+/// [`API_CACHE_TTL`], signed-in users for [`USER_CACHE_TTL`]. A change made through this instance
+/// (a revoked key, new workflow settings, a disabled user) applies at once, since the instance
+/// clears the cache; one made elsewhere (another instance, the CLI) within that time.
+#[derive(Clone)]
+pub struct ApiCaches {
+    pub keys: TtlCache<String, KeyScope>,
+    pub workflows: WorkflowCache,
+    /// Users by id, as every signed-in request checks them (role, disabled, sign-in epoch).
+    pub users: TtlCache<i64, Option<UserRecord>>,
+}
+
+pub const API_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+/// Shorter than [`API_CACHE_TTL`]: a user disabled on one instance is signed out on the others
+/// within a second.
+pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl AppState {
+    /// What deciding an item needs of the application (see [`crate::review::decide`]).
+    pub fn review_ctx(&self) -> crate::review::decide::ReviewCtx<'_> {
+        crate::review::decide::ReviewCtx {
+            db: &self.db,
+            contracts: &self.contracts,
+            workflows: &self.api_caches.workflows,
+            decider: &self.decider,
+            undo_window_ms: i64::try_from(self.settings.undo_window_ms).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+impl Default for ApiCaches {
+    fn default() -> Self {
+        Self {
+            keys: TtlCache::new(API_CACHE_TTL),
+            workflows: TtlCache::new(API_CACHE_TTL),
+            users: TtlCache::new(USER_CACHE_TTL),
+        }
+    }
+}

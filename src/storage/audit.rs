@@ -1,0 +1,50 @@
+//! The audit log: an append-only record of who changed what.
+
+use sqlx::AnyConnection;
+
+/// Who acted: a signed-in user, or the command line.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    User { id: i64, email: String },
+    Cli,
+}
+
+impl Actor {
+    fn id(&self) -> Option<i64> {
+        match self {
+            Actor::User { id, .. } => Some(*id),
+            Actor::Cli => None,
+        }
+    }
+
+    pub fn label(&self) -> &str {
+        match self {
+            Actor::User { email, .. } => email,
+            Actor::Cli => "cli",
+        }
+    }
+}
+
+/// Appends one event inside the caller's transaction, so the event exists exactly when the
+/// change does.
+pub async fn record(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    action: &str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into audit_events (at, actor_id, actor_label, action, subject, detail) \
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(super::clock::now_ms())
+    .bind(actor.id())
+    .bind(actor.label())
+    .bind(action)
+    .bind(subject)
+    .bind(detail.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}

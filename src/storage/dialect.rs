@@ -1,0 +1,109 @@
+//! The SQL that differs between SQLite and PostgreSQL, in one place: row locks and multi-row
+//! `VALUES` lists. Everything else is written once, with `$1` placeholders both accept.
+//!
+//! SQLite has one writer at a time, so it needs no row locks: where PostgreSQL takes them, the
+//! SQLite text has nothing.
+
+use super::db::Backend;
+
+impl Backend {
+    /// `" for update"`: lock the rows read until the transaction ends.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Backend::Postgres => " for update",
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// `" for update of <table>"`: lock only that table's rows of a join (not the rows on the
+    /// nullable side of an outer join, which cannot be locked).
+    pub fn for_update_of(self, table: &str) -> String {
+        match self {
+            Backend::Postgres => format!(" for update of {table}"),
+            Backend::Sqlite => String::new(),
+        }
+    }
+
+    /// `" for update skip locked"`: lock the rows read, passing over those another transaction
+    /// holds (how several instances share a queue without waiting for each other).
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Postgres => " for update skip locked",
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// `row` (with `?` for each parameter) repeated `rows` times, for a multi-row insert:
+    /// numbered `$1`, `$2`, … on PostgreSQL, left as `?` on SQLite. (For a named or numbered
+    /// parameter sqlx asks SQLite its name, which SQLite finds by a linear scan: binding
+    /// thousands of them costs quadratic time.)
+    pub fn values(self, rows: usize, row: &str) -> String {
+        if self == Backend::Sqlite {
+            return vec![row; rows].join(", ");
+        }
+        let mut sql = String::with_capacity(rows * (row.len() + 40));
+        let mut n = 0;
+        for r in 0..rows {
+            if r > 0 {
+                sql.push_str(", ");
+            }
+            for c in row.chars() {
+                if c == '?' {
+                    n += 1;
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                } else {
+                    sql.push(c);
+                }
+            }
+        }
+        sql
+    }
+}
+
+/// Multi-row inserts are cut into chunks of these sizes (largest first): a group of any size
+/// uses a few statements of at most ten distinct texts, which stay in each connection's
+/// statement cache. 512 rows of up to 63 parameters stay below SQLite's limit of 32,766.
+const CHUNKS: [usize; 10] = [512, 256, 128, 64, 32, 16, 8, 4, 2, 1];
+
+/// `0..len` cut into the chunk sizes above.
+pub fn chunks(len: usize) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    for size in CHUNKS {
+        while len - start >= size {
+            ranges.push(start..start + size);
+            start += size;
+        }
+    }
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_numbered_on_postgres_only() {
+        assert_eq!(Backend::Sqlite.values(2, "(?, ?)"), "(?, ?), (?, ?)");
+        assert_eq!(Backend::Postgres.values(2, "(?, 'x', ?)"), "($1, 'x', $2), ($3, 'x', $4)");
+    }
+
+    #[test]
+    fn chunks_cover_every_row_once_in_few_sizes() {
+        for len in [0, 1, 7, 512, 1000, 1537] {
+            let ranges = chunks(len);
+            assert_eq!(ranges.iter().map(|r| r.len()).sum::<usize>(), len);
+            assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+            assert!(ranges.iter().all(|r| CHUNKS.contains(&r.len())));
+        }
+    }
+
+    #[test]
+    fn locks_only_on_postgres() {
+        assert_eq!(Backend::Sqlite.for_update(), "");
+        assert_eq!(Backend::Postgres.skip_locked(), " for update skip locked");
+        assert_eq!(Backend::Postgres.for_update_of("w"), " for update of w");
+        assert_eq!(Backend::Sqlite.for_update_of("w"), "");
+    }
+}

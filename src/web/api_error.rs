@@ -1,0 +1,60 @@
+//! The machine API's one error shape, `{"error": {"code", "message", "details"}}`, with the
+//! status chosen by [`AppError::status`].
+
+use crate::error::AppError;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// The error shape every failed request answers with.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid`, `conflict`, `key_scope`.
+    code: String,
+    /// A sentence for people.
+    message: String,
+    /// E.g. `{"path": "/payload/total"}` for a contract violation, `{"items": [...]}` for a batch.
+    #[schema(value_type = Object)]
+    details: Value,
+}
+
+/// An error in the machine API's shape.
+pub struct ApiError {
+    error: AppError,
+    details: Value,
+}
+
+impl ApiError {
+    /// The error with details of its own (a batch's per-item problems).
+    pub fn with_details(error: AppError, details: Value) -> Self {
+        Self { error, details }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        let details = match &error {
+            AppError::Invalid { field, .. } => json!({ "path": field }),
+            AppError::TooManyAttempts { retry_after_secs, .. } => json!({ "retry_after_secs": retry_after_secs }),
+            AppError::PayloadTooLarge { limit_bytes } => json!({ "limit_bytes": limit_bytes }),
+            _ => json!({}),
+        };
+        Self { error, details }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({ "error": { "code": self.error.code(), "message": self.error.to_string(), "details": self.details } });
+        (status, Json(body)).into_response()
+    }
+}
