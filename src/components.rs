@@ -2,6 +2,7 @@
 //! display of an item, and formats.
 
 pub mod auth;
+pub mod browser_clock;
 pub mod correction_fields;
 pub mod form;
 pub mod format;

@@ -90,12 +90,21 @@ pub async fn create(db: &Db, actor: &Actor, name: &str, slugs: &[String]) -> Res
 /// The scope of a valid, unrevoked key; 401 otherwise.
 pub async fn authenticate(db: &Db, token: &str) -> Result<KeyScope, AppError> {
     let (prefix, secret) = split_token(token).ok_or(AppError::InvalidApiKey)?;
-    let row: Option<(i64, String, Option<i64>, Option<i64>)> =
+    #[derive(sqlx::FromRow)]
+    struct StoredKey {
+        id: i64,
+        secret_hash: String,
+        revoked_at: Option<i64>,
+        last_used_at: Option<i64>,
+    }
+    let row: Option<StoredKey> =
         sqlx::query_as("select id, secret_hash, revoked_at, last_used_at from api_keys where prefix = $1")
             .bind(prefix)
             .fetch_optional(db.pool())
             .await?;
-    let Some((key_id, stored, revoked_at, last_used_at)) = row else { return Err(AppError::InvalidApiKey) };
+    let Some(StoredKey { id: key_id, secret_hash: stored, revoked_at, last_used_at }) = row else {
+        return Err(AppError::InvalidApiKey);
+    };
     // Compare in constant time over the hex digests.
     let given = hash_secret(secret);
     let same =

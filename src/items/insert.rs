@@ -19,6 +19,14 @@ use std::collections::HashMap;
 const ITEM_INSERT: &str = "insert into items (workflow_id, external_id, request_hash, payload, prediction, confidence, \
      model_version, priority, metadata, state, route_reason, review_probability, routing, settings_version, outcome, \
      final_output, created_at, updated_at, decided_at) values ";
+/// What an item insert returns of each row it made.
+#[derive(sqlx::FromRow)]
+struct InsertedItem {
+    id: i64,
+    workflow_id: i64,
+    external_id: String,
+}
+
 const ITEM_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// Writes `group` inside the caller's transaction with multi-row inserts, with the outcome of
@@ -63,7 +71,7 @@ pub(super) async fn insert_group(
             "{ITEM_INSERT}{} on conflict (workflow_id, external_id) do nothing returning id, workflow_id, external_id",
             backend.values(rows.len(), ITEM_ROW)
         );
-        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql);
+        let mut query = sqlx::query_as::<_, InsertedItem>(&sql);
         for &index in rows {
             let (workflow, p) = group[index];
             let auto = p.route.destination == Destination::AutoApproved;
@@ -89,10 +97,10 @@ pub(super) async fn insert_group(
                 .bind(auto.then_some(now));
         }
         // Matched by key: RETURNING promises no order.
-        for (id, workflow_id, external_id) in query.fetch_all(&mut *conn).await? {
-            let index = first(workflow_id, &external_id)
+        for row in query.fetch_all(&mut *conn).await? {
+            let index = first(row.workflow_id, &row.external_id)
                 .ok_or_else(|| AppError::internal("an insert returned a row it was not given"))?;
-            created.insert(index, id);
+            created.insert(index, row.id);
         }
     }
 

@@ -1,7 +1,7 @@
 //! What a decision's answer carries to the page it leads to, so that page shows it without
 //! asking the server again.
 
-use super::undo_banner::js_now;
+use crate::components::browser_clock::js_now;
 use crate::review::{Receipt, ReviewItem, UndoOffer};
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;

@@ -4,7 +4,8 @@
 
 use super::handoff::Handoff;
 use super::shortcuts::{Shortcuts, keyboard_shortcuts};
-use super::undo_banner::{UndoBanner, js_now};
+use super::undo_banner::UndoBanner;
+use crate::components::browser_clock::js_now;
 use crate::components::correction_fields::correction_fields;
 use crate::components::form::{ErrorAlert, action_error};
 use crate::components::format::{age, when};

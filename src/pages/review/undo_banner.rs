@@ -2,6 +2,7 @@
 //! seconds left; `u` or its button undoes it.
 
 use super::handoff::Handoff;
+use crate::components::browser_clock::js_now;
 use crate::components::form::{ErrorAlert, action_error};
 use crate::items::kind_text;
 use crate::review::UndoOffer;
@@ -64,21 +65,4 @@ fn UndoOfferView(offer: UndoOffer, undo: ServerAction<Undo>) -> impl IntoView {
             </div>
         </Show>
     }
-}
-
-/// Milliseconds on the browser's clock (0 on the server, where nothing ticks).
-pub fn js_now() -> i64 {
-    #[cfg(feature = "hydrate")]
-    {
-        js_sys_now()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        0
-    }
-}
-
-#[cfg(feature = "hydrate")]
-fn js_sys_now() -> i64 {
-    leptos::web_sys::js_sys::Date::now() as i64
 }
