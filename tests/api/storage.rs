@@ -1,11 +1,13 @@
 //! The storage layer on each backend: migrations, sessions, constraints.
 
-use crate::helpers::{Backend, PASSWORD, TestDb};
+use crate::helpers::{Backend, PASSWORD, TestDb, within_limit};
 use crate::on_both_backends;
 use gatehouse::domain::Role;
 use gatehouse::storage::audit::Actor;
+use gatehouse::storage::db::Db;
 use gatehouse::storage::session_store::DbSessionStore;
 use gatehouse::users::server::{self as users, NewUser};
+use std::collections::{BTreeMap, BTreeSet};
 use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};
 
@@ -14,6 +16,93 @@ on_both_backends!(
     session_records_round_trip_and_expire,
     emails_are_unique_and_mapped_to_a_field_error
 );
+
+/// Each table's columns in order, with whether each may be null; and the indexes the migrations
+/// create (not those a key or unique constraint brings).
+#[derive(Debug, PartialEq)]
+struct Schema {
+    tables: BTreeMap<String, Vec<(String, bool)>>,
+    indexes: BTreeSet<String>,
+}
+
+async fn sqlite_schema(db: &Db) -> Schema {
+    let names: Vec<(String,)> = sqlx::query_as(
+        "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' \
+         and name <> '_sqlx_migrations' order by name",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    let mut tables = BTreeMap::new();
+    for (table,) in names {
+        let columns: Vec<(String, i64, i64)> =
+            sqlx::query_as(&format!("select name, \"notnull\", pk from pragma_table_info('{table}') order by cid"))
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+        // A primary key column is never null, whatever SQLite's table says.
+        let columns = columns.into_iter().map(|(name, not_null, pk)| (name, not_null == 0 && pk == 0)).collect();
+        tables.insert(table, columns);
+    }
+    let indexes: Vec<(String,)> =
+        sqlx::query_as("select name from sqlite_master where type = 'index' and sql is not null")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    Schema { tables, indexes: indexes.into_iter().map(|(name,)| name).collect() }
+}
+
+async fn postgres_schema(db: &Db) -> Schema {
+    let columns: Vec<(String, String, String)> = sqlx::query_as(
+        "select table_name::text, column_name::text, is_nullable::text from information_schema.columns \
+         where table_schema = 'public' and table_name <> '_sqlx_migrations' order by table_name, ordinal_position",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    let mut tables: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
+    for (table, column, nullable) in columns {
+        tables.entry(table).or_default().push((column, nullable == "YES"));
+    }
+    let indexes: Vec<(String,)> = sqlx::query_as(
+        "select indexname::text from pg_indexes i where schemaname = 'public' \
+         and not exists (select 1 from pg_constraint c where c.conname = i.indexname)",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    Schema { tables, indexes: indexes.into_iter().map(|(name,)| name).collect() }
+}
+
+/// `migrations/sqlite` and `migrations/postgres` are written twice by hand: after both have run,
+/// every table has the same columns, in the same order, null where the other allows null, and
+/// the same indexes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_backends_migrate_to_the_same_columns_and_indexes() {
+    let Some(postgres) = Backend::postgres() else {
+        eprintln!("skipped: set TEST_DATABASE_URL to compare the PostgreSQL migrations with SQLite's");
+        return;
+    };
+    within_limit(async {
+        let (sqlite_db, postgres_db) = (TestDb::new(&Backend::Sqlite).await, TestDb::new(&postgres).await);
+        let sqlite = sqlite_schema(&sqlite_db.connect().await).await;
+        let postgres = postgres_schema(&postgres_db.connect().await).await;
+        assert!(sqlite.tables.len() >= 10 && sqlite.indexes.len() >= 10, "{sqlite:?}");
+        assert_eq!(
+            sqlite.tables.keys().collect::<Vec<_>>(),
+            postgres.tables.keys().collect::<Vec<_>>(),
+            "the same tables"
+        );
+        for (table, columns) in &sqlite.tables {
+            assert_eq!(
+                columns, &postgres.tables[table],
+                "columns of {table} (name, nullable): SQLite, then PostgreSQL"
+            );
+        }
+        assert_eq!(sqlite.indexes, postgres.indexes, "the same indexes");
+    })
+    .await;
+}
 
 async fn migrations_are_idempotent(backend: Backend) {
     let test_db = TestDb::new(&backend).await;
