@@ -10,12 +10,11 @@
 //! fresh database. The server runs in this process on a random port; the clients share the same
 //! machine, so the figures are for the whole box (server + load generator).
 
-use gatehouse::config::ServeArgs;
-use gatehouse::startup::Application;
+mod common;
+
+use common::{BenchDb, ms, percentile};
 use gatehouse::storage::audit::Actor;
-use gatehouse::storage::db::Db;
 use serde_json::{Value, json};
-use sqlx::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -32,42 +31,18 @@ struct Options {
 fn options() -> Options {
     let mut o =
         Options { backend: "sqlite".into(), seconds: 10, clients: 64, batch_clients: 4, batch: 500, preload: 0 };
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().cloned().unwrap_or_default();
+    for (flag, value) in common::flags() {
         match flag.as_str() {
-            "--backend" => o.backend = value(),
-            "--seconds" => o.seconds = value().parse().expect("--seconds N"),
-            "--clients" => o.clients = value().parse().expect("--clients N"),
-            "--batch-clients" => o.batch_clients = value().parse().expect("--batch-clients N"),
-            "--batch" => o.batch = value().parse().expect("--batch N"),
-            "--preload" => o.preload = value().parse().expect("--preload N"),
+            "--backend" => o.backend = value,
+            "--seconds" => o.seconds = common::number(&flag, &value),
+            "--clients" => o.clients = common::number(&flag, &value),
+            "--batch-clients" => o.batch_clients = common::number(&flag, &value),
+            "--batch" => o.batch = common::number(&flag, &value),
+            "--preload" => o.preload = common::number(&flag, &value),
             other => panic!("unknown argument {other}"),
         }
     }
     o
-}
-
-async fn database(backend: &str) -> (String, Option<(String, String)>) {
-    match backend {
-        "sqlite" => {
-            let dir = std::env::temp_dir().join(format!("gatehouse-bench-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            (format!("sqlite://{}/bench.db", dir.display()), None)
-        }
-        "postgres" => {
-            let admin = std::env::var("BENCH_DATABASE_URL")
-                .or_else(|_| std::env::var("TEST_DATABASE_URL"))
-                .expect("set BENCH_DATABASE_URL=postgres://...");
-            let name = format!("gh_bench_{}", std::process::id());
-            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::query(&format!("create database {name}")).execute(&mut conn).await.unwrap();
-            let base = admin.rsplit_once('/').unwrap().0.to_owned();
-            (format!("{base}/{name}"), Some((admin, name)))
-        }
-        other => panic!("unknown backend {other}"),
-    }
 }
 
 fn item(id: u64) -> Value {
@@ -79,13 +54,6 @@ fn item(id: u64) -> Value {
         "confidence": (id % 100) as f64 / 100.0,
         "model_version": "v7",
     })
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 struct Run {
@@ -143,9 +111,9 @@ fn report(label: &str, backend: &str, clients: usize, run: &Run) {
         "| {label} | {backend} | {clients} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} |",
         run.items,
         rate,
-        percentile(&run.latencies, 0.50).as_secs_f64() * 1000.0,
-        percentile(&run.latencies, 0.99).as_secs_f64() * 1000.0,
-        percentile(&run.latencies, 1.0).as_secs_f64() * 1000.0,
+        ms(percentile(&run.latencies, 0.50)),
+        ms(percentile(&run.latencies, 0.99)),
+        ms(percentile(&run.latencies, 1.0)),
         run.errors,
     );
 }
@@ -153,9 +121,8 @@ fn report(label: &str, backend: &str, clients: usize, run: &Run) {
 #[tokio::main]
 async fn main() {
     let o = options();
-    let (url, cleanup) = database(&o.backend).await;
-    let db = Db::connect(&url).await.unwrap();
-    db.migrate().await.unwrap();
+    let bench_db = BenchDb::create(&o.backend, "ingest_bench").await;
+    let db = bench_db.connect().await;
     let spec = serde_json::from_value(json!({
         "slug": "invoices", "name": "Invoices",
         "payload_schema": { "type": "object", "required": ["invoice_number", "total"],
@@ -164,30 +131,18 @@ async fn main() {
         "auto_approve_at": 0.9, "escalate_below": 0.2, "audit_rate": 0.05,
     }))
     .unwrap();
-    gatehouse::workflows::server::apply(&db, &Actor::Cli, spec, "bench").await.unwrap();
+    let (workflow, _) = gatehouse::workflows::server::apply(&db, &Actor::Cli, spec, "bench").await.unwrap();
     let key = gatehouse::api_keys::server::create(&db, &Actor::Cli, "bench", &["invoices".into()]).await.unwrap().token;
     if o.preload > 0 {
-        let started = Instant::now();
-        let workflow = gatehouse::workflows::server::require_by_slug(&db, "invoices").await.unwrap();
-        let contracts = gatehouse::workflows::contract::ContractCache::default();
-        for first in (0..o.preload).step_by(1000) {
-            let subs = (first..(first + 1000).min(o.preload))
-                .map(|i| {
-                    let mut body = item(i);
-                    body["external_id"] = json!(format!("pre-{i}"));
-                    serde_json::from_value(body).unwrap()
-                })
-                .collect();
-            if gatehouse::items::ingest::ingest_batch(&db, &contracts, &workflow, subs).await.is_err() {
-                panic!("preload failed at {first}");
-            }
-        }
-        eprintln!("preloaded {} items in {:.0} s", o.preload, started.elapsed().as_secs_f64());
+        let took = common::load_items(&db, &workflow, o.preload, |i| {
+            let mut body = item(i);
+            body["external_id"] = json!(format!("pre-{i}"));
+            body
+        })
+        .await;
+        eprintln!("preloaded {} items in {:.0} s", o.preload, took.as_secs_f64());
     }
-    let settings = ServeArgs { bind: "127.0.0.1:0".parse().unwrap(), ..ServeArgs::default() };
-    let app = Application::build_with_db(db.clone(), settings).await.unwrap();
-    let base = format!("http://127.0.0.1:{}/api/v1/workflows/invoices", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let base = format!("{}/api/v1/workflows/invoices", common::serve(&db).await);
 
     let next = Arc::new(AtomicU64::new(0));
     println!("| mode | backend | clients | items | items/s | p50 ms | p99 ms | max ms | errors |");
@@ -200,12 +155,5 @@ async fn main() {
     report(&format!("batch of {}{stored}", o.batch), &o.backend, o.batch_clients, &batch);
 
     db.close().await;
-    if o.backend == "sqlite" {
-        let dir = std::env::temp_dir().join(format!("gatehouse-bench-{}", std::process::id()));
-        std::fs::remove_dir_all(dir).ok();
-    }
-    if let Some((admin, name)) = cleanup {
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut conn).await.ok();
-    }
+    bench_db.remove().await;
 }

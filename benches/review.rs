@@ -12,14 +12,13 @@
 //! PostgreSQL uses `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`) as an admin URL and creates a
 //! fresh database. Server and reviewers share this machine, so the figures are for the whole box.
 
-use gatehouse::config::ServeArgs;
+mod common;
+
+use common::{BenchDb, ms, percentile};
 use gatehouse::domain::Role;
-use gatehouse::startup::Application;
 use gatehouse::storage::audit::Actor;
-use gatehouse::storage::db::Db;
 use gatehouse::users::server::NewUser;
 use serde_json::{Value, json};
-use sqlx::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -35,51 +34,16 @@ struct Options {
 
 fn options() -> Options {
     let mut o = Options { backend: "sqlite".into(), reviewers: 32, waiting: 10_000, seconds: 10 };
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().cloned().unwrap_or_default();
+    for (flag, value) in common::flags() {
         match flag.as_str() {
-            "--backend" => o.backend = value(),
-            "--reviewers" => o.reviewers = value().parse().expect("--reviewers N"),
-            "--waiting" => o.waiting = value().parse().expect("--waiting N"),
-            "--seconds" => o.seconds = value().parse().expect("--seconds N"),
+            "--backend" => o.backend = value,
+            "--reviewers" => o.reviewers = common::number(&flag, &value),
+            "--waiting" => o.waiting = common::number(&flag, &value),
+            "--seconds" => o.seconds = common::number(&flag, &value),
             other => panic!("unknown argument {other}"),
         }
     }
     o
-}
-
-async fn database(backend: &str) -> (String, Option<(String, String)>) {
-    match backend {
-        "sqlite" => {
-            let dir = std::env::temp_dir().join(format!("gatehouse-review-bench-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            (format!("sqlite://{}/bench.db", dir.display()), None)
-        }
-        "postgres" => {
-            let admin = std::env::var("BENCH_DATABASE_URL")
-                .or_else(|_| std::env::var("TEST_DATABASE_URL"))
-                .expect("set BENCH_DATABASE_URL=postgres://...");
-            let name = format!("gh_review_bench_{}", std::process::id());
-            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::query(&format!("create database {name}")).execute(&mut conn).await.unwrap();
-            let base = admin.rsplit_once('/').unwrap().0.to_owned();
-            (format!("{base}/{name}"), Some((admin, name)))
-        }
-        other => panic!("unknown backend {other}"),
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 struct Reviewer {
@@ -122,10 +86,8 @@ impl Reviewer {
 #[tokio::main]
 async fn main() {
     let o = options();
-    let (url, cleanup) = database(&o.backend).await;
-    let db = Db::connect(&url).await.unwrap();
-    db.migrate().await.unwrap();
-
+    let bench_db = BenchDb::create(&o.backend, "review_bench").await;
+    let db = bench_db.connect().await;
     let emails: Vec<String> = (0..o.reviewers).map(|i| format!("reviewer{i}@bench.example")).collect();
     for email in &emails {
         let user = NewUser::parse(email, "Bench reviewer", Role::Reviewer, PASSWORD, "password").unwrap();
@@ -140,28 +102,18 @@ async fn main() {
         "auto_approve_at": 0.95, "escalate_below": 0.05, "audit_rate": 0.0,
     }))
     .unwrap();
-    gatehouse::workflows::server::apply(&db, &Actor::Cli, spec, "bench").await.unwrap();
-    let workflow = gatehouse::workflows::server::require_by_slug(&db, "bench").await.unwrap();
-    let contracts = gatehouse::workflows::contract::ContractCache::default();
-    let started = Instant::now();
-    for first in (0..o.waiting).step_by(1000) {
-        let subs = (first..(first + 1000).min(o.waiting))
-            .map(|i| {
-                serde_json::from_value(json!({
-                    "external_id": format!("item-{i}"),
-                    "payload": { "invoice_number": format!("INV-{i}"), "vendor": "ACME GmbH", "total": 100 + i % 900 },
-                    "prediction": { "label": "invoice", "total": 100 + i % 900 },
-                    "confidence": 0.5,
-                    "priority": (i % 3) as i32,
-                }))
-                .unwrap()
-            })
-            .collect();
-        if gatehouse::items::ingest::ingest_batch(&db, &contracts, &workflow, subs).await.is_err() {
-            panic!("loading items failed at {first}");
-        }
-    }
-    eprintln!("{} items waiting after {:.0} s", o.waiting, started.elapsed().as_secs_f64());
+    let (workflow, _) = gatehouse::workflows::server::apply(&db, &Actor::Cli, spec, "bench").await.unwrap();
+    let took = common::load_items(&db, &workflow, o.waiting, |i| {
+        json!({
+            "external_id": format!("item-{i}"),
+            "payload": { "invoice_number": format!("INV-{i}"), "vendor": "ACME GmbH", "total": 100 + i % 900 },
+            "prediction": { "label": "invoice", "total": 100 + i % 900 },
+            "confidence": 0.5,
+            "priority": (i % 3) as i32,
+        })
+    })
+    .await;
+    eprintln!("{} items waiting after {:.0} s", o.waiting, took.as_secs_f64());
     // Fresh statistics for the loaded items, as autovacuum would have them a minute after a bulk
     // load (PostgreSQL). Not for the empty decisions table: statistics saying "empty" would plan
     // its lookups as scans, which a live database, whose statistics follow its growth, never
@@ -173,10 +125,7 @@ async fn main() {
         sqlx::query("checkpoint").execute(db.pool()).await.ok();
     }
 
-    let settings = ServeArgs { bind: "127.0.0.1:0".parse().unwrap(), ..ServeArgs::default() };
-    let app = Application::build_with_db(db.clone(), settings).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let base = common::serve(&db).await;
 
     let mut reviewers = Vec::new();
     for email in &emails {
@@ -268,12 +217,5 @@ async fn main() {
     );
 
     db.close().await;
-    if o.backend == "sqlite" {
-        let dir = std::env::temp_dir().join(format!("gatehouse-review-bench-{}", std::process::id()));
-        std::fs::remove_dir_all(dir).ok();
-    }
-    if let Some((admin, name)) = cleanup {
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut conn).await.ok();
-    }
+    bench_db.remove().await;
 }

@@ -135,10 +135,19 @@ fn role_phrase(role: Role) -> String {
     }
 }
 
-/// The password comes from `GATEHOUSE_PASSWORD`, or else the first line of stdin, so it never
-/// appears in the process list or shell history.
+/// The password comes from `GATEHOUSE_PASSWORD`; else, at a terminal, it is asked for twice
+/// without echo; else it is the first line of stdin. It never appears in the process list or
+/// the shell history.
 fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
     if let Ok(password) = std::env::var("GATEHOUSE_PASSWORD") {
+        return Ok(password);
+    }
+    if std::io::stdin().is_terminal() {
+        let password = rpassword::prompt_password("Password: ").context("could not read the password")?;
+        anyhow::ensure!(!password.is_empty(), "no password given: nothing was changed");
+        let again = rpassword::prompt_password("The same password again: ").context("could not read the password")?;
+        anyhow::ensure!(password == again, "the two passwords differ: nothing was changed");
         return Ok(password);
     }
     let mut line = String::new();

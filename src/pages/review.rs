@@ -53,7 +53,10 @@ fn QueueStatus() -> impl IntoView {
                     Err(error) => {
                         #[cfg(feature = "ssr")]
                         crate::components::layout::set_status(error.status());
-                        view! { <ErrorPanel error /> }.into_any()
+                        match error {
+                            AppError::Forbidden => view! { <NotAMember /> }.into_any(),
+                            error => view! { <ErrorPanel error /> }.into_any(),
+                        }
                     }
                 }
             })}
@@ -99,6 +102,19 @@ fn QueueView(snapshot: QueueSnapshot, start: ServerAction<StartReviewing>) -> im
                 </ActionForm>
                 <a class="button" href="/queues">"Back to queues"</a>
             </div>
+        </section>
+    }
+}
+
+/// A queue of a workflow the reviewer is not a member of.
+#[component]
+fn NotAMember() -> impl IntoView {
+    view! {
+        <Title text="Not your queue" />
+        <section class="empty-state" role="alert">
+            <h1>"Not your queue"</h1>
+            <p>"You are not a member of this workflow. An admin can add you on its settings page."</p>
+            <p><a href="/queues">"Go to your queues"</a></p>
         </section>
     }
 }

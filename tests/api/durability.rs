@@ -9,6 +9,7 @@ on_both_backends!(
     acknowledged_writes_survive_kill_9,
     acknowledged_items_survive_kill_9_during_group_commit,
     cli_manages_users_with_clear_errors,
+    cli_asks_for_a_password_without_echo_at_a_terminal,
     cli_applies_workflows_and_creates_keys,
     demo_fills_a_queue_through_the_api,
 );
@@ -81,17 +82,18 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
 /// Single submits are group-committed: every item answered 201 must be stored even when the server
 /// is killed while 64 clients are submitting.
 async fn acknowledged_items_survive_kill_9_during_group_commit(backend: Backend) {
-    use gatehouse::storage::audit::Actor;
+    use serde_json::json;
     let test_db = TestDb::new(&backend).await;
     let db = test_db.connect().await;
-    let spec = serde_json::from_value(serde_json::json!({
-        "slug": "invoices", "name": "Invoices",
-        "payload_schema": { "type": "object", "required": ["total"], "properties": { "total": { "type": "number" } } },
-        "labels": ["invoice"], "auto_approve_at": 0.9, "escalate_below": 0.2, "audit_rate": 0.0,
-    }))
-    .unwrap();
-    gatehouse::workflows::server::apply(&db, &Actor::Cli, spec, "test").await.unwrap();
-    let key = gatehouse::api_keys::server::create(&db, &Actor::Cli, "test", &["invoices".into()]).await.unwrap().token;
+    let key = crate::fixtures::workflow()
+        .with(
+            "payload_schema",
+            json!({ "type": "object", "required": ["total"], "properties": { "total": { "type": "number" } } }),
+        )
+        .with("labels", json!(["invoice"]))
+        .create_in(&db)
+        .await
+        .key;
     db.close().await;
 
     let port = free_port();
@@ -154,6 +156,74 @@ fn run(db_url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
     let output = child.wait_with_output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)
+}
+
+/// Runs `gatehouse <args>` at a terminal of its own (`script` gives it one), answering each of
+/// `answers` once the text before it has appeared; whether it succeeded, and all it showed.
+fn at_a_terminal(db_url: &str, args: &str, answers: &[(&str, &str)]) -> (bool, String) {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let command = format!("'{}' {args}", env!("CARGO_BIN_EXE_gatehouse"));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("DATABASE_URL", db_url)
+        .env("GATEHOUSE_LOG", "warn")
+        .env_remove("GATEHOUSE_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1), from util-linux");
+    let shown = Arc::new(Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let shown = shown.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                shown.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    for (prompt, answer) in answers {
+        // Typed only once the prompt shows, as a person would: echo is off by then.
+        let waited = std::time::Instant::now();
+        while !shown.lock().unwrap().contains(prompt) {
+            assert!(waited.elapsed() < Duration::from_secs(20), "no prompt {prompt:?}: {}", shown.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+    let status = child.wait().unwrap();
+    drop(stdin);
+    reader.join().unwrap();
+    let shown = shown.lock().unwrap().clone();
+    (status.success(), shown)
+}
+
+async fn cli_asks_for_a_password_without_echo_at_a_terminal(backend: Backend) {
+    let test_db = TestDb::new(&backend).await;
+    let url = test_db.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let add = "user add tty@example.com --role reviewer";
+        let (ok, shown) =
+            at_a_terminal(&url, add, &[("Password: ", PASSWORD), ("again: ", "correct horse battery stable")]);
+        assert!(!ok && shown.contains("the two passwords differ"), "{shown}");
+        assert!(!shown.contains("horse"), "the password was echoed: {shown}");
+        let (ok, shown) = at_a_terminal(&url, add, &[("Password: ", PASSWORD), ("again: ", PASSWORD)]);
+        assert!(ok && shown.contains("Added tty (tty@example.com) as Reviewer."), "{shown}");
+        assert!(!shown.contains(PASSWORD) && !shown.contains("horse"), "the password was echoed: {shown}");
+        // Piped, it is read from stdin as before (the other CLI tests).
+        let (ok, out) = run(&url, &["user", "add", "tty@example.com", "--role", "reviewer"], Some("\n"));
+        assert!(!ok && out.contains("no password given"), "{out}");
+    })
+    .await
+    .unwrap();
 }
 
 async fn cli_manages_users_with_clear_errors(backend: Backend) {

@@ -1,5 +1,6 @@
 //! The machine API: ingest, routing, idempotency, batches, reads, keys, and every error status.
 
+use crate::fixtures::{WorkflowFixture, invoice, submit, workflow};
 use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
 use crate::on_both_backends;
 use gatehouse::domain::workflow::WorkflowSpec;
@@ -23,22 +24,17 @@ on_both_backends!(
     the_openapi_document_and_reference_page_describe_every_endpoint,
 );
 
+/// The workflow these tests submit to: invoices under a contract, escalated below 0.3.
+fn invoices(slug: &str) -> WorkflowFixture {
+    workflow()
+        .with("slug", json!(slug))
+        .with("name", json!("Invoice extraction"))
+        .invoice_contract()
+        .with("escalate_below", json!(0.3))
+}
+
 fn spec(slug: &str) -> WorkflowSpec {
-    serde_json::from_value(json!({
-        "slug": slug,
-        "name": "Invoice extraction",
-        "payload_schema": {
-            "type": "object",
-            "required": ["invoice_number", "total"],
-            "properties": { "invoice_number": { "type": "string" }, "total": { "type": "number" } }
-        },
-        "prediction_schema": { "type": "object", "required": ["label"] },
-        "labels": ["invoice", "receipt"],
-        "auto_approve_at": 0.9,
-        "escalate_below": 0.3,
-        "audit_rate": 0.0,
-    }))
-    .unwrap()
+    invoices(slug).spec()
 }
 
 /// An app with the workflow `invoices` and a key for it.
@@ -49,28 +45,11 @@ async fn setup(backend: Backend) -> (TestApp, String) {
 }
 
 async fn with_workflow(app: &TestApp, slug: &str) -> String {
-    workflows::apply(&app.db, &Actor::Cli, spec(slug), "test").await.unwrap();
-    gatehouse::api_keys::server::create(&app.db, &Actor::Cli, "test", &[slug.to_owned()]).await.unwrap().token
+    invoices(slug).create(app).await.key
 }
 
 fn item(external_id: &str, confidence: f64) -> Value {
-    json!({
-        "external_id": external_id,
-        "payload": { "invoice_number": format!("INV-{external_id}"), "total": 120.5 },
-        "prediction": { "label": "invoice", "fields": { "total": 120.5 } },
-        "confidence": confidence,
-        "model_version": "v3",
-    })
-}
-
-async fn submit(app: &TestApp, key: &str, slug: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .post(app.url(&format!("/api/v1/workflows/{slug}/items")))
-        .bearer_auth(key)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    invoice(external_id, confidence)
 }
 
 async fn get(app: &TestApp, key: &str, path: &str) -> reqwest::Response {

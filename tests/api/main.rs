@@ -1,6 +1,7 @@
 //! HTTP and storage tests: the real server on a random port with a fresh database, on SQLite and
 //! (when `TEST_DATABASE_URL` is set) PostgreSQL.
 
+mod fixtures;
 mod helpers;
 
 mod auth;

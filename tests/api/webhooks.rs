@@ -1,11 +1,11 @@
 //! Webhooks against a real local receiver: signatures, retries, dead letters, replay, and no
 //! double delivery with two workers on one database.
 
+use crate::fixtures::{SLUG, submit as submit_item, workflow};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::on_both_backends;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use gatehouse::domain::workflow::WorkflowSpec;
 use gatehouse::storage::audit::Actor;
 use gatehouse::webhooks::delivery::{self, Deliverer};
 use gatehouse::webhooks::{endpoints, outbox};
@@ -66,22 +66,15 @@ async fn app_with_hook(backend: Backend, max_attempts: u32, url: &str) -> (TestA
         s.webhook_max_attempts = max_attempts;
     })
     .await;
-    let spec: WorkflowSpec = serde_json::from_value(json!({
-        "slug": "invoices", "name": "Invoices", "auto_approve_at": 0.9, "escalate_below": 0.2, "audit_rate": 0.0
-    }))
-    .unwrap();
-    let (workflow, _) = gatehouse::workflows::server::apply(&app.db, &Actor::Cli, spec, "test").await.unwrap();
+    let workflow = workflow().create(&app).await;
     let events = vec!["item.auto_approved".to_owned(), "item.escalated".to_owned()];
     let (_, secret) = endpoints::create(&app.db, &Actor::Cli, workflow.id, url, &events).await.unwrap();
-    let key = gatehouse::api_keys::server::create(&app.db, &Actor::Cli, "k", &["invoices".into()]).await.unwrap().token;
-    (app, key, secret)
+    (app, workflow.key, secret)
 }
 
 async fn submit(app: &TestApp, key: &str, external_id: &str, confidence: f64) {
     let body = json!({ "external_id": external_id, "payload": {}, "prediction": {"v": 1}, "confidence": confidence });
-    let response =
-        app.client.post(app.url("/api/v1/workflows/invoices/items")).bearer_auth(key).json(&body).send().await.unwrap();
-    assert_eq!(response.status(), 201);
+    assert_eq!(submit_item(app, key, SLUG, &body).await.status(), 201);
 }
 
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {

@@ -1,0 +1,120 @@
+//! What the benchmarks share: their flags, a fresh database on either backend, the server on a
+//! random port, loading items through the service layer, and percentiles.
+
+use gatehouse::config::ServeArgs;
+use gatehouse::startup::Application;
+use gatehouse::storage::db::Db;
+use gatehouse::workflows::contract::ContractCache;
+use gatehouse::workflows::server::Workflow;
+use serde_json::Value;
+use sqlx::Connection;
+use std::time::{Duration, Instant};
+
+/// The command line's `--flag value` pairs, after cargo's own `--bench`.
+pub fn flags() -> Vec<(String, String)> {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let mut pairs = Vec::new();
+    let mut it = args.into_iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_default();
+        pairs.push((flag, value));
+    }
+    pairs
+}
+
+/// A number given to `flag`, or a clear panic.
+pub fn number<T: std::str::FromStr>(flag: &str, value: &str) -> T {
+    value.parse().unwrap_or_else(|_| panic!("{flag} takes a number, not '{value}'"))
+}
+
+/// A fresh database for one run: a SQLite file in a folder of its own, or a new PostgreSQL
+/// database made with `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`) as the admin URL. Removed
+/// by [`BenchDb::remove`].
+pub struct BenchDb {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(std::path::PathBuf),
+    Database { admin: String, name: String },
+}
+
+impl BenchDb {
+    pub async fn create(backend: &str, name: &str) -> Self {
+        let id = format!("{name}_{}", std::process::id());
+        let (url, cleanup) = match backend {
+            "sqlite" => {
+                let dir = std::env::temp_dir().join(format!("gatehouse-{id}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                (format!("sqlite://{}/bench.db", dir.display()), Cleanup::Dir(dir))
+            }
+            "postgres" => {
+                let admin = std::env::var("BENCH_DATABASE_URL")
+                    .or_else(|_| std::env::var("TEST_DATABASE_URL"))
+                    .expect("set BENCH_DATABASE_URL=postgres://...");
+                let name = format!("gh_{id}");
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+                sqlx::query(&format!("create database {name}")).execute(&mut conn).await.unwrap();
+                let base = admin.rsplit_once('/').unwrap().0.to_owned();
+                (format!("{base}/{name}"), Cleanup::Database { admin, name })
+            }
+            other => panic!("unknown backend {other}: use sqlite or postgres"),
+        };
+        Self { url, cleanup }
+    }
+
+    /// The database, migrated.
+    pub async fn connect(&self) -> Db {
+        let db = Db::connect(&self.url).await.unwrap();
+        db.migrate().await.unwrap();
+        db
+    }
+
+    pub async fn remove(self) {
+        match self.cleanup {
+            Cleanup::Dir(dir) => {
+                std::fs::remove_dir_all(dir).ok();
+            }
+            Cleanup::Database { admin, name } => {
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+                sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut conn).await.ok();
+            }
+        }
+    }
+}
+
+/// Starts the server on `db` on a random port; its address.
+pub async fn serve(db: &Db) -> String {
+    let settings = ServeArgs { bind: "127.0.0.1:0".parse().unwrap(), ..ServeArgs::default() };
+    let app = Application::build_with_db(db.clone(), settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    base
+}
+
+/// Stores `count` items made by `item` in batches of 1,000 through the service layer (as a
+/// batch submit would, without HTTP); how long it took.
+pub async fn load_items(db: &Db, workflow: &Workflow, count: u64, item: impl Fn(u64) -> Value) -> Duration {
+    let started = Instant::now();
+    let contracts = ContractCache::default();
+    for first in (0..count).step_by(1000) {
+        let subs = (first..(first + 1000).min(count)).map(|i| serde_json::from_value(item(i)).unwrap()).collect();
+        if gatehouse::items::ingest::ingest_batch(db, &contracts, workflow, subs).await.is_err() {
+            panic!("loading items failed at {first}");
+        }
+    }
+    started.elapsed()
+}
+
+/// The `p` quantile of sorted durations (0 when there are none).
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,185 @@
+//! Undo within its window, and the webhook a decision schedules for when the window has passed.
+
+use super::*;
+use crate::on_both_backends;
+use gatehouse::storage::audit::Actor;
+use std::time::Duration;
+
+on_both_backends!(
+    undo_within_the_window_reopens_the_item_and_withdraws_its_events,
+    an_approval_schedules_one_webhook_after_the_undo_window,
+);
+
+async fn feed(app: &TestApp, key: &str) -> Vec<i64> {
+    let response =
+        app.client.get(app.url(&format!("/api/v1/workflows/{SLUG}/decisions"))).bearer_auth(key).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let page: Value = response.json().await.unwrap();
+    page["items"].as_array().unwrap().iter().map(|d| d["id"].as_i64().unwrap()).collect()
+}
+
+async fn subscribe(app: &TestApp, workflow_id: i64, events: &[&str]) {
+    let events: Vec<String> = events.iter().map(|e| (*e).to_owned()).collect();
+    // Nothing listens there: these tests look at the outbox, not at deliveries.
+    gatehouse::webhooks::endpoints::create(&app.db, &Actor::Cli, workflow_id, "http://127.0.0.1:9/hook", &events)
+        .await
+        .unwrap();
+}
+
+/// (event type, status, next_attempt_at) of the outbox rows reporting a decision.
+async fn outbox_of(app: &TestApp, decision_id: i64) -> Vec<(String, String, i64)> {
+    sqlx::query_as("select event_type, status, next_attempt_at from webhook_outbox where decision_id = $1 order by id")
+        .bind(decision_id)
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap()
+}
+
+async fn undo_within_the_window_reopens_the_item_and_withdraws_its_events(backend: Backend) {
+    const WINDOW_MS: u64 = 2500;
+    let app = app_with(backend, |s| s.undo_window_ms = WINDOW_MS).await;
+    let a = person(&app, "a@example.com", Role::Reviewer).await;
+    let b = person(&app, "b@example.com", Role::Reviewer).await;
+    let (workflow_id, key) = with_workflow(&app, &[&a, &b]).await;
+    subscribe(&app, workflow_id, &["item.approved", "item.rejected"]).await;
+    let ids = ingest(&app, &key, "undo", 3).await;
+
+    assert_eq!(start(&app, &a).await, Some(ids[0]));
+    let t0 = token(&app, &a, ids[0]).await;
+    let (status, receipt) = approve(&app, &a, ids[0], &t0).await;
+    assert_eq!(status, 200);
+    let d1 = receipt["decision_id"].as_i64().unwrap();
+    assert_eq!(receipt["next_item"].as_i64(), Some(ids[1]));
+    assert_eq!(outbox_of(&app, d1).await.len(), 1, "the approval's event waits in the outbox");
+    assert!(feed(&app, &key).await.is_empty(), "not shown to pollers within its window");
+    let offer = ok(&app, &a, "review/undo-offer", &[("decision_id", &d1.to_string())]).await;
+    assert_eq!((offer["decision_id"].as_i64(), offer["item_id"].as_i64()), (Some(d1), Some(ids[0])));
+    assert_eq!(ok(&app, &b, "review/undo-offer", &[("decision_id", &d1.to_string())]).await, Value::Null);
+
+    // Someone else's decision cannot be undone.
+    let (status, body) = call(&app, &b, "review/undo", &[("decision_id", &d1.to_string())]).await;
+    assert_eq!((status, body["kind"].as_str()), (403, Some("forbidden")));
+
+    // Within the window: the item comes back, the next one goes back, the event is withdrawn.
+    assert_eq!(ok(&app, &a, "review/undo", &[("decision_id", &d1.to_string())]).await.as_i64(), Some(ids[0]));
+    assert_eq!(item_state(&app, ids[0]).await, ("claimed".to_owned(), Some(a.id)));
+    assert_eq!(item_state(&app, ids[1]).await, ("queued".to_owned(), None), "the item handed out next went back");
+    assert_eq!(held_by(&app, a.id).await, vec![ids[0]]);
+    let history = decisions(&app, ids[0]).await;
+    assert_eq!(kinds(&history), ["approve", "undo"], "the original decision stays, an undo is appended");
+    assert_eq!(history[0].0, d1);
+    let (undoes,): (Option<i64>,) = sqlx::query_as("select undoes from decisions where id = $1")
+        .bind(history[1].0)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(undoes, Some(d1));
+    // The review page shows both lines, in order, the approval marked as undone.
+    let page = ok(&app, &a, "review/item", &[("slug", SLUG), ("item_id", &ids[0].to_string())]).await;
+    let shown: Vec<(&str, bool, &str)> = page["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| {
+            (line["kind"].as_str().unwrap(), line["undone"].as_bool().unwrap(), line["actor"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(shown, [("approve", true, "a@example.com"), ("undo", false, "a@example.com")], "{page}");
+    let (outcome, final_output): (Option<String>, Option<String>) =
+        sqlx::query_as("select outcome, final_output from items where id = $1")
+            .bind(ids[0])
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!((outcome, final_output), (None, None));
+    assert!(outbox_of(&app, d1).await.is_empty(), "the pending event was withdrawn");
+    assert_eq!(ok(&app, &a, "review/undo-offer", &[("decision_id", &d1.to_string())]).await, Value::Null);
+    let (status, _) = call(&app, &a, "review/undo", &[("decision_id", &d1.to_string())]).await;
+    assert_eq!(status, 409, "an undo is undone once");
+    let queue = &ok(&app, &a, "review/queues", &[]).await["queues"][0];
+    assert_eq!((queue["my_decisions_today"].as_i64(), queue["my_item"].as_i64()), (Some(0), Some(ids[0])));
+
+    // The old token decides nothing now: the item is held under a new lease.
+    let (status, body) = approve(&app, &a, ids[0], &t0).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (409, Some("conflict")),
+        "a repeat of the undone approval is not answered as recorded: {body}"
+    );
+    assert!(message(&body).contains("undid"), "{body}");
+    assert_eq!(kinds(&decisions(&app, ids[0]).await), ["approve", "undo"]);
+
+    // Decide again under the new lease and let the window pass: too late to undo, and settled.
+    let t0b = token(&app, &a, ids[0]).await;
+    assert_ne!(t0b, t0);
+    let (status, receipt) = call(
+        &app,
+        &a,
+        "review/reject",
+        &[("item_id", &ids[0].to_string()), ("lease_token", &t0b), ("reason_code", "wrong_document")],
+    )
+    .await;
+    assert_eq!(status, 200, "{receipt}");
+    let d2 = receipt["decision_id"].as_i64().unwrap();
+    assert_eq!(receipt["next_item"].as_i64(), Some(ids[1]));
+    assert_eq!(outbox_of(&app, d2).await.len(), 1);
+    tokio::time::sleep(Duration::from_millis(WINDOW_MS + 200)).await;
+    let (status, body) = call(&app, &a, "review/undo", &[("decision_id", &d2.to_string())]).await;
+    assert_eq!((status, body["kind"].as_str()), (409, Some("conflict")), "{body}");
+    assert!(message(&body).contains("too late"), "{body}");
+    assert_eq!(item_state(&app, ids[0]).await, ("rejected".to_owned(), None));
+    assert_eq!(outbox_of(&app, d2).await.len(), 1, "a settled event is not withdrawn");
+    assert_eq!(feed(&app, &key).await, vec![d2], "the feed shows the settled decision, never the undone one");
+}
+
+// 8. ---------------------------------------------------------------------------------------------
+
+async fn an_approval_schedules_one_webhook_after_the_undo_window(backend: Backend) {
+    const WINDOW_MS: i64 = 5000;
+    let app = app_with(backend, |s| s.undo_window_ms = WINDOW_MS as u64).await;
+    let a = person(&app, "a@example.com", Role::Reviewer).await;
+    let (workflow_id, key) = with_workflow(&app, &[&a]).await;
+    subscribe(&app, workflow_id, &["item.approved"]).await;
+    let ids = ingest(&app, &key, "hook", 2).await;
+    assert_eq!(count(&app, "select count(*) from webhook_outbox").await, 0);
+
+    assert_eq!(start(&app, &a).await, Some(ids[0]));
+    let t = token(&app, &a, ids[0]).await;
+    let (status, receipt) = approve(&app, &a, ids[0], &t).await;
+    assert_eq!(status, 200);
+    let decision_id = receipt["decision_id"].as_i64().unwrap();
+    let (created_at, settles_at): (i64, Option<i64>) =
+        sqlx::query_as("select created_at, settles_at from decisions where id = $1")
+            .bind(decision_id)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(settles_at, Some(created_at + WINDOW_MS));
+    assert_eq!(receipt["undo_until_ms"].as_i64(), settles_at);
+
+    let rows: Vec<(String, String, i64, Option<i64>, String)> = sqlx::query_as(
+        "select event_type, status, next_attempt_at, decision_id, payload from webhook_outbox order by id",
+    )
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1, "exactly one event: {rows:?}");
+    let (event_type, status, next_attempt_at, row_decision, payload) = &rows[0];
+    assert_eq!((event_type.as_str(), status.as_str(), *row_decision), ("item.approved", "pending", Some(decision_id)));
+    assert!(*next_attempt_at >= created_at + WINDOW_MS, "sent only after the undo window");
+    let payload: Value = serde_json::from_str(payload).unwrap();
+    assert_eq!(payload["type"], "item.approved");
+    assert_eq!((payload["data"]["id"].as_i64(), payload["data"]["state"].as_str()), (Some(ids[0]), Some("approved")));
+
+    // A verdict nobody subscribed to writes nothing.
+    let t = token(&app, &a, ids[1]).await;
+    let (status, _) = call(
+        &app,
+        &a,
+        "review/reject",
+        &[("item_id", &ids[1].to_string()), ("lease_token", &t), ("reason_code", "blurry")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(count(&app, "select count(*) from webhook_outbox").await, 1);
+}
