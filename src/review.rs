@@ -28,6 +28,7 @@ pub mod undo;
 #[cfg(feature = "ssr")]
 pub mod writer;
 
+use crate::domain::item_state::Action;
 use crate::items::HistoryLine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -56,6 +57,8 @@ pub struct QueueSummary {
 pub struct QueueSnapshot {
     pub queue: QueueSummary,
     pub now_ms: i64,
+    /// Whether the item the reviewer just skipped is one of those waiting.
+    pub skipped_waiting: bool,
 }
 
 /// An item a lead assigned to this reviewer.
@@ -128,7 +131,7 @@ pub struct Receipt {
 
 impl Receipt {
     /// Where the reviewer goes after this decision: the next item, with the undo banner of this
-    /// decision, or the queue's page when it is empty.
+    /// decision, or the queue's page when nothing else waits for them.
     pub fn next_href(&self) -> String {
         let page = match self.next_item {
             Some(next) => item_href(&self.slug, next),
@@ -136,6 +139,10 @@ impl Receipt {
         };
         match &self.undo {
             Some(offer) => format!("{page}?undo={}", offer.decision_id),
+            // The queue's page tells the item just skipped from the others still waiting.
+            None if self.next_item.is_none() && self.kind == Action::Release.as_str() => {
+                format!("{page}?skipped={}", self.item_id)
+            }
             None => page,
         }
     }
@@ -155,4 +162,38 @@ pub struct UndoOffer {
 /// The page of a leased item.
 pub fn item_href(slug: &str, item_id: i64) -> String {
     format!("/review/{slug}/{item_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(kind: &str, next_item: Option<i64>, undo: bool) -> Receipt {
+        let offer = UndoOffer {
+            decision_id: 9,
+            item_id: 3,
+            external_id: "INV-3".into(),
+            kind: kind.into(),
+            undo_until_ms: 10,
+            now_ms: 0,
+        };
+        Receipt {
+            decision_id: 9,
+            item_id: 3,
+            slug: "invoices".into(),
+            kind: kind.into(),
+            next_item,
+            undo_until_ms: 10,
+            next: None,
+            undo: undo.then_some(offer),
+        }
+    }
+
+    #[test]
+    fn a_decision_leads_to_the_next_item_or_the_queue() {
+        assert_eq!(receipt("approve", Some(4), true).next_href(), "/review/invoices/4?undo=9");
+        assert_eq!(receipt("approve", None, true).next_href(), "/review/invoices?undo=9");
+        assert_eq!(receipt("release", Some(4), false).next_href(), "/review/invoices/4");
+        assert_eq!(receipt("release", None, false).next_href(), "/review/invoices?skipped=3");
+    }
 }

@@ -4,7 +4,7 @@
 
 import { execFile, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { access, constants, mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { access, constants, mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -188,6 +188,34 @@ export async function arrivedAt(app, pathname) {
 /** The path of the current page. */
 export function pathOf(page) {
   return new URL(page.url()).pathname;
+}
+
+const AXE_SOURCE = await readFile(path.join(ROOT, 'end2end/node_modules/axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Runs axe-core (WCAG 2.2 A and AA rules) on the page as it is now and fails on any serious or
+ * critical finding, naming the rule and the elements. Evaluated through the browser's debugging
+ * protocol, so the page's Content-Security-Policy is left as it is. Hydrated mode only.
+ */
+export async function checkAccessibility(app, what = pathOf(app.page)) {
+  // Nothing can be evaluated in a page without JavaScript; the hydrated page checked in the other
+  // mode has the same markup, rendered by the server.
+  if (!app.js) return;
+  await app.page.evaluate(AXE_SOURCE);
+  const violations = await app.page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
+      resultTypes: ['violations'],
+    });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5),
+    }));
+  });
+  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(serious, [], `accessibility of ${what} (${app.mode}): ${JSON.stringify(serious, null, 2)}`);
 }
 
 export async function screenshot(app, name) {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  MODES, arrivedAt, cli, createFirstAdmin, pathOf, screenshot, setUpApp, signInAs, signOut, submit, tabTo, visit,
+  MODES, arrivedAt, checkAccessibility, cli, createFirstAdmin, pathOf, screenshot, setUpApp, signInAs, signOut, submit,
+  tabTo, visit,
 } from '../support/harness.mjs';
 
 const REVIEWER = { email: 'rita@example.com', password: 'reviewer-password-1' };
@@ -113,6 +114,15 @@ for (const mode of MODES) {
       const card = page.getByRole('listitem').filter({ hasText: 'Invoice extraction' });
       assert.equal(await card.locator('[data-stat="waiting"]').innerText(), '3');
       await screenshot(app, 'queues');
+      await checkAccessibility(app);
+
+      // A queue's own page, opened directly, says what waits there and offers to start.
+      await visit(app, `/review/${SLUG}`);
+      await page.getByRole('heading', { name: '3 items are waiting' }).waitFor();
+      await page.getByRole('button', { name: 'Start reviewing' }).waitFor();
+      await screenshot(app, 'review-queue');
+      await checkAccessibility(app);
+      await visit(app, '/queues');
 
       // Start reviewing with the keyboard alone.
       const start = page.getByRole('button', { name: 'Start reviewing Invoice extraction' });
@@ -134,6 +144,7 @@ for (const mode of MODES) {
       await prediction.getByRole('row', { name: /total/ }).getByText('low confidence').waitFor();
       await prediction.getByText('Confidence below the auto-approve threshold').waitFor();
       await screenshot(app, 'review-item');
+      await checkAccessibility(app);
 
       // Approve: the next item opens at once, with an undo offer, and all it takes is the one
       // request (the decision's answer carries the next item and the offer, or, without
@@ -184,6 +195,7 @@ for (const mode of MODES) {
       await arrivedAt(app, `/review/${SLUG}`);
       await page.getByRole('heading', { name: 'Nothing left to review' }).waitFor();
       await screenshot(app, 'review-done');
+      await checkAccessibility(app);
 
       await visit(app, '/queues');
       const mine = page.getByRole('listitem').filter({ hasText: 'Invoice extraction' });

@@ -17,7 +17,7 @@ use crate::review::QueueSnapshot;
 use crate::review::api::{StartReviewing, load_review_item, queue};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use review_view::ReviewView;
 use undo_banner::UndoBanner;
 
@@ -42,7 +42,9 @@ fn QueueStatus() -> impl IntoView {
     let start = ServerAction::<StartReviewing>::new();
     let error = action_error(start);
     // Asked again after "Check again", which comes back here when nothing waits.
-    let summary = Resource::new(move || (slug(), start.version().get()), |(slug, _)| queue(slug));
+    // The item a skip just passed over (read once: the address does not change while here).
+    let skipped = use_query_map().with_untracked(|q| q.get("skipped").and_then(|id| id.parse::<i64>().ok()));
+    let summary = Resource::new(move || (slug(), start.version().get()), move |(slug, _)| queue(slug, skipped));
     view! {
         <UndoBanner />
         <ErrorAlert error id="start-error" />
@@ -66,20 +68,27 @@ fn QueueStatus() -> impl IntoView {
 
 #[component]
 fn QueueView(snapshot: QueueSnapshot, start: ServerAction<StartReviewing>) -> impl IntoView {
-    let QueueSnapshot { queue, now_ms } = snapshot;
+    let QueueSnapshot { queue, now_ms, skipped_waiting } = snapshot;
+    let others = queue.waiting - i64::from(skipped_waiting);
     let (heading, text, button) = if queue.my_item.is_some() {
         (
             "You are reviewing an item here".to_owned(),
             "Your lease on it has not ended: pick up where you left off.".to_owned(),
             "Continue reviewing",
         )
-    } else if queue.waiting > 0 {
+    } else if others > 0 {
         let items = if queue.waiting == 1 { "item is" } else { "items are" };
         let oldest = queue.oldest_waiting_ms.map(|at| format!(" The oldest arrived {} ago.", age(now_ms - at)));
         (
             format!("{} {items} waiting", queue.waiting),
             format!("They wait in {}.{}", queue.name, oldest.unwrap_or_default()),
             "Start reviewing",
+        )
+    } else if skipped_waiting {
+        (
+            "Nothing left to review".to_owned(),
+            "Only the item you skipped is waiting: it stays in the queue for you or another reviewer.".to_owned(),
+            "Review it now",
         )
     } else {
         (

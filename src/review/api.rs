@@ -44,16 +44,17 @@ pub async fn queues() -> Result<QueuesOverview, AppError> {
     super::queues::overview(ctx.db(), &user).await
 }
 
-/// One workflow's queue, for its page (`/review/:slug`): what waits there for the caller.
+/// One workflow's queue, for its page (`/review/:slug`): what waits there for the caller, and
+/// whether the item they just skipped (if they say which) is among it.
 #[server(endpoint = "review/queue")]
-pub async fn queue(slug: String) -> Result<QueueSnapshot, AppError> {
+pub async fn queue(slug: String, skipped: Option<i64>) -> Result<QueueSnapshot, AppError> {
     use crate::auth::context::RequestCtx;
     use crate::workflows::membership::require_member;
     let ctx = RequestCtx::from_leptos().await?;
     let user = ctx.require(crate::domain::Role::Reviewer).await?;
     let workflow = crate::workflows::server::require_by_slug(ctx.db(), &slug).await?;
     require_member(&mut *ctx.db().pool().acquire().await?, &workflow, &user).await?;
-    super::queues::queue(ctx.db(), &workflow, &user).await
+    super::queues::queue(ctx.db(), &workflow, &user, skipped).await
 }
 
 /// "Start reviewing": leases the next item of the workflow (or the one already held) and opens it.

@@ -42,8 +42,14 @@ pub async fn overview(db: &Db, user: &UserRecord) -> Result<QueuesOverview, AppE
     Ok(QueuesOverview { queues, assigned: assigned(&mut conn, user).await?, now_ms: now })
 }
 
-/// One workflow's queue as `user` sees it (a member; the caller has checked).
-pub async fn queue(db: &Db, workflow: &Workflow, user: &UserRecord) -> Result<QueueSnapshot, AppError> {
+/// One workflow's queue as `user` sees it (a member; the caller has checked), and whether the
+/// item they just skipped, if any, still waits there.
+pub async fn queue(
+    db: &Db,
+    workflow: &Workflow,
+    user: &UserRecord,
+    skipped: Option<i64>,
+) -> Result<QueueSnapshot, AppError> {
     let now = now_ms();
     let mut conn = db.pool().acquire().await?;
     let spec = &workflow.spec;
@@ -54,7 +60,22 @@ pub async fn queue(db: &Db, workflow: &Workflow, user: &UserRecord) -> Result<Qu
         review_sla_secs: spec.review_sla_secs,
         paused: i64::from(spec.paused),
     };
-    Ok(QueueSnapshot { queue: summary(&mut conn, member, user, now).await?, now_ms: now })
+    let queue = summary(&mut conn, member, user, now).await?;
+    let skipped_waiting = match skipped {
+        Some(item_id) => {
+            let (n,): (i64,) = sqlx::query_as(concat!(
+                "select count(*) from items where id = $1 and workflow_id = $2 and state = ",
+                state_sql!(Queued)
+            ))
+            .bind(item_id)
+            .bind(workflow.id)
+            .fetch_one(&mut *conn)
+            .await?;
+            n > 0
+        }
+        None => false,
+    };
+    Ok(QueueSnapshot { queue, now_ms: now, skipped_waiting })
 }
 
 async fn summary(

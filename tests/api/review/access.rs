@@ -133,6 +133,13 @@ async fn a_queue_page_says_what_waits_there_and_only_to_members(backend: Backend
     let (_, html) = page(&a).await;
     assert!(html.contains("You are reviewing an item here") && html.contains("Continue reviewing"), "{html}");
 
+    // Told which item was just skipped, it says whether that one is among those waiting.
+    for (skipped, waits) in [(ids[1], true), (ids[0], false)] {
+        let form = [("slug", SLUG), ("skipped", &skipped.to_string())];
+        let queue = ok(&app, &a, "review/queue", &form).await;
+        assert_eq!(queue["skipped_waiting"], waits, "item {skipped}: {queue}");
+    }
+
     let (status, body) = call(&app, &outsider, "review/queue", &[("slug", SLUG)]).await;
     assert_eq!((status, body["kind"].as_str()), (403, Some("forbidden")));
     let (status, html) = page(&outsider).await;
