@@ -4,7 +4,7 @@
 //! SQLite serialises writers.
 
 use super::item_view::{CLAIMED_COLUMNS, Claimed};
-use super::lease::new_token;
+use super::lease::{grant, new_token};
 use crate::domain::item_state::{Action, ItemState, state_sql};
 use crate::error::AppError;
 use crate::storage::clock::now_ms;
@@ -125,18 +125,7 @@ pub async fn claim_assigned(db: &Db, user: &UserRecord, item_id: i64) -> Result<
         state == ItemState::Claimed && row.leased_by == Some(user.id) && row.lease_expires_at.unwrap_or(0) > now;
     if !held_by_me {
         let claimed = state.apply(Action::Claim, true).map_err(|e| AppError::conflict(e.to_string()))?;
-        sqlx::query(
-            "update items set state = $1, leased_by = $2, lease_token = $3, lease_expires_at = $4, \
-             claimed_at = $5, updated_at = $5 where id = $6",
-        )
-        .bind(claimed.as_str())
-        .bind(user.id)
-        .bind(new_token())
-        .bind(now + workflow.spec.lease_secs * 1000)
-        .bind(now)
-        .bind(item_id)
-        .execute(&mut *tx)
-        .await?;
+        grant(&mut tx, item_id, claimed, user.id, workflow.spec.lease_secs, now).await?;
     }
     tx.commit().await?;
     Ok((workflow.slug().to_owned(), item_id))

@@ -47,6 +47,32 @@ pub async fn renew(db: &Db, user: &UserRecord, item_id: i64, token: &str) -> Res
     Ok(until)
 }
 
+/// Leases the item to `user_id` under a new token for `lease_secs` from `now`, as `state` (the
+/// state machine's answer, which the caller asked for), clearing any outcome (an undone
+/// decision's).
+pub async fn grant(
+    conn: &mut AnyConnection,
+    item_id: i64,
+    state: ItemState,
+    user_id: i64,
+    lease_secs: i64,
+    now: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "update items set state = $1, leased_by = $2, lease_token = $3, lease_expires_at = $4, claimed_at = $5, \
+         outcome = null, final_output = null, decided_at = null, updated_at = $5 where id = $6",
+    )
+    .bind(state.as_str())
+    .bind(user_id)
+    .bind(new_token())
+    .bind(now + lease_secs * 1000)
+    .bind(now)
+    .bind(item_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// A lease being ended.
 #[derive(Debug, sqlx::FromRow)]
 pub struct Lease {

@@ -4,7 +4,7 @@
 //! are withdrawn before they are sent.
 
 use super::UndoOffer;
-use super::lease::{Lease, end_lease, new_token};
+use super::lease::{Lease, end_lease, grant};
 use crate::domain::item_state::{Action, ItemState, state_sql};
 use crate::error::AppError;
 use crate::items::decisions::{self, NewDecision};
@@ -94,18 +94,7 @@ pub async fn undo(db: &Db, user: &UserRecord, decision_id: i64) -> Result<(Strin
         .bind(decision_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "update items set state = $1, leased_by = $2, lease_token = $3, lease_expires_at = $4, claimed_at = $5, \
-         outcome = null, final_output = null, decided_at = null, updated_at = $5 where id = $6",
-    )
-    .bind(reopened.as_str())
-    .bind(user.id)
-    .bind(new_token())
-    .bind(now + workflow.spec.lease_secs * 1000)
-    .bind(now)
-    .bind(item_id)
-    .execute(&mut *tx)
-    .await?;
+    grant(&mut tx, item_id, reopened, user.id, workflow.spec.lease_secs, now).await?;
     audit::record(&mut tx, &user.actor(), "item.undo", &format!("item:{item_id}"), json!({ "decision": decision_id }))
         .await?;
     tx.commit().await?;
