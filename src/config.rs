@@ -1,6 +1,7 @@
 //! The server's settings (`gatehouse serve`'s flags, each with an environment variable). The
 //! defaults need no configuration at all: 127.0.0.1:3000, the site in `target/site`.
 
+use crate::domain::client_address::TrustedProxies;
 use crate::domain::throttle::ThrottlePolicy;
 use clap::{Args, Parser};
 use secrecy::SecretString;
@@ -62,6 +63,12 @@ pub struct ServeArgs {
     /// and shown to pollers only once this has passed.
     #[arg(long, env = "GATEHOUSE_UNDO_WINDOW_MS", default_value_t = 10_000)]
     pub undo_window_ms: u64,
+    /// Proxies (load balancers) whose forwarding headers tell the client's address, as a
+    /// comma-separated list of CIDR ranges or addresses, e.g. `10.0.0.0/8,192.168.1.7`. Only
+    /// when the peer is one of them is the client taken from `Forwarded` or `X-Forwarded-For`
+    /// (the rightmost hop that is not one of them); otherwise those headers are ignored.
+    #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
     /// How often expired review leases are returned to their queue, in milliseconds.
     #[arg(long, env = "GATEHOUSE_LEASE_SWEEP_MS", default_value_t = 1000)]
     pub lease_sweep_ms: u64,
@@ -86,6 +93,7 @@ impl Default for ServeArgs {
             login_lock_after: ThrottlePolicy::ACCOUNT.lock_after,
             login_lock_secs: ThrottlePolicy::ACCOUNT.lock_secs,
             undo_window_ms: 10_000,
+            trusted_proxies: TrustedProxies::default(),
             lease_sweep_ms: 1000,
         }
     }
@@ -124,6 +132,16 @@ impl ServeArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_ranges() {
+        let args = ServeOnly::try_parse_from(["gatehouse", "--trusted-proxies", "10.0.0.0/8, 127.0.0.1"]).unwrap().args;
+        assert!(args.trusted_proxies.trusts("10.9.8.7".parse().unwrap()));
+        assert!(args.trusted_proxies.trusts("127.0.0.1".parse().unwrap()));
+        assert!(ServeArgs::default().trusted_proxies.is_empty());
+        let error = ServeOnly::try_parse_from(["gatehouse", "--trusted-proxies", "10.0.0.0/40"]).unwrap_err();
+        assert!(error.to_string().contains("'10.0.0.0/40'"), "{error}");
+    }
 
     #[test]
     fn https_public_url_makes_cookies_secure() {

@@ -1,6 +1,7 @@
 //! Pure domain rules: no IO, no framework. Shared by the server and the browser build.
 
 pub mod account;
+pub mod client_address;
 pub mod correction;
 pub mod item_state;
 pub mod role;

@@ -3,6 +3,7 @@
 
 use super::sign_in::SignInPolicy;
 use crate::domain::Role;
+use crate::domain::client_address::TrustedProxies;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::storage::db::Db;
@@ -43,9 +44,20 @@ pub async fn with_flash_memo(
 pub struct RequestCtx {
     pub state: AppState,
     pub session: Session,
+    /// The client's address: the peer, or behind a trusted proxy the one it forwarded for.
     pub client_ip: Option<IpAddr>,
     /// A plain form post (no JavaScript): the answer is a redirect, not data for a script.
     pub form_post: bool,
+}
+
+/// The client of a request from `peer`: itself, or behind a trusted proxy what the forwarding
+/// headers say (see [`TrustedProxies::client`]).
+pub fn client_of(trusted: &TrustedProxies, peer: IpAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+    if trusted.is_empty() {
+        return peer;
+    }
+    let values = |name: &str| headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
+    trusted.client(peer, &values("forwarded"), &values("x-forwarded-for"))
 }
 
 impl RequestCtx {
@@ -54,14 +66,13 @@ impl RequestCtx {
         use leptos::prelude::use_context;
         let state = use_context::<AppState>().ok_or_else(|| AppError::internal("AppState is not provided"))?;
         let session = leptos_axum::extract::<Session>().await.map_err(AppError::internal)?;
-        let client_ip =
-            leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>().await.ok().map(|info| info.0.ip());
-        let form_post = leptos_axum::extract::<axum::http::HeaderMap>().await.is_ok_and(|headers| {
-            headers
-                .get(axum::http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("text/html"))
-        });
+        let peer = leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>().await.ok().map(|info| info.0.ip());
+        let headers = leptos_axum::extract::<axum::http::HeaderMap>().await.unwrap_or_default();
+        let form_post = headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+        let client_ip = peer.map(|peer| client_of(&state.settings.trusted_proxies, peer, &headers));
         Ok(Self { state, session, client_ip, form_post })
     }
 

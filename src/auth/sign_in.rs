@@ -18,8 +18,9 @@ pub struct SignInPolicy {
     pub client: ThrottlePolicy,
 }
 
-/// The account whose email and password these are, if it may sign in now. Each refusal is
-/// recorded against the account and the client; a success forgets the account's failures.
+/// The account whose email and password these are, if it may sign in now. Each attempt the
+/// throttles let through counts as a failure against the account and the client until its
+/// password proves right ([`throttle::take_attempt`]); a success forgets the account's failures.
 #[tracing::instrument(skip_all, fields(email = %raw_email.trim()))]
 pub async fn check_credentials(
     db: &Db,
@@ -36,28 +37,25 @@ pub async fn check_credentials(
     if let Some(ip) = client_ip {
         keys.push((client_key(ip), policy.client));
     }
-    let now = now_ms();
-    for (key, policy) in &keys {
-        let state = throttle::load(db, key).await?;
-        if let Err(blocked) = state.check(now, policy) {
+    let attempt = match throttle::take_attempt(db, &keys, now_ms()).await? {
+        Ok(attempt) => attempt,
+        Err((key, blocked)) => {
             tracing::warn!(key, retry_after = blocked.retry_after_secs(), "sign-in throttled");
             return Err(AppError::TooManyAttempts {
                 message: blocked.message(),
                 retry_after_secs: blocked.retry_after_secs(),
             });
         }
-    }
-
+    };
     let user = users::find_by_email(db, &email).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matches = password::verify(password, stored).await?;
     let Some(user) = user.filter(|_| matches) else {
-        for (key, policy) in &keys {
-            throttle::record_failure(db, key, policy).await?;
-        }
+        // The failure was counted when the attempt was let through.
         tracing::info!("sign-in refused: wrong email or password");
         return Err(AppError::InvalidCredentials);
     };
+    attempt.succeeded(db).await?;
     if user.disabled {
         return Err(AppError::Conflict { message: "This account is disabled. Ask an admin to enable it.".into() });
     }

@@ -11,6 +11,9 @@ on_both_backends!(
     wrong_password_and_unknown_email_get_the_same_answer,
     disabled_user_cannot_sign_in,
     repeated_failures_slow_down_then_lock,
+    parallel_wrong_guesses_meet_the_waits_and_lock_of_sequential_ones,
+    a_right_password_after_failures_leaves_no_failure_of_its_own,
+    the_client_is_the_forwarded_one_only_behind_a_trusted_proxy,
     form_post_without_javascript_redirects_and_shows_errors,
     session_cookie_is_http_only_and_same_site,
     sessions_slide_while_used_without_a_write_per_request,
@@ -111,6 +114,113 @@ async fn repeated_failures_slow_down_then_lock(backend: Backend) {
     app.add_user("b@example.com", Role::Reviewer).await;
     let other = app.call("auth/login", &[("email", "b@example.com"), ("password", PASSWORD)]).await;
     assert_eq!(other.status(), 200);
+}
+
+/// What `attempts` wrong passwords for `email` answer: statuses in the order of the answers'
+/// kinds (sorted), and the failures stored for the account afterwards.
+async fn guesses(app: &crate::helpers::TestApp, email: &str, attempts: usize, parallel: bool) -> (Vec<u16>, i64) {
+    let guess = || async move {
+        app.call_with(&client(), "auth/login", &[("email", email), ("password", "wrong password!")])
+            .await
+            .status()
+            .as_u16()
+    };
+    let mut statuses = if parallel {
+        futures_util::future::join_all((0..attempts).map(|_| guess())).await
+    } else {
+        let mut statuses = Vec::with_capacity(attempts);
+        for _ in 0..attempts {
+            statuses.push(guess().await);
+        }
+        statuses
+    };
+    statuses.sort_unstable();
+    let (failures,): (i64,) = sqlx::query_as("select failures from login_throttle where key = $1")
+        .bind(format!("account:{email}"))
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    (statuses, failures)
+}
+
+/// Twenty guesses at once against one account are judged one after another: the same number get
+/// through, the same are refused, and the account holds the same failures, as twenty in a row.
+async fn parallel_wrong_guesses_meet_the_waits_and_lock_of_sequential_ones(backend: Backend) {
+    // The default policy: three free failures, then waits that the quick guesses do not sit out.
+    let app = spawn_app(backend.clone()).await;
+    app.add_user("seq@example.com", Role::Reviewer).await;
+    app.add_user("par@example.com", Role::Reviewer).await;
+    let sequential = guesses(&app, "seq@example.com", 20, false).await;
+    let parallel = guesses(&app, "par@example.com", 20, true).await;
+    assert_eq!(sequential.0.iter().filter(|s| **s == 401).count(), 4, "{sequential:?}");
+    assert_eq!(parallel, sequential, "parallel (statuses sorted, failures stored) against sequential");
+
+    // No waits, a lock after five failures: the lock engages at the fifth either way.
+    let app = spawn_app_with(backend, |s| {
+        s.login_free_failures = 100;
+        s.login_lock_after = 5;
+    })
+    .await;
+    app.add_user("seq@example.com", Role::Reviewer).await;
+    app.add_user("par@example.com", Role::Reviewer).await;
+    let sequential = guesses(&app, "seq@example.com", 20, false).await;
+    let parallel = guesses(&app, "par@example.com", 20, true).await;
+    assert_eq!(sequential, ([vec![401; 5], vec![429; 15]].concat(), 5));
+    assert_eq!(parallel, sequential);
+    let locked = app.call("auth/login", &[("email", "par@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(locked.status(), 429, "the right password is refused while the lock lasts");
+}
+
+/// An attempt counts as a failure while its password is checked; a right password takes that
+/// back, for the client as for the account.
+async fn a_right_password_after_failures_leaves_no_failure_of_its_own(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("a@example.com", Role::Reviewer).await;
+    let wrong = app.call("auth/login", &[("email", "a@example.com"), ("password", "wrong password!")]).await;
+    assert_eq!(wrong.status(), 401);
+    let right = app.call("auth/login", &[("email", "a@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(right.status(), 200);
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("select key, failures from login_throttle order by key").fetch_all(app.db.pool()).await.unwrap();
+    assert_eq!(
+        rows,
+        vec![("client:127.0.0.1".to_owned(), 1)],
+        "the account forgotten, the client's one wrong guess kept"
+    );
+}
+
+/// Behind a trusted proxy the client is who the proxy says (and each is throttled on its own);
+/// from anyone else the forwarding headers are ignored.
+async fn the_client_is_the_forwarded_one_only_behind_a_trusted_proxy(backend: Backend) {
+    let fail = |app: &crate::helpers::TestApp, header: (&'static str, &'static str)| {
+        let request = app
+            .client
+            .post(app.url("/api/auth/login"))
+            .header(header.0, header.1)
+            .form(&[("email", "a@example.com"), ("password", "wrong password!")]);
+        async move { assert_eq!(request.send().await.unwrap().status(), 401) }
+    };
+    let clients = |app: &crate::helpers::TestApp| {
+        let pool = app.db.pool().clone();
+        async move {
+            let rows: Vec<(String,)> =
+                sqlx::query_as("select key from login_throttle where key like 'client:%' order by key")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            rows.into_iter().map(|(key,)| key).collect::<Vec<_>>()
+        }
+    };
+
+    let behind = spawn_app_with(backend.clone(), |s| s.trusted_proxies = "127.0.0.1/32".parse().unwrap()).await;
+    fail(&behind, ("x-forwarded-for", "192.0.2.1, 203.0.113.5")).await;
+    fail(&behind, ("forwarded", "for=\"[2001:db8::7]:4711\";proto=https")).await;
+    assert_eq!(clients(&behind).await, ["client:2001:db8::7", "client:203.0.113.5"]);
+
+    let exposed = spawn_app(backend).await;
+    fail(&exposed, ("x-forwarded-for", "203.0.113.5")).await;
+    fail(&exposed, ("forwarded", "for=198.51.100.7")).await;
+    assert_eq!(clients(&exposed).await, ["client:127.0.0.1"], "headers from an untrusted peer are ignored");
 }
 
 async fn form_post_without_javascript_redirects_and_shows_errors(backend: Backend) {
