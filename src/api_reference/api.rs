@@ -8,9 +8,8 @@ use leptos::prelude::*;
 /// The machine API's endpoints, read from the generated OpenAPI document.
 #[server(endpoint = "docs/api")]
 pub async fn api_reference() -> Result<Vec<EndpointDoc>, AppError> {
-    use utoipa::OpenApi;
     use utoipa::openapi::RefOr;
-    let doc = crate::web::machine_api::ApiDoc::openapi();
+    let doc = crate::web::machine_api::openapi();
     let mut endpoints = Vec::new();
     for (path, item) in &doc.paths.paths {
         let operations = [("GET", &item.get), ("POST", &item.post)];

@@ -10,18 +10,19 @@ use crate::domain::item_state::ItemState;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::storage::clock::parse_rfc3339;
-use crate::web::api_error::{ApiError, ErrorBody};
+use crate::web::api_error::{ApiError, BodyErrors, ErrorBody, KeyErrors, QueryErrors};
 use crate::web::extract::{ApiKey, JsonBody, bad_query, parse_cursor, scoped_workflow};
 use crate::workflows::server as workflows;
+use axum::Json;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 /// The answer to a batch: each item and whether this call created it.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -36,17 +37,15 @@ pub struct BatchEntry {
     item: ItemView,
 }
 
-/// The items API's routes, with the body limits of single and batch submits.
-pub fn routes(max_body_bytes: usize, max_batch_body_bytes: usize) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/workflows/{slug}/items",
-            post(submit_item).layer(DefaultBodyLimit::max(max_body_bytes)).get(list_items),
-        )
-        .route("/workflows/{slug}/items:batch", post(submit_batch).layer(DefaultBodyLimit::max(max_batch_body_bytes)))
-        .route("/workflows/{slug}/items/by-external-id/{external_id}", get(item_by_external_id))
-        .route("/workflows/{slug}/decisions", get(decision_feed))
-        .route("/items/{id}", get(item_by_id))
+/// The items API's routes and their part of the OpenAPI document (paths relative to `/api/v1`),
+/// with the body limits of single and batch submits.
+pub fn routes(max_body_bytes: usize, max_batch_body_bytes: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(submit_item, list_items).layer(DefaultBodyLimit::max(max_body_bytes)))
+        .routes(routes!(submit_batch).layer(DefaultBodyLimit::max(max_batch_body_bytes)))
+        .routes(routes!(item_by_external_id))
+        .routes(routes!(decision_feed))
+        .routes(routes!(item_by_id))
 }
 
 /// Submit one item.
@@ -54,20 +53,14 @@ pub fn routes(max_body_bytes: usize, max_batch_body_bytes: usize) -> Router<AppS
 /// Routes it at once: auto-approved (the decision is in the answer), to the review queue, or to
 /// a lead's escalation inbox. Submitting the same `external_id` with the same body again returns
 /// the stored item (200); another body under that id is a conflict (409).
-#[utoipa::path(post, path = "/api/v1/workflows/{slug}/items", tag = "items",
+#[utoipa::path(post, path = "/workflows/{slug}/items", tag = "items",
     params(("slug" = String, Path, description = "The workflow")),
     request_body = Submission,
     responses(
         (status = 201, description = "Created and routed", body = ItemView),
         (status = 200, description = "Already submitted with this body", body = ItemView),
-        (status = 400, description = "Not JSON", body = ErrorBody),
-        (status = 401, description = "Missing, wrong or revoked key", body = ErrorBody),
-        (status = 403, description = "Key not scoped to this workflow", body = ErrorBody),
-        (status = 404, description = "No such workflow", body = ErrorBody),
         (status = 409, description = "Same external_id, different body", body = ErrorBody),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Not application/json", body = ErrorBody),
-        (status = 422, description = "Breaks the data contract; details.path names the JSON path", body = ErrorBody),
+        KeyErrors, BodyErrors,
     ))]
 pub async fn submit_item(
     State(state): State<AppState>,
@@ -92,13 +85,13 @@ pub struct Batch {
 ///
 /// Every item is validated first; if any is invalid (422) or conflicts with a stored item (409),
 /// nothing is stored and `details.items` lists each problem with its index and JSON path.
-#[utoipa::path(post, path = "/api/v1/workflows/{slug}/items:batch", tag = "items",
+#[utoipa::path(post, path = "/workflows/{slug}/items:batch", tag = "items",
     params(("slug" = String, Path, description = "The workflow")),
     request_body = Batch,
     responses(
         (status = 200, description = "All stored (or already there)", body = BatchResult),
-        (status = 409, description = "Conflicts; nothing stored", body = ErrorBody),
-        (status = 422, description = "Invalid items; nothing stored", body = ErrorBody),
+        (status = 409, description = "Conflicts with stored items; nothing stored", body = ErrorBody),
+        KeyErrors, BodyErrors,
     ))]
 pub async fn submit_batch(
     State(state): State<AppState>,
@@ -130,13 +123,9 @@ pub async fn submit_batch(
 }
 
 /// Read an item: state, outcome, final output and its decisions.
-#[utoipa::path(get, path = "/api/v1/items/{id}", tag = "items",
+#[utoipa::path(get, path = "/items/{id}", tag = "items",
     params(("id" = i64, Path, description = "The item id Gatehouse gave")),
-    responses(
-        (status = 200, body = ItemView),
-        (status = 403, description = "Key not scoped to the item's workflow", body = ErrorBody),
-        (status = 404, body = ErrorBody),
-    ))]
+    responses((status = 200, description = "The item", body = ItemView), KeyErrors))]
 pub async fn item_by_id(
     State(state): State<AppState>,
     ApiKey(key): ApiKey,
@@ -154,9 +143,9 @@ pub async fn item_by_id(
 }
 
 /// Read an item by your own id.
-#[utoipa::path(get, path = "/api/v1/workflows/{slug}/items/by-external-id/{external_id}", tag = "items",
+#[utoipa::path(get, path = "/workflows/{slug}/items/by-external-id/{external_id}", tag = "items",
     params(("slug" = String, Path), ("external_id" = String, Path)),
-    responses((status = 200, body = ItemView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The item", body = ItemView), KeyErrors))]
 pub async fn item_by_external_id(
     State(state): State<AppState>,
     ApiKey(key): ApiKey,
@@ -184,9 +173,9 @@ pub struct ListParams {
 }
 
 /// List a workflow's items in a stable order, a page at a time.
-#[utoipa::path(get, path = "/api/v1/workflows/{slug}/items", tag = "items",
+#[utoipa::path(get, path = "/workflows/{slug}/items", tag = "items",
     params(("slug" = String, Path), ListParams),
-    responses((status = 200, body = Page<ItemView>), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "A page of items", body = Page<ItemView>), KeyErrors, QueryErrors))]
 pub async fn list_items(
     State(state): State<AppState>,
     ApiKey(key): ApiKey,
@@ -229,9 +218,9 @@ pub struct FeedParams {
 
 /// Final outcomes after a cursor, oldest first: poll this instead of (or besides) webhooks.
 /// The answer always carries the cursor to resume from.
-#[utoipa::path(get, path = "/api/v1/workflows/{slug}/decisions", tag = "items",
+#[utoipa::path(get, path = "/workflows/{slug}/decisions", tag = "items",
     params(("slug" = String, Path), FeedParams),
-    responses((status = 200, body = Page<DecisionView>)))]
+    responses((status = 200, description = "Decisions after the cursor", body = Page<DecisionView>), KeyErrors, QueryErrors))]
 pub async fn decision_feed(
     State(state): State<AppState>,
     ApiKey(key): ApiKey,

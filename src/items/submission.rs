@@ -16,8 +16,9 @@ const MAX_EXTERNAL_ID: usize = 256;
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Submission {
-    /// Your id for the item, unique per workflow: submitting it again is idempotent.
-    #[schema(example = "inv-2026-0001", max_length = 256)]
+    /// Your id for the item, unique per workflow: submitting it again is idempotent. 1 to 256
+    /// bytes, no control characters.
+    #[schema(example = "inv-2026-0001", min_length = 1, max_length = 256)]
     pub external_id: String,
     /// What a reviewer needs to judge the output; must satisfy the workflow's payload schema.
     #[schema(value_type = Object)]
@@ -28,14 +29,17 @@ pub struct Submission {
     /// The model's confidence, from 0 to 1.
     #[schema(minimum = 0.0, maximum = 1.0, example = 0.93)]
     pub confidence: f64,
+    /// The model that made the prediction: at most 200 bytes, no control characters.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub model_version: Option<String>,
     /// Higher is reviewed first (-1000 to 1000).
     #[serde(default)]
+    #[schema(minimum = -1000, maximum = 1000)]
     pub priority: i32,
-    /// Anything you want back with the decision.
+    /// Anything you want back with the decision: any JSON value.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub metadata: Option<Value>,
 }
 
@@ -56,6 +60,17 @@ impl Submission {
         }
         if self.model_version.as_ref().is_some_and(|v| v.len() > 200) {
             return Err(AppError::invalid("/model_version", "/model_version must be at most 200 bytes"));
+        }
+        // Stored as text and shown to people: a NUL (which PostgreSQL cannot store in text) or
+        // another control character is refused on both backends alike.
+        for (path, text) in [("/external_id", Some(&self.external_id)), ("/model_version", self.model_version.as_ref())]
+        {
+            if text.is_some_and(|t| t.chars().any(char::is_control)) {
+                return Err(AppError::invalid(
+                    path,
+                    format!("{path} must not contain control characters (such as NUL)"),
+                ));
+            }
         }
         if !(-1000..=1000).contains(&self.priority) {
             return Err(AppError::invalid("/priority", "/priority must be between -1000 and 1000"));

@@ -40,7 +40,8 @@ pub struct ItemView {
     pub confidence: f64,
     pub model_version: Option<String>,
     pub priority: i32,
-    #[schema(value_type = Option<Object>)]
+    /// What was submitted as `metadata`: any JSON value.
+    #[schema(value_type = Option<Value>)]
     pub metadata: Option<Value>,
     /// The corrected output, or the prediction once approved.
     #[schema(value_type = Option<Object>)]

@@ -26,6 +26,49 @@ pub struct ErrorDetail {
     details: Value,
 }
 
+/// The errors of every operation that takes an API key and names a workflow or an item.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum KeyErrors {
+    /// The API key is missing, malformed, unknown or revoked.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The API key may not use this workflow.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such workflow or item.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
+
+/// The errors of an operation that reads a JSON body.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum BodyErrors {
+    /// The body is not JSON.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// The body is larger than the limit (`details.limit_bytes`).
+    #[response(status = 413)]
+    PayloadTooLarge(ErrorBody),
+    /// The body is not sent as `application/json`.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
+    /// The JSON has the wrong shape, or breaks the data contract (`details.path` names the JSON
+    /// path, `details.items` each item of a batch).
+    #[response(status = 422)]
+    Invalid(ErrorBody),
+}
+
+/// The error of an operation with query parameters.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum QueryErrors {
+    /// A query parameter is unknown or not of its type (a cursor, a state, an RFC 3339 time).
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+}
+
 /// An error in the machine API's shape.
 pub struct ApiError {
     error: AppError,

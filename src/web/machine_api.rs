@@ -5,16 +5,15 @@ use super::api_error::{ApiError, ErrorBody, ErrorDetail};
 use crate::domain::routing::{Destination, Route, RouteReason};
 use crate::error::AppError;
 use crate::items::ingest::BatchProblem;
-use crate::items::list::Page;
 use crate::items::rest as items;
-use crate::items::submission::Submission;
-use crate::items::view::{DecisionView, ItemView};
 use crate::state::AppState;
+use axum::Router;
+use axum::http::header;
 use axum::routing::get;
-use axum::{Json, Router};
+use std::sync::LazyLock;
 use utoipa::OpenApi;
 
-/// The OpenAPI document, generated from the handlers and types below.
+/// The OpenAPI document's frame: its paths come from the routes themselves (see [`routes`]).
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -23,15 +22,7 @@ use utoipa::OpenApi;
             outcomes, and follow the decision feed. Authenticate with `Authorization: Bearer <key>`; \
             keys are scoped to workflows. Errors have one shape: `{\"error\": {\"code\", \"message\", \"details\"}}`."
     ),
-    paths(
-        items::submit_item, items::submit_batch, items::item_by_id, items::item_by_external_id,
-        items::list_items, items::decision_feed,
-    ),
-    components(schemas(
-        Submission, items::Batch, items::BatchResult, items::BatchEntry, ErrorBody, ErrorDetail,
-        ItemView, DecisionView, BatchProblem, Page<ItemView>, Page<DecisionView>,
-        Route, Destination, RouteReason,
-    )),
+    components(schemas(ErrorBody, ErrorDetail, BatchProblem, Route, Destination, RouteReason)),
     modifiers(&BearerAuth),
     security(("api_key" = [])),
     tags((name = "items", description = "Submitting and reading items"))
@@ -51,11 +42,30 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The machine API's routes, nested under `/api/v1` by the application; each area's handlers
-/// are in its `rest.rs`.
+/// Every route of the machine API with its OpenAPI document, built from the same handlers, so
+/// that the two cannot drift apart; paths relative to `/api/v1`.
+fn routes(max_body_bytes: usize, max_batch_body_bytes: usize) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, paths) = items::routes(max_body_bytes, max_batch_body_bytes).split_for_parts();
+    let doc = ApiDoc::openapi().nest("/api/v1", paths);
+    (router, doc)
+}
+
+/// The OpenAPI document, built once per process.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOC: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| routes(0, 0).1);
+    &DOC
+}
+
+/// The document as served at `/api/v1/openapi.json`, serialised once.
+fn openapi_json() -> &'static str {
+    static JSON: LazyLock<String> = LazyLock::new(|| serde_json::to_string(openapi()).unwrap_or_default());
+    &JSON
+}
+
+/// The machine API's router, nested under `/api/v1` by the application.
 pub fn router(max_body_bytes: usize, max_batch_body_bytes: usize) -> Router<AppState> {
-    Router::new()
-        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
-        .merge(items::routes(max_body_bytes, max_batch_body_bytes))
+    let (router, _) = routes(max_body_bytes, max_batch_body_bytes);
+    router
+        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi_json()) }))
         .fallback(|| async { ApiError::from(AppError::not_found("That API endpoint")) })
 }

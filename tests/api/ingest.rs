@@ -16,6 +16,7 @@ on_both_backends!(
     concurrent_distinct_submits_are_all_stored_beside_conflicts,
     a_written_group_has_the_outcome_of_writing_one_by_one,
     contract_violations_name_the_path_and_store_nothing,
+    control_characters_in_text_fields_are_refused_alike_on_both_backends,
     every_error_status_has_one_shape_and_stores_nothing,
     api_keys_are_scoped_and_revocable,
     batches_are_all_or_nothing,
@@ -259,6 +260,27 @@ async fn contract_violations_name_the_path_and_store_nothing(backend: Backend) {
     let (status, error) = error_of(submit(&app, &key, "invoices", &bad).await).await;
     assert_eq!((status, error["details"]["path"].as_str()), (422, Some("/prediction/label")));
     assert_eq!(item_count(&app).await, 0);
+}
+
+/// A NUL (which PostgreSQL cannot store in text) or another control character in a text field is
+/// a 422 naming the field on either backend, never a server error; JSON values may carry them.
+async fn control_characters_in_text_fields_are_refused_alike_on_both_backends(backend: Backend) {
+    let (app, key) = setup(backend).await;
+    for (field, value) in [("external_id", "inv\u{0}1"), ("external_id", "inv\n1"), ("model_version", "v\u{0}")] {
+        let mut bad = item("ok-id", 0.5);
+        bad[field] = json!(value);
+        let (status, error) = error_of(submit(&app, &key, "invoices", &bad).await).await;
+        assert_eq!((status, error["details"]["path"].as_str()), (422, Some(format!("/{field}").as_str())), "{field}");
+        assert!(error["message"].as_str().unwrap().contains("control characters"), "{error}");
+    }
+    assert_eq!(item_count(&app).await, 0);
+    let mut fine = item("with-nul-inside-json", 0.5);
+    fine["payload"]["notes"] = json!("a\u{0}b");
+    fine["metadata"] = json!(["any", 1, "JSON\u{0}"]);
+    let response = submit(&app, &key, "invoices", &fine).await;
+    assert_eq!(response.status(), 201);
+    let stored: Value = response.json().await.unwrap();
+    assert_eq!(stored["metadata"], json!(["any", 1, "JSON\u{0}"]));
 }
 
 async fn every_error_status_has_one_shape_and_stores_nothing(backend: Backend) {

@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod durability;
+mod fuzzing;
 mod ingest;
 mod review;
 mod security;

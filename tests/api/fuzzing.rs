@@ -1,0 +1,63 @@
+//! The machine API under Schemathesis (PyPI, the version `scripts/setup` installs): generated
+//! requests, valid and not, against a real server with a workflow and its key. Every answer must
+//! be a status the OpenAPI document lists for that operation, with its content type and body
+//! schema, and none a server error.
+
+use crate::fixtures::{SLUG, workflow};
+use crate::helpers::{Backend, spawn_app};
+use crate::on_both_backends;
+use std::path::PathBuf;
+use std::process::Command;
+
+on_both_backends!(generated_requests_get_only_documented_answers);
+
+/// Seconds of generated requests per backend.
+const BUDGET_SECS: u32 = 25;
+
+fn schemathesis() -> PathBuf {
+    match std::env::var_os("SCHEMATHESIS") {
+        Some(path) => path.into(),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tools/schemathesis-4.32.5/bin/st"),
+    }
+}
+
+async fn generated_requests_get_only_documented_answers(backend: Backend) {
+    let st = schemathesis();
+    assert!(st.exists(), "{} is missing: run scripts/setup (or set SCHEMATHESIS)", st.display());
+    let app = spawn_app(backend).await;
+    // No contract: generated items are stored and read back, not only refused.
+    let created =
+        workflow().with("slug", serde_json::json!(SLUG)).with("audit_rate", serde_json::json!(0.1)).create(&app).await;
+    let dir = std::env::temp_dir().join(format!("gatehouse-fuzz-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("schemathesis.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "headers = {{ Authorization = \"Bearer {}\" }}\n\n[parameters]\n\"path.slug\" = \"{SLUG}\"\n",
+            created.key
+        ),
+    )
+    .unwrap();
+    let schema = app.url("/api/v1/openapi.json");
+    let workdir = dir.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(st)
+            .current_dir(&workdir)
+            .arg("--config-file")
+            .arg(&config)
+            .args(["run", &schema, "--workers", "1", "--no-color", "--max-time", &BUDGET_SECS.to_string()])
+            .args([
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            ])
+            .output()
+            .expect("run schemathesis")
+    })
+    .await
+    .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "schemathesis found failures:\n{text}");
+    assert!(text.contains("6 selected / 6 total") && text.contains("passed"), "{text}");
+}
