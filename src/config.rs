@@ -3,6 +3,7 @@
 
 use crate::domain::client_address::TrustedProxies;
 use crate::domain::throttle::ThrottlePolicy;
+use crate::webhooks::destination::DestinationPolicy;
 use clap::{Args, Parser};
 use secrecy::SecretString;
 use std::net::SocketAddr;
@@ -50,6 +51,17 @@ pub struct ServeArgs {
     /// How often an idle webhook worker looks for due events, in milliseconds.
     #[arg(long, env = "GATEHOUSE_WEBHOOK_POLL_MS", default_value_t = 500)]
     pub webhook_poll_ms: u64,
+    /// Endpoints each instance delivers to at the same time (each endpoint's events go one after
+    /// another, in order).
+    #[arg(long, env = "GATEHOUSE_WEBHOOK_CONCURRENCY", default_value_t = 16)]
+    pub webhook_concurrency: usize,
+    /// Days a delivered webhook event (and each attempt) is kept before it is purged.
+    #[arg(long, env = "GATEHOUSE_WEBHOOK_RETENTION_DAYS", default_value_t = 7)]
+    pub webhook_retention_days: u32,
+    /// Allow webhook endpoints on loopback, link-local and private addresses (for receivers on
+    /// the same network; off, such endpoints are refused and never called).
+    #[arg(long, env = "GATEHOUSE_ALLOW_PRIVATE_WEBHOOKS", default_value_t = false)]
+    pub allow_private_webhooks: bool,
     /// Failed sign-ins per account before each attempt must wait.
     #[arg(long, env = "GATEHOUSE_LOGIN_FREE_FAILURES", default_value_t = ThrottlePolicy::ACCOUNT.free_failures)]
     pub login_free_failures: u32,
@@ -89,6 +101,9 @@ impl Default for ServeArgs {
             webhook_base_delay_ms: 5000,
             webhook_max_attempts: 11,
             webhook_poll_ms: 500,
+            webhook_concurrency: 16,
+            webhook_retention_days: 7,
+            allow_private_webhooks: false,
             login_free_failures: ThrottlePolicy::ACCOUNT.free_failures,
             login_lock_after: ThrottlePolicy::ACCOUNT.lock_after,
             login_lock_secs: ThrottlePolicy::ACCOUNT.lock_secs,
@@ -122,6 +137,11 @@ impl ServeArgs {
 
     pub fn client_throttle(&self) -> ThrottlePolicy {
         ThrottlePolicy { lock_secs: self.login_lock_secs, ..ThrottlePolicy::CLIENT }
+    }
+
+    /// Where webhooks may go.
+    pub fn webhook_destinations(&self) -> DestinationPolicy {
+        DestinationPolicy { allow_private: self.allow_private_webhooks }
     }
 
     pub fn secure_cookies(&self) -> bool {

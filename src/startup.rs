@@ -6,6 +6,8 @@ use crate::state::AppState;
 use crate::storage::db::Db;
 use crate::storage::session_store::DbSessionStore;
 use crate::web::security::{self, AllowedOrigins};
+use crate::webhooks::delivery::{Deliverer, DeliverySettings};
+use crate::webhooks::outbox::purge_every;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::State;
@@ -30,8 +32,9 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     db: Db,
-    deliverer: crate::webhooks::delivery::Deliverer,
+    deliverer: Deliverer,
     lease_sweep: Duration,
+    retention: Duration,
 }
 
 impl Application {
@@ -47,15 +50,20 @@ impl Application {
         let listener =
             TcpListener::bind(settings.bind).await.with_context(|| format!("could not listen on {}", settings.bind))?;
         let key = session_key(&db, &settings).await?;
-        let deliverer = crate::webhooks::delivery::Deliverer::new(
+        let deliverer = Deliverer::new(
             db.clone(),
-            settings.webhook_base_delay_ms,
-            settings.webhook_max_attempts,
-            Duration::from_millis(settings.webhook_poll_ms.max(10)),
+            DeliverySettings {
+                base_delay_ms: settings.webhook_base_delay_ms,
+                max_attempts: settings.webhook_max_attempts,
+                poll: Duration::from_millis(settings.webhook_poll_ms.max(10)),
+                max_endpoints: settings.webhook_concurrency,
+                destinations: settings.webhook_destinations(),
+            },
         );
+        let retention = Duration::from_secs(u64::from(settings.webhook_retention_days) * 86_400);
         let lease_sweep = Duration::from_millis(settings.lease_sweep_ms.max(10));
         let router = router(db.clone(), settings, key);
-        Ok(Self { listener, router, db, deliverer, lease_sweep })
+        Ok(Self { listener, router, db, deliverer, lease_sweep, retention })
     }
 
     pub fn port(&self) -> u16 {
@@ -75,12 +83,14 @@ impl Application {
         let cleanup = tokio::spawn(delete_expired_sessions(self.db.clone()));
         let webhooks = tokio::spawn(self.deliverer.run());
         let leases = tokio::spawn(crate::review::lease::sweep_leases(self.db.clone(), self.lease_sweep));
+        let purge = tokio::spawn(purge_every(self.db.clone(), self.retention, Duration::from_secs(600)));
         let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await;
         cleanup.abort();
         webhooks.abort();
         leases.abort();
+        purge.abort();
         self.db.close().await;
         served
     }

@@ -74,6 +74,8 @@ pub struct WorkflowDetail {
     pub history: Vec<HistoryEntry>,
     pub endpoints: Vec<EndpointView>,
     pub dead_letters: Vec<DeadLetterView>,
+    /// Whether endpoints on private addresses are allowed (`--allow-private-webhooks`).
+    pub private_webhooks_allowed: bool,
 }
 
 /// Formats a share in [0, 1] as a percentage for people.

@@ -1,10 +1,11 @@
-// Settings index, workflows (create, validate, change with a reason, history) and webhooks.
+// Settings index, workflows (create, validate, change with a reason, history) and webhooks (add,
+// a test event and its attempt, a secret rotation).
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  ADMIN, MODES, arrivedAt, createFirstAdmin, createWorkflow, expectAlert, expectInvalid, markPage, pathOf,
-  screenshot, serverError, setUpApp, submit, tableRows, visit,
+  ADMIN, MODES, arrivedAt, checkAccessibility, createFirstAdmin, createWorkflow, expectAlert, expectInvalid,
+  markPage, pathOf, screenshot, serverError, setUpApp, submit, tableRows, visit,
 } from '../support/harness.mjs';
 
 const WORKFLOW = {
@@ -204,7 +205,9 @@ for (const mode of MODES) {
       assert.equal(await serverError(response), null);
       const endpoint = webhooks.getByRole('listitem').filter({ hasText: HOOK_URL });
       await endpoint.waitFor();
-      assert.equal((await endpoint.innerText()).replace(/\s+/g, ' ').trim(), `${HOOK_URL} ${EVENTS}`);
+      const shown = (await endpoint.innerText()).replace(/\s+/g, ' ').trim();
+      assert.ok(shown.startsWith(`${HOOK_URL} ${EVENTS}`), shown);
+      await endpoint.getByText('No delivery attempts yet.').waitFor();
       assert.equal(await page.getByRole('alert').count(), 0, 'the earlier error is gone');
       await unchanged();
       // The signing secret is shown once: from the answer with JavaScript, and without it from
@@ -217,6 +220,36 @@ for (const mode of MODES) {
       await visit(app, WORKFLOW_PAGE);
       await endpoint.waitFor();
       assert.equal(await page.getByText('whsec_').count(), 0, 'the secret is not shown again');
+    });
+
+    test('a test event shows as an attempt; a rotated secret is shown once and the old one signs on', async () => {
+      const { page } = app;
+      await visit(app, WORKFLOW_PAGE);
+      const webhooks = page.getByRole('region', { name: 'Webhooks' });
+      const endpoint = webhooks.getByRole('listitem').filter({ hasText: HOOK_URL });
+      const response = await submit(app, 'webhooks/test', () =>
+        endpoint.getByRole('button', { name: `Send test event to ${HOOK_URL}` }).click(),
+      );
+      assert.equal(await serverError(response), null);
+      // The worker sends it within its poll interval; the host does not resolve here, so the
+      // attempt is recorded without an answer.
+      const attempt = endpoint.getByRole('row').filter({ hasText: 'webhook.test' });
+      for (let tries = 0; tries < 20 && (await attempt.count()) === 0; tries += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        await visit(app, WORKFLOW_PAGE);
+      }
+      await attempt.getByText('No answer').waitFor();
+
+      const rotated = await submit(app, 'webhooks/rotate-secret', () =>
+        endpoint.getByRole('button', { name: `Rotate secret of ${HOOK_URL}` }).click(),
+      );
+      assert.equal(await serverError(rotated), null);
+      const secret = webhooks.getByRole('status').filter({ hasText: 'whsec_' });
+      await secret.waitFor();
+      assert.match(await secret.innerText(), /whsec_[A-Za-z0-9+/]{43}=/);
+      await endpoint.getByText(/Old secret signs too until/).waitFor();
+      await screenshot(app, 'workflow-webhook-attempts');
+      await checkAccessibility(app);
     });
   });
 }

@@ -1,16 +1,19 @@
-use crate::components::form::{ErrorAlert, Field, OnceSecret, Submit, action_error};
+mod webhooks;
+
+use crate::components::form::{ErrorAlert, OnceSecret, action_error};
 use crate::components::format::when;
 use crate::components::layout::Protected;
 use crate::components::table::DataTable;
 use crate::components::workflow_fields::WorkflowFields;
 use crate::domain::Role;
-use crate::webhooks::api::{AddWebhook, ReplayWebhook};
-use crate::webhooks::{DeadLetterView, EndpointView};
+use crate::webhooks::DeadLetterView;
+use crate::webhooks::api::ReplayWebhook;
 use crate::workflows::api::{SaveWorkflow, load_workflow};
 use crate::workflows::{HistoryEntry, WorkflowDetail};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use webhooks::{AddEndpoint, Endpoints, HookActions};
 
 /// `/settings/workflows/:slug`: one workflow's settings, history, webhooks and dead letters.
 #[component]
@@ -27,17 +30,17 @@ fn WorkflowAdmin() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.with(|p| p.get("slug").unwrap_or_default());
     let save = ServerAction::<SaveWorkflow>::new();
-    let add_hook = ServerAction::<AddWebhook>::new();
+    let hooks = HookActions::new();
     let replay = ServerAction::<ReplayWebhook>::new();
     let detail = Resource::new(
-        move || (slug(), save.version().get(), add_hook.version().get(), replay.version().get()),
+        move || (slug(), save.version().get(), hooks.versions(), replay.version().get()),
         |(slug, ..)| load_workflow(slug),
     );
     view! {
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading the workflow…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(detail) => view! { <WorkflowView detail save add_hook replay /> }.into_any(),
+                    Ok(detail) => view! { <WorkflowView detail save hooks replay /> }.into_any(),
                     Err(error) => {
                         #[cfg(feature = "ssr")]
                         crate::components::layout::set_status(error.status());
@@ -60,10 +63,10 @@ fn WorkflowAdmin() -> impl IntoView {
 fn WorkflowView(
     detail: WorkflowDetail,
     save: ServerAction<SaveWorkflow>,
-    add_hook: ServerAction<AddWebhook>,
+    hooks: HookActions,
     replay: ServerAction<ReplayWebhook>,
 ) -> impl IntoView {
-    let WorkflowDetail { summary, form, history, endpoints, dead_letters } = detail;
+    let WorkflowDetail { summary, form, history, endpoints, dead_letters, private_webhooks_allowed } = detail;
     let slug = summary.slug.clone();
     view! {
         <Title text=summary.name.clone() />
@@ -82,8 +85,12 @@ fn WorkflowView(
         </section>
         <section class="panel" aria-labelledby="webhooks-heading">
             <h2 id="webhooks-heading">"Webhooks"</h2>
-            <Endpoints endpoints />
-            <AddEndpoint action=add_hook slug=slug.clone() />
+            <Endpoints endpoints actions=hooks />
+            <AddEndpoint action=hooks.add slug=slug.clone() private_allowed=private_webhooks_allowed />
+            <OnceSecret
+                fresh=Signal::derive(move || hooks.fresh_secret())
+                intro="Signing secret (shown only now; verify the webhook-signature header with it):"
+            />
         </section>
         <section class="panel" aria-labelledby="dead-heading">
             <h2 id="dead-heading">"Undelivered events"</h2>
@@ -110,61 +117,6 @@ fn History(entries: Vec<HistoryEntry>) -> impl IntoView {
                             .collect_view()}
     </DataTable>
         }
-}
-
-#[component]
-fn Endpoints(endpoints: Vec<EndpointView>) -> impl IntoView {
-    if endpoints.is_empty() {
-        return view! { <p class="muted">"No endpoints yet: decisions reach the automation by polling the API."</p> }
-            .into_any();
-    }
-    view! {
-        <ul class="list">
-            {endpoints
-                .into_iter()
-                .map(|e| view! {
-                    <li>
-                        <span class="mono">{e.url}</span>
-                        " "
-                        {e.failing.then(|| view! { <span class="badge danger">"Failing"</span> })}
-                        <div class="sub">{e.event_types.join(", ")}</div>
-                    </li>
-                })
-                .collect_view()}
-        </ul>
-    }
-    .into_any()
-}
-
-#[component]
-fn AddEndpoint(action: ServerAction<AddWebhook>, slug: String) -> impl IntoView {
-    let error = action_error(action);
-    let secret = move || action.value().get().and_then(Result::ok);
-    let events = [
-        ("ev_auto_approved", "item.auto_approved"),
-        ("ev_approved", "item.approved"),
-        ("ev_rejected", "item.rejected"),
-        ("ev_corrected", "item.corrected"),
-        ("ev_escalated", "item.escalated"),
-    ];
-    view! {
-        <ActionForm action attr:class="stack" attr:aria-label="Add a webhook endpoint">
-            <ErrorAlert error id="hook-error" />
-            <input type="hidden" name="slug" value=slug />
-            <Field id="hook-url" label="Endpoint URL" name="url" kind="url" required=true error error_id="hook-error" />
-            <fieldset class="checks">
-                <legend>"Events"</legend>
-                {events
-                    .into_iter()
-                    .map(|(name, event)| view! {
-                        <label class="check"><input type="checkbox" name=name value="on" checked=true />{event}</label>
-                    })
-                    .collect_view()}
-            </fieldset>
-            <div class="form-actions"><Submit label="Add endpoint" pending=action.pending() /></div>
-        </ActionForm>
-        <OnceSecret fresh=Signal::derive(secret) intro="Signing secret (shown only now; verify the webhook-signature header with it):" />
-    }
 }
 
 #[component]

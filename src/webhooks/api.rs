@@ -19,6 +19,7 @@ pub async fn add_webhook(
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;
     let workflow = crate::workflows::server::require_by_slug(ctx.db(), &slug).await?;
+    let policy = ctx.state.settings.webhook_destinations();
     let events: Vec<String> = [
         (ev_auto_approved, "item.auto_approved"),
         (ev_approved, "item.approved"),
@@ -29,7 +30,8 @@ pub async fn add_webhook(
     .into_iter()
     .filter_map(|(on, name)| on.map(|_| name.to_owned()))
     .collect();
-    let (endpoint, secret) = super::endpoints::create(ctx.db(), &admin.actor(), workflow.id, &url, &events).await?;
+    let (endpoint, secret) =
+        super::endpoints::create(ctx.db(), &admin.actor(), workflow.id, &url, &events, policy).await?;
     ctx.flash_secret(&format!("Signing secret of {}", endpoint.url), &secret).await?;
     Ok(secret)
 }
@@ -41,4 +43,27 @@ pub async fn replay_webhook(outbox_id: i64) -> Result<(), AppError> {
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;
     super::outbox::replay(ctx.db(), &admin.actor(), outbox_id).await
+}
+
+/// Sends a test event to one endpoint now; its result shows among the endpoint's attempts.
+#[server(endpoint = "webhooks/test")]
+pub async fn send_test_webhook(endpoint_id: i64) -> Result<(), AppError> {
+    use crate::auth::context::RequestCtx;
+    use crate::domain::Role;
+    let ctx = RequestCtx::from_leptos().await?;
+    let admin = ctx.require(Role::Admin).await?;
+    let endpoint = super::endpoints::require(ctx.db(), endpoint_id).await?;
+    super::outbox::enqueue_test(ctx.db(), &admin.actor(), endpoint.id).await
+}
+
+/// Gives an endpoint a new signing secret, shown once; the old one signs beside it for a day.
+#[server(endpoint = "webhooks/rotate-secret")]
+pub async fn rotate_webhook_secret(endpoint_id: i64) -> Result<String, AppError> {
+    use crate::auth::context::RequestCtx;
+    use crate::domain::Role;
+    let ctx = RequestCtx::from_leptos().await?;
+    let admin = ctx.require(Role::Admin).await?;
+    let (endpoint, secret) = super::endpoints::rotate_secret(ctx.db(), &admin.actor(), endpoint_id).await?;
+    ctx.flash_secret(&format!("New signing secret of {}", endpoint.url), &secret).await?;
+    Ok(secret)
 }

@@ -23,7 +23,7 @@ pub async fn load_workflow(slug: String) -> Result<WorkflowDetail, AppError> {
     use crate::domain::Role;
     let ctx = RequestCtx::from_leptos().await?;
     ctx.require(Role::Admin).await?;
-    super::server::detail(ctx.db(), &slug).await
+    super::server::detail(ctx.db(), &slug, ctx.state.settings.webhook_destinations()).await
 }
 
 /// Creates (`mode` = "create") or changes (`mode` = "update") a workflow. A change needs a

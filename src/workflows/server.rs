@@ -10,6 +10,7 @@ use crate::storage::audit::{self, Actor};
 use crate::storage::clock::now_ms;
 use crate::storage::db::{Db, is_unique_violation};
 use crate::webhooks;
+use crate::webhooks::destination::DestinationPolicy;
 use serde_json::{Value, json};
 use sqlx::AnyConnection;
 
@@ -320,7 +321,7 @@ pub async fn list(db: &Db) -> Result<Vec<Workflow>, AppError> {
 }
 
 /// The settings page's data: the workflow, its history, endpoints and dead letters.
-pub async fn detail(db: &Db, slug: &str) -> Result<WorkflowDetail, AppError> {
+pub async fn detail(db: &Db, slug: &str, destinations: DestinationPolicy) -> Result<WorkflowDetail, AppError> {
     let workflow = require_by_slug(db, slug).await?;
     #[derive(sqlx::FromRow)]
     struct HistoryRow {
@@ -351,7 +352,17 @@ pub async fn detail(db: &Db, slug: &str) -> Result<WorkflowDetail, AppError> {
             HistoryEntry { version, at_ms, actor, reason, changed }
         })
         .collect();
-    let endpoints = webhooks::endpoints::list(db, workflow.id).await?.iter().map(|e| e.view()).collect();
+    let mut endpoints = Vec::new();
+    for endpoint in webhooks::endpoints::list(db, workflow.id).await? {
+        endpoints.push(endpoint.view(webhooks::endpoints::attempts(db, endpoint.id).await?));
+    }
     let dead_letters = webhooks::outbox::dead_letters(db, workflow.id).await?.iter().map(|d| d.view()).collect();
-    Ok(WorkflowDetail { summary: workflow.summary(), form: workflow.form(), history, endpoints, dead_letters })
+    Ok(WorkflowDetail {
+        summary: workflow.summary(),
+        form: workflow.form(),
+        history,
+        endpoints,
+        dead_letters,
+        private_webhooks_allowed: destinations.allow_private,
+    })
 }

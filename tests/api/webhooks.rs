@@ -1,13 +1,16 @@
-//! Webhooks against a real local receiver: signatures, retries, dead letters, replay, and no
-//! double delivery with two workers on one database.
+//! Webhooks against a real local receiver: signatures, retries, dead letters, replay, no double
+//! delivery with two workers on one database, one endpoint never holding up another, the record
+//! of attempts, test events, secret rotation, private destinations and retention.
 
-use crate::fixtures::{SLUG, submit as submit_item, workflow};
+use crate::fixtures::{SLUG, person, submit as submit_item, workflow};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::on_both_backends;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use gatehouse::domain::Role;
 use gatehouse::storage::audit::Actor;
-use gatehouse::webhooks::delivery::{self, Deliverer};
+use gatehouse::webhooks::delivery::{self, Deliverer, DeliverySettings};
+use gatehouse::webhooks::destination::DestinationPolicy;
 use gatehouse::webhooks::{endpoints, outbox};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,6 +21,11 @@ on_both_backends!(
     deliveries_are_signed_and_retried_until_they_succeed,
     exhausted_events_are_dead_lettered_and_replayable,
     two_workers_never_deliver_one_event_twice,
+    a_receiver_that_never_answers_holds_up_only_its_own_events,
+    attempts_are_shown_and_a_test_event_is_sent_once,
+    a_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends,
+    private_destinations_are_refused_unless_allowed,
+    delivered_events_are_purged_after_their_retention,
 );
 
 /// A webhook receiver on a random port that fails the first `fail_first` requests.
@@ -59,16 +67,29 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Str
     status
 }
 
-async fn app_with_hook(backend: Backend, max_attempts: u32, url: &str) -> (TestApp, String, String) {
-    let app = spawn_app_with(backend, |s| {
+/// The receivers of these tests listen on 127.0.0.1.
+const LOCAL: DestinationPolicy = DestinationPolicy { allow_private: true };
+
+async fn quick_app(backend: Backend, max_attempts: u32) -> TestApp {
+    spawn_app_with(backend, |s| {
         s.webhook_base_delay_ms = 10;
         s.webhook_poll_ms = 10;
         s.webhook_max_attempts = max_attempts;
+        s.allow_private_webhooks = true;
     })
-    .await;
-    let workflow = workflow().create(&app).await;
+    .await
+}
+
+async fn hook(app: &TestApp, workflow_id: i64, url: &str) -> (i64, String) {
     let events = vec!["item.auto_approved".to_owned(), "item.escalated".to_owned()];
-    let (_, secret) = endpoints::create(&app.db, &Actor::Cli, workflow.id, url, &events).await.unwrap();
+    let (endpoint, secret) = endpoints::create(&app.db, &Actor::Cli, workflow_id, url, &events, LOCAL).await.unwrap();
+    (endpoint.id, secret)
+}
+
+async fn app_with_hook(backend: Backend, max_attempts: u32, url: &str) -> (TestApp, String, String) {
+    let app = quick_app(backend, max_attempts).await;
+    let workflow = workflow().create(&app).await;
+    let (_, secret) = hook(&app, workflow.id, url).await;
     (app, workflow.key, secret)
 }
 
@@ -161,7 +182,14 @@ async fn two_workers_never_deliver_one_event_twice(backend: Backend) {
     }
     let workers: Vec<_> = (0..2)
         .map(|_| {
-            let worker = Deliverer::new(app.db.clone(), 10, 11, Duration::from_millis(5));
+            let settings = DeliverySettings {
+                base_delay_ms: 10,
+                max_attempts: 11,
+                poll: Duration::from_millis(5),
+                max_endpoints: 16,
+                destinations: LOCAL,
+            };
+            let worker = Deliverer::new(app.db.clone(), settings);
             tokio::spawn(async move {
                 for _ in 0..50 {
                     worker.deliver_due().await.unwrap();
@@ -180,4 +208,195 @@ async fn two_workers_never_deliver_one_event_twice(backend: Backend) {
     let total = ids.len();
     ids.dedup();
     assert_eq!((total, ids.len()), (40, 40), "each event delivered exactly once");
+}
+
+/// A receiver that accepts the connection and never answers.
+async fn silent_receiver() -> String {
+    async fn hang() -> StatusCode {
+        std::future::pending::<()>().await;
+        StatusCode::OK
+    }
+    let app = axum::Router::new().route("/hook", axum::routing::post(hang));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// (status code, latency, error) of an endpoint's attempts, newest first.
+async fn attempts_of(app: &TestApp, endpoint_id: i64) -> Vec<(Option<i64>, i64, Option<String>)> {
+    endpoints::attempts(&app.db, endpoint_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.status, a.latency_ms, a.error))
+        .collect()
+}
+
+/// Each endpoint is delivered to on its own: one that never answers (its sends time out after
+/// 10 s) does not delay the events of another.
+async fn a_receiver_that_never_answers_holds_up_only_its_own_events(backend: Backend) {
+    let (healthy, healthy_url) = Receiver::start(0).await;
+    let app = quick_app(backend, 11).await;
+    let workflow = workflow().create(&app).await;
+    let (silent, _) = hook(&app, workflow.id, &silent_receiver().await).await;
+    hook(&app, workflow.id, &healthy_url).await;
+    // The first event is being sent to both, the silent one's send hanging, when the rest come.
+    submit(&app, &workflow.key, "a-0", 0.95).await;
+    eventually("the first event", || healthy.successes().len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = std::time::Instant::now();
+    for i in 1..5 {
+        submit(&app, &workflow.key, &format!("a-{i}"), 0.95).await;
+    }
+    eventually("the healthy endpoint's events", || healthy.successes().len() == 5).await;
+    assert!(sent.elapsed() < Duration::from_secs(1), "took {:?} beside a receiver that never answers", sent.elapsed());
+    // In order, as they were written.
+    let received: Vec<String> = healthy
+        .successes()
+        .iter()
+        .map(|(_, body)| {
+            serde_json::from_str::<Value>(body).unwrap()["data"]["external_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(received, ["a-0", "a-1", "a-2", "a-3", "a-4"]);
+    // The silent one's first attempt ends with the send timeout, recorded as no answer.
+    let mut silent_attempts = Vec::new();
+    for _ in 0..150 {
+        silent_attempts = attempts_of(&app, silent).await;
+        if !silent_attempts.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, latency, error) = silent_attempts.last().cloned().expect("an attempt within 15 s");
+    assert_eq!(status, None);
+    assert!(latency >= 9_000, "{latency} ms");
+    assert!(error.unwrap().contains("request failed"));
+}
+
+/// Every attempt is recorded (status, latency, error) for the endpoint's page; a test event is
+/// sent at once, and when it fails it is neither retried nor a dead letter.
+async fn attempts_are_shown_and_a_test_event_is_sent_once(backend: Backend) {
+    let (receiver, url) = Receiver::start(1).await;
+    let app = quick_app(backend, 11).await;
+    let admin = person(&app, "admin@example.com", Role::Admin).await;
+    let workflow = workflow().create(&app).await;
+    let (endpoint, _) = hook(&app, workflow.id, &url).await;
+    submit(&app, &workflow.key, "a-1", 0.95).await;
+    eventually("the delivery after one failure", || receiver.successes().len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let shown = attempts_of(&app, endpoint).await;
+    assert_eq!(shown.iter().map(|(s, ..)| *s).collect::<Vec<_>>(), [Some(200), Some(503)], "newest first");
+    assert_eq!(shown[1].2.as_deref(), Some("answered 503 Service Unavailable"));
+
+    // The test event, refused by the receiver: one attempt, and gone from the pending events.
+    receiver.fail_first.store(1, Ordering::SeqCst);
+    let id = endpoint.to_string();
+    let response = app.call_with(&admin.client, "webhooks/test", &[("endpoint_id", &id)]).await;
+    assert_eq!(response.status(), 200);
+    eventually("the test event's attempt", || receiver.attempts() == 3).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.attempts(), 3, "not retried");
+    let (_, body, status) = receiver.received.lock().unwrap().last().cloned().unwrap();
+    assert_eq!((serde_json::from_str::<Value>(&body).unwrap()["type"].clone(), status), (json!("webhook.test"), 503));
+    assert!(outbox::dead_letters(&app.db, workflow.id).await.unwrap().is_empty(), "a test event is no dead letter");
+    assert!(endpoints::list(&app.db, workflow.id).await.unwrap()[0].failing_since_ms.is_none());
+    // Not for reviewers, nor for an endpoint that does not exist.
+    let reviewer = person(&app, "r@example.com", Role::Reviewer).await;
+    assert_eq!(app.call_with(&reviewer.client, "webhooks/test", &[("endpoint_id", &id)]).await.status(), 403);
+    assert_eq!(app.call_with(&admin.client, "webhooks/test", &[("endpoint_id", "999")]).await.status(), 404);
+}
+
+/// A rotation returns a new secret; until the overlap ends, each delivery is signed with both.
+async fn a_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends(backend: Backend) {
+    let (receiver, url) = Receiver::start(0).await;
+    let app = quick_app(backend, 11).await;
+    let admin = person(&app, "admin@example.com", Role::Admin).await;
+    let workflow = workflow().create(&app).await;
+    let (endpoint, old) = hook(&app, workflow.id, &url).await;
+    let response =
+        app.call_with(&admin.client, "webhooks/rotate-secret", &[("endpoint_id", &endpoint.to_string())]).await;
+    assert_eq!(response.status(), 200);
+    let new: String = response.json().await.unwrap();
+    assert!(new.starts_with("whsec_") && new != old);
+
+    submit(&app, &workflow.key, "r-1", 0.95).await;
+    eventually("a delivery", || receiver.successes().len() == 1).await;
+    let signed = |n: usize| {
+        let (headers, body) = receiver.successes()[n].clone();
+        let id = headers["webhook-id"].to_str().unwrap().to_owned();
+        let at: i64 = headers["webhook-timestamp"].to_str().unwrap().parse().unwrap();
+        (headers["webhook-signature"].to_str().unwrap().to_owned(), id, at, body)
+    };
+    let (signature, id, at, body) = signed(0);
+    let expected = [delivery::sign(&new, &id, at, &body).unwrap(), delivery::sign(&old, &id, at, &body).unwrap()];
+    assert_eq!(signature, expected.join(" "), "the new secret's signature, then the old one's");
+
+    // Once the overlap is over, only the new one.
+    sqlx::query("update webhook_endpoints set previous_secret_until = 1 where id = $1")
+        .bind(endpoint)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    submit(&app, &workflow.key, "r-2", 0.95).await;
+    eventually("a second delivery", || receiver.successes().len() == 2).await;
+    let (signature, id, at, body) = signed(1);
+    assert_eq!(signature, delivery::sign(&new, &id, at, &body).unwrap());
+}
+
+/// Without --allow-private-webhooks an endpoint on a private address is refused when added, and
+/// one that is there already (added while it was allowed) is never called.
+async fn private_destinations_are_refused_unless_allowed(backend: Backend) {
+    let (receiver, url) = Receiver::start(0).await;
+    let app = spawn_app_with(backend, |s| s.webhook_poll_ms = 10).await;
+    let admin = person(&app, "admin@example.com", Role::Admin).await;
+    let workflow = workflow().create(&app).await;
+    for refused in [url.as_str(), "http://localhost:9/hook", "http://[::1]:9/hook", "http://169.254.169.254/latest"] {
+        let form = [("slug", SLUG), ("url", refused), ("ev_auto_approved", "on")];
+        let response = app.call_with(&admin.client, "webhooks/add", &form).await;
+        let (status, body) = (response.status().as_u16(), response.json::<Value>().await.unwrap());
+        assert_eq!((status, body["field"].as_str()), (422, Some("url")), "{refused}: {body}");
+        assert!(body["message"].as_str().unwrap().contains("--allow-private-webhooks"), "{body}");
+    }
+    assert!(endpoints::list(&app.db, workflow.id).await.unwrap().is_empty());
+    let page = admin.client.get(app.url(&format!("/settings/workflows/{SLUG}"))).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("this server runs without --allow-private-webhooks"));
+
+    let (endpoint, _) = hook(&app, workflow.id, &url).await;
+    submit(&app, &workflow.key, "p-1", 0.95).await;
+    let mut shown = Vec::new();
+    for _ in 0..100 {
+        shown = attempts_of(&app, endpoint).await;
+        if !shown.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(shown[0].2.as_deref().unwrap().contains("private address"), "{shown:?}");
+    assert_eq!(receiver.attempts(), 0, "nothing was sent");
+}
+
+/// Delivered events (and attempts) older than the retention are purged, in batches; pending and
+/// newer ones stay.
+async fn delivered_events_are_purged_after_their_retention(backend: Backend) {
+    let (receiver, url) = Receiver::start(0).await;
+    let (app, key, _) = app_with_hook(backend, 11, &url).await;
+    for i in 0..5 {
+        submit(&app, &key, &format!("old-{i}"), 0.95).await;
+    }
+    eventually("five deliveries", || receiver.successes().len() == 5).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    sqlx::query("update webhook_outbox set delivered_at = 1000").execute(app.db.pool()).await.unwrap();
+    sqlx::query("update webhook_attempts set attempted_at = 1000").execute(app.db.pool()).await.unwrap();
+    submit(&app, &key, "new-1", 0.95).await;
+    eventually("the sixth delivery", || receiver.successes().len() == 6).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    assert_eq!(outbox::purge(&app.db, 2000, 2).await.unwrap(), 5, "in batches of two");
+    assert_eq!(outbox(&app).await, vec![("delivered".to_owned(), 1)]);
+    let (attempts,): (i64,) =
+        sqlx::query_as("select count(*) from webhook_attempts").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(attempts, 1);
+    assert_eq!(outbox::purge(&app.db, 2000, 2).await.unwrap(), 0);
 }

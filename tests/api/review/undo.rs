@@ -21,9 +21,17 @@ async fn feed(app: &TestApp, key: &str) -> Vec<i64> {
 async fn subscribe(app: &TestApp, workflow_id: i64, events: &[&str]) {
     let events: Vec<String> = events.iter().map(|e| (*e).to_owned()).collect();
     // Nothing listens there: these tests look at the outbox, not at deliveries.
-    gatehouse::webhooks::endpoints::create(&app.db, &Actor::Cli, workflow_id, "http://127.0.0.1:9/hook", &events)
-        .await
-        .unwrap();
+    let local = gatehouse::webhooks::destination::DestinationPolicy { allow_private: true };
+    gatehouse::webhooks::endpoints::create(
+        &app.db,
+        &Actor::Cli,
+        workflow_id,
+        "http://127.0.0.1:9/hook",
+        &events,
+        local,
+    )
+    .await
+    .unwrap();
 }
 
 /// (event type, status, next_attempt_at) of the outbox rows reporting a decision.
