@@ -80,7 +80,7 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let cleanup = tokio::spawn(delete_expired_sessions(self.db.clone()));
+        let cleanup = tokio::spawn(housekeeping(self.db.clone()));
         let webhooks = tokio::spawn(self.deliverer.run());
         let leases = tokio::spawn(crate::review::lease::sweep_leases(self.db.clone(), self.lease_sweep));
         let purge = tokio::spawn(purge_every(self.db.clone(), self.retention, Duration::from_secs(600)));
@@ -218,8 +218,9 @@ async fn stored_secret(db: &Db, name: &str) -> anyhow::Result<String> {
     Ok(value)
 }
 
-async fn delete_expired_sessions(db: Db) {
-    let store = DbSessionStore::new(db);
+/// Every ten minutes: expired sessions removed, and the queue minutes nothing waits in.
+async fn housekeeping(db: Db) {
+    let store = DbSessionStore::new(db.clone());
     let mut every = tokio::time::interval(Duration::from_secs(600));
     loop {
         every.tick().await;
@@ -227,6 +228,9 @@ async fn delete_expired_sessions(db: Db) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(deleted = n, "expired sessions removed"),
             Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
+        }
+        if let Err(error) = crate::review::queues::forget_empty_minutes(&db).await {
+            tracing::warn!(%error, "could not forget empty queue minutes");
         }
     }
 }

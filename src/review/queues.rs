@@ -1,5 +1,7 @@
 //! The queues page's numbers: for each workflow the reviewer works, what waits, how old it is,
-//! what is due, what they decided today; and the items a lead assigned to them.
+//! what is due, what they decided today; and the items a lead assigned to them. None of them
+//! counts over the backlog: depth and due counts come from `queue_minutes`, which the
+//! database keeps per workflow and arrival minute in every write's transaction.
 
 use super::claim::held_item;
 use super::{AssignedItem, DUE_SOON_MS, QueueSnapshot, QueueSummary, QueuesOverview};
@@ -13,6 +15,13 @@ use sqlx::AnyConnection;
 
 fn start_of_day_utc(now: i64) -> i64 {
     now - now.rem_euclid(86_400_000)
+}
+
+#[derive(sqlx::FromRow)]
+struct QueueCounts {
+    waiting: i64,
+    overdue: i64,
+    due_soon: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -85,25 +94,30 @@ async fn summary(
     now: i64,
 ) -> Result<QueueSummary, AppError> {
     let MemberWorkflow { id, slug, name, review_sla_secs, paused } = workflow;
-    let due_at = |offset: i64| now - review_sla_secs * 1000 + offset;
-    let (waiting, oldest): (i64, Option<i64>) = sqlx::query_as(concat!(
-        "select count(*), min(created_at) from items where workflow_id = $1 and state = ",
+    // Depth and due counts from the per-minute counts the database keeps (migration 0006):
+    // their cost follows the minutes the backlog spans, not the items in it. An item counts as
+    // due from the minute it arrived in, so it is told at most a minute early, never late.
+    let minute_of = |offset_ms: i64| (now - review_sla_secs * 1000 + offset_ms).div_euclid(60_000);
+    let counts: QueueCounts = sqlx::query_as(
+        "select cast(coalesce(sum(waiting), 0) as bigint) as waiting, \
+           cast(coalesce(sum(case when minute <= $2 then waiting else 0 end), 0) as bigint) as overdue, \
+           cast(coalesce(sum(case when minute <= $3 then waiting else 0 end), 0) as bigint) as due_soon \
+         from queue_minutes where workflow_id = $1",
+    )
+    .bind(id)
+    .bind(minute_of(0))
+    .bind(minute_of(DUE_SOON_MS))
+    .fetch_one(&mut *conn)
+    .await?;
+    // The oldest waiting item: the first entry of the partial index on waiting items.
+    let (oldest,): (Option<i64>,) = sqlx::query_as(concat!(
+        "select min(created_at) from items where workflow_id = $1 and state = ",
         state_sql!(Queued)
     ))
     .bind(id)
     .fetch_one(&mut *conn)
     .await?;
-    let (overdue, due_soon): (i64, i64) = sqlx::query_as(concat!(
-        "select count(case when created_at <= $2 then 1 end), count(*) from items \
-         where workflow_id = $1 and state = ",
-        state_sql!(Queued),
-        " and created_at <= $3"
-    ))
-    .bind(id)
-    .bind(due_at(0))
-    .bind(due_at(DUE_SOON_MS))
-    .fetch_one(&mut *conn)
-    .await?;
+    let QueueCounts { waiting, overdue, due_soon } = counts;
     let decided = [Action::Approve, Action::Reject, Action::Correct, Action::Escalate];
     let kinds = decided.map(|a| format!("'{}'", a.as_str())).join(", ");
     let (today,): (i64,) = sqlx::query_as(&format!(
@@ -166,4 +180,11 @@ async fn assigned(conn: &mut AnyConnection, user: &UserRecord) -> Result<Vec<Ass
             created_at_ms: row.created_at,
         })
         .collect())
+}
+
+/// Forgets the minutes in which nothing waits any more (they count nothing; this keeps the
+/// table as small as the backlog's span). Run now and then; safe on several instances.
+pub async fn forget_empty_minutes(db: &Db) -> Result<u64, AppError> {
+    let done = sqlx::query("delete from queue_minutes where waiting = 0").execute(db.pool()).await?;
+    Ok(done.rows_affected())
 }

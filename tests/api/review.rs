@@ -5,6 +5,7 @@
 
 mod access;
 mod claims;
+mod counts;
 mod decisions;
 mod leases;
 mod undo;
