@@ -13,6 +13,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
@@ -84,7 +85,14 @@ impl Application {
         let webhooks = tokio::spawn(self.deliverer.run());
         let leases = tokio::spawn(crate::review::lease::sweep_leases(self.db.clone(), self.lease_sweep));
         let purge = tokio::spawn(purge_every(self.db.clone(), self.retention, Duration::from_secs(600)));
-        let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+        // No Nagle: a response written in more than one piece (headers, then a page) would
+        // otherwise wait for the client's delayed ACK, 40 ms now and then.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
+        let served = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await;
         cleanup.abort();
