@@ -2,6 +2,7 @@
 
 use crate::components::auth::Auth;
 use crate::pages::{
+    account::AccountPage,
     api_keys::ApiKeysPage,
     api_reference::ApiReferencePage,
     escalations::EscalationsPage,
@@ -77,6 +78,7 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
+                <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                 <Route path=path!("/queues") view=QueuesPage ssr=SsrMode::Async />
                 <Route path=path!("/review/:slug") view=ReviewQueuePage ssr=SsrMode::Async />
                 <Route path=path!("/review/:slug/:item") view=ReviewPage ssr=SsrMode::Async />

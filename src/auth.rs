@@ -18,6 +18,8 @@ pub struct SessionUser {
     pub email: String,
     pub name: String,
     pub role: Role,
+    /// An admin chose the password: the user must choose their own before anything else.
+    pub must_change_password: bool,
 }
 
 /// A secret shown once (a new API key or webhook secret) to an admin whose browser posted the
@@ -27,6 +29,25 @@ pub struct FlashSecret {
     pub label: String,
     pub value: String,
 }
+
+/// What a session records about its sign-in, kept in its data under [`SIGN_IN_KEY`] so that its
+/// owner can tell their sessions apart on the account page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInDetails {
+    pub at_ms: i64,
+    /// The browser's `User-Agent`, cut to [`SignInDetails::MAX_USER_AGENT`] characters.
+    pub user_agent: Option<String>,
+    pub client_ip: Option<String>,
+}
+
+impl SignInDetails {
+    pub const MAX_USER_AGENT: usize = 200;
+}
+
+/// The session data key of [`SignInDetails`].
+pub const SIGN_IN_KEY: &str = "sign_in";
+/// The session data key of the hour (since the epoch) of the session's last recorded activity.
+pub const ACTIVE_HOUR_KEY: &str = "active_hour";
 
 /// Where to go after signing in: only paths on this site, so a crafted link cannot send a
 /// person elsewhere.

@@ -102,12 +102,18 @@ async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
 async fn user_command(db: &Db, command: UserCommand) -> anyhow::Result<()> {
     let actor = Actor::Cli;
     match command {
-        UserCommand::Add { email, role, name } => {
+        UserCommand::Add { email, role, name, temporary } => {
             let password = read_password()?;
-            let new_user = NewUser::parse(&email, name.as_deref().unwrap_or(""), role, &password, "password")
+            let mut new_user = NewUser::parse(&email, name.as_deref().unwrap_or(""), role, &password, "password")
                 .map_err(AppError::for_terminal)?;
+            if temporary {
+                new_user = new_user.with_temporary_password();
+            }
             let user = users::create(db, &actor, new_user).await.map_err(AppError::for_terminal)?;
             println!("Added {} ({}) as {}.", user.name, user.email, user.role.label());
+            if user.temporary_password {
+                println!("They will choose their own password when they first sign in.");
+            }
         }
         UserCommand::SetRole { email, role } => {
             let user = users::require_by_email(db, &email).await.map_err(AppError::for_terminal)?;

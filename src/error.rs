@@ -31,6 +31,10 @@ pub enum AppError {
     /// 401: the machine API's bearer key is missing, malformed, unknown or revoked.
     #[error("The API key is missing, wrong or revoked. Send it as `Authorization: Bearer <key>`.")]
     InvalidApiKey,
+    /// 403: the user's password was set by an admin; until they choose their own on the account
+    /// page, nothing else is allowed.
+    #[error("Choose your own password first: the one you signed in with was set by an admin.")]
+    PasswordChangeRequired,
     /// 403: the API key is valid but not scoped to this workflow.
     #[error("This API key may not use the workflow '{workflow}'.")]
     KeyScope { workflow: String },
@@ -82,7 +86,7 @@ impl AppError {
         match self {
             Self::BadRequest { .. } => 400,
             Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidApiKey => 401,
-            Self::Forbidden | Self::CrossOrigin | Self::KeyScope { .. } => 403,
+            Self::Forbidden | Self::CrossOrigin | Self::KeyScope { .. } | Self::PasswordChangeRequired => 403,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::NotFound { .. } => 404,

@@ -16,6 +16,7 @@ pub mod error;
 pub mod storage;
 
 // Areas: shared types at the root of each, server functions in `api`, services beside them.
+pub mod account;
 pub mod api_keys;
 pub mod api_reference;
 pub mod auth;

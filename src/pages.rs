@@ -1,5 +1,6 @@
 //! One page per file.
 
+pub mod account;
 pub mod api_keys;
 pub mod api_reference;
 pub mod escalations;

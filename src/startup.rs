@@ -118,7 +118,8 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
         .site_pkg_dir("pkg")
         .site_addr(settings.bind)
         .build();
-    let session_layer = SessionManagerLayer::new(DbSessionStore::new(db.clone()))
+    let sessions = DbSessionStore::new(db.clone());
+    let session_layer = SessionManagerLayer::new(sessions.clone())
         .with_name("gatehouse_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -135,6 +136,7 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
         ingestor,
         decider,
         db,
+        sessions,
         settings: Arc::new(settings),
         contracts: Default::default(),
         api_caches: Default::default(),

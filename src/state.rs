@@ -1,6 +1,7 @@
 use crate::api_keys::server::KeyScope;
 use crate::config::ServeArgs;
 use crate::storage::db::Db;
+use crate::storage::session_store::DbSessionStore;
 use crate::storage::ttl_cache::TtlCache;
 use crate::users::server::UserRecord;
 use crate::workflows::cache::WorkflowCache;
@@ -15,6 +16,9 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub settings: Arc<ServeArgs>,
+    /// The session store the session layer uses: the account page lists and ends a person's
+    /// sessions through it, so that this instance forgets them at once.
+    pub sessions: DbSessionStore,
     /// Compiled workflow data contracts, by workflow and settings version.
     pub contracts: ContractCache,
     /// Hot-path lookups (the machine API, signed-in users); see [`ApiCaches`].

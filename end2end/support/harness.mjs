@@ -325,6 +325,27 @@ export async function signInAs(app, user) {
   await arrivedAt(app, '/queues');
 }
 
+/**
+ * Signs in from /login with a password an admin chose, which leads to the account page, chooses
+ * `ownPassword` there and waits for the queues. Returns the user with their own password.
+ */
+export async function signInFirstTime(app, user, ownPassword) {
+  await visit(app, '/login');
+  const response = await signIn(app, user);
+  assert.equal(await serverError(response), null, `signing in as ${user.email} failed`);
+  await arrivedAt(app, '/account');
+  const form = app.page.getByRole('form', { name: 'Change your password' });
+  await form.getByLabel('Current password').fill(user.password);
+  await form.getByLabel('New password', { exact: true }).fill(ownPassword);
+  await form.getByLabel('New password again').fill(ownPassword);
+  const changed = await submit(app, 'account/change-password', () =>
+    form.getByRole('button', { name: 'Change password' }).click(),
+  );
+  assert.equal(await serverError(changed), null, `${user.email} could not choose a password`);
+  await arrivedAt(app, '/queues');
+  return { ...user, password: ownPassword };
+}
+
 export async function signOut(app) {
   await submit(app, 'auth/logout', () => app.page.getByRole('button', { name: 'Sign out' }).click());
   await arrivedAt(app, '/login');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   ADMIN, MODES, addUser, createFirstAdmin, createWorkflow, expectAlert, expectInvalid, markPage, navLinks, screenshot,
-  serverError, setUpApp, signInAs, signOut, submit, tableRows, visit,
+  serverError, setUpApp, signInAs, signInFirstTime, signOut, submit, tableRows, visit,
 } from '../support/harness.mjs';
 
 const WORKFLOW = { slug: 'receipt-ocr', name: 'Receipt OCR', autoApproveAt: '0.9', escalateBelow: '0.3' };
@@ -125,7 +125,7 @@ for (const mode of MODES) {
       await visit(app, '/settings/users');
       await addUser(app, REX);
       await signOut(app);
-      await signInAs(app, REX);
+      await signInFirstTime(app, REX, 'rex-own-password-1');
 
       for (const path of ['/settings/workflows', `/settings/workflows/${WORKFLOW.slug}`, '/settings/api-keys']) {
         const response = await visit(app, path);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   ADMIN, MODES, addUser, arrivedAt, createFirstAdmin, markPage, navLinks, screenshot, serverError, setUpApp,
-  signIn, signInAs, signOut, submit, visit,
+  signIn, signInAs, signInFirstTime, signOut, submit, visit,
 } from '../support/harness.mjs';
 
 const RITA = { name: 'Rita Reviewer', email: 'rita@example.com', password: 'temporary-pass-123' };
@@ -106,11 +106,12 @@ for (const mode of MODES) {
       }
       await expectStatus(row, 'Active');
 
-      // The temporary password no longer works; the new one does, and Rita now has a lead's navigation.
+      // The temporary password no longer works; the new one does (Rita chooses her own first), and
+      // Rita now has a lead's navigation.
       await signOut(app);
       const refused = await signIn(app, RITA);
       assert.equal((await serverError(refused))?.kind, 'invalid_credentials');
-      await signInAs(app, { email: RITA.email, password: RITA_NEW_PASSWORD });
+      await signInFirstTime(app, { email: RITA.email, password: RITA_NEW_PASSWORD }, 'rita-own-password-1');
       assert.deepEqual(await navLinks(page), ['Queues', 'Escalations']);
       await page.getByRole('banner').getByText(RITA.name, { exact: true }).waitFor();
       await screenshot(app, 'lead-queues');
@@ -124,7 +125,7 @@ for (const mode of MODES) {
       await addUser(app, REX);
       await signOut(app);
 
-      await signInAs(app, REX);
+      await signInFirstTime(app, REX, 'rex-own-password-1');
       await page.getByRole('heading', { name: 'Queues', level: 1 }).waitFor();
       assert.deepEqual(await navLinks(page), ['Queues']);
       await screenshot(app, 'reviewer-queues');

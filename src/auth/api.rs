@@ -19,7 +19,12 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     let ctx = RequestCtx::from_leptos().await?;
     let user = check_credentials(ctx.db(), ctx.sign_in_policy(), ctx.client_ip, &email, password).await?;
     ctx.start_session(&user).await?;
-    leptos_axum::redirect(&super::safe_next(next.as_deref()));
+    if user.temporary_password {
+        // An admin chose this password: the account page asks for the user's own first.
+        leptos_axum::redirect("/account");
+    } else {
+        leptos_axum::redirect(&super::safe_next(next.as_deref()));
+    }
     Ok(user.to_session_user())
 }
 

@@ -2,20 +2,19 @@
 //! the client; the role guard every server function calls first; starting and ending sessions.
 
 use super::sign_in::SignInPolicy;
+use super::{ACTIVE_HOUR_KEY, SIGN_IN_KEY, SignInDetails};
 use crate::domain::Role;
 use crate::domain::client_address::TrustedProxies;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::storage::db::Db;
+use crate::storage::session_store::OWNER_KEY as USER_ID_KEY;
 use crate::users::server::{self as users, UserRecord};
 use std::net::{IpAddr, SocketAddr};
 use tower_sessions::Session;
 
-const USER_ID_KEY: &str = "user_id";
 const AUTH_EPOCH_KEY: &str = "auth_epoch";
 const FLASH_SECRET_KEY: &str = "flash_secret";
-/// The hour (since the epoch) of the session's last recorded activity.
-const ACTIVE_HOUR_KEY: &str = "active_hour";
 
 /// The flashed secret as first read during one request (see [`RequestCtx::take_flash_secret`]).
 #[derive(Clone, Default)]
@@ -48,6 +47,8 @@ pub struct RequestCtx {
     pub client_ip: Option<IpAddr>,
     /// A plain form post (no JavaScript): the answer is a redirect, not data for a script.
     pub form_post: bool,
+    /// The browser's own description, as its `User-Agent` header gives it.
+    pub user_agent: Option<String>,
 }
 
 /// The client of a request from `peer`: itself, or behind a trusted proxy what the forwarding
@@ -73,7 +74,11 @@ impl RequestCtx {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"));
         let client_ip = peer.map(|peer| client_of(&state.settings.trusted_proxies, peer, &headers));
-        Ok(Self { state, session, client_ip, form_post })
+        let user_agent = headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(SignInDetails::MAX_USER_AGENT).collect());
+        Ok(Self { state, session, client_ip, form_post, user_agent })
     }
 
     pub fn db(&self) -> &Db {
@@ -126,9 +131,13 @@ impl RequestCtx {
     }
 
     /// The guard every server function calls: a signed-in, enabled user whose role includes
-    /// `role`, or 401/403.
+    /// `role`, or 401/403. A user whose password an admin chose is refused until they choose
+    /// their own ([`RequestCtx::require_signed_in`] lets them do that).
     pub async fn require(&self, role: Role) -> Result<UserRecord, AppError> {
-        let user = self.current_user().await?.ok_or(AppError::Unauthenticated)?;
+        let user = self.require_signed_in().await?;
+        if user.temporary_password {
+            return Err(AppError::PasswordChangeRequired);
+        }
         if !user.role.includes(role) {
             tracing::warn!(user_id = user.id, required = %role, "refused: role too low");
             return Err(AppError::Forbidden);
@@ -136,11 +145,26 @@ impl RequestCtx {
         Ok(user)
     }
 
-    /// Starts a session for `user` under a fresh id (no session fixation).
+    /// The guard of a person's own account: any signed-in, enabled user, even one who must
+    /// still replace a password an admin chose.
+    pub async fn require_signed_in(&self) -> Result<UserRecord, AppError> {
+        self.current_user().await?.ok_or(AppError::Unauthenticated)
+    }
+
+    /// Starts a session for `user` under a fresh id (no session fixation), noting when, from
+    /// where and in which browser, for the account page.
     pub async fn start_session(&self, user: &UserRecord) -> Result<(), AppError> {
         self.session.cycle_id().await?;
         self.session.insert(USER_ID_KEY, user.id).await?;
         self.session.insert(AUTH_EPOCH_KEY, user.auth_epoch).await?;
+        let now = crate::storage::clock::now_ms();
+        let details = SignInDetails {
+            at_ms: now,
+            user_agent: self.user_agent.clone(),
+            client_ip: self.client_ip.map(|ip| ip.to_string()),
+        };
+        self.session.insert(SIGN_IN_KEY, details).await?;
+        self.session.insert(ACTIVE_HOUR_KEY, now / 3_600_000).await?;
         Ok(())
     }
 

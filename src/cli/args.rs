@@ -94,6 +94,10 @@ pub enum UserCommand {
         role: crate::domain::Role,
         #[arg(long)]
         name: Option<String>,
+        /// The password is one you chose for them: they must choose their own at first sign-in
+        /// (as for users an admin adds in the browser).
+        #[arg(long)]
+        temporary: bool,
     },
     /// Change a user's role.
     SetRole {

@@ -1,5 +1,6 @@
 //! The signed-in user as every page sees them, and the actions that change who it is.
 
+use crate::account::api::ChangePassword;
 use crate::auth::SessionUser;
 use crate::auth::api::{CreateFirstAdmin, Login, Logout, current_user};
 use crate::error::AppError;
@@ -11,6 +12,8 @@ pub struct Auth {
     pub login: ServerAction<Login>,
     pub logout: ServerAction<Logout>,
     pub setup: ServerAction<CreateFirstAdmin>,
+    /// Changing one's own password (the account page): it may lift the must-change flag.
+    pub change_password: ServerAction<ChangePassword>,
     pub user: Resource<Result<Option<SessionUser>, AppError>>,
 }
 
@@ -19,11 +22,14 @@ impl Auth {
         let login = ServerAction::<Login>::new();
         let logout = ServerAction::<Logout>::new();
         let setup = ServerAction::<CreateFirstAdmin>::new();
+        let change_password = ServerAction::<ChangePassword>::new();
         let user = Resource::new(
-            move || (login.version().get(), logout.version().get(), setup.version().get()),
+            move || {
+                (login.version().get(), logout.version().get(), setup.version().get(), change_password.version().get())
+            },
             |_| current_user(),
         );
-        let auth = Self { login, logout, setup, user };
+        let auth = Self { login, logout, setup, change_password, user };
         provide_context(auth);
         auth
     }

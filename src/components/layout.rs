@@ -8,10 +8,11 @@ use leptos_router::components::{A, Redirect};
 use leptos_router::hooks::use_location;
 
 /// Renders `children` for a signed-in user whose role includes `role`; sends others to sign
-/// in, and tells a signed-in user without the role that the page is not theirs. The server
-/// functions check again: this only decides what to show.
+/// in, a user who must replace a password an admin chose to their account page (unless this is
+/// it: `own_account`), and tells a signed-in user without the role that the page is not theirs.
+/// The server functions check again: this only decides what to show.
 #[component]
-pub fn Protected(role: Role, children: ChildrenFn) -> impl IntoView {
+pub fn Protected(role: Role, #[prop(optional)] own_account: bool, children: ChildrenFn) -> impl IntoView {
     let auth = expect_context::<Auth>();
     let location = use_location();
     view! {
@@ -20,6 +21,9 @@ pub fn Protected(role: Role, children: ChildrenFn) -> impl IntoView {
                 let children = children.clone();
                 Suspend::new(async move {
                     match auth.user.await {
+                        Ok(Some(user)) if user.must_change_password && !own_account => {
+                            view! { <Redirect path="/account" /> }.into_any()
+                        }
                         Ok(Some(user)) if user.role.includes(role) => {
                             view! { <Layout user>{children()}</Layout> }.into_any()
                         }
@@ -57,7 +61,10 @@ pub fn Layout(user: SessionUser, children: Children) -> impl IntoView {
                 </ul>
             </nav>
             <div class="account">
-                <span class="account-name">{user.name.clone()}</span>
+                <a class="account-name" href="/account">
+                    <span>{user.name.clone()}</span>
+                    <span class="visually-hidden">" (your account)"</span>
+                </a>
                 <span class="badge" aria-label=format!("Role: {}", role.label())>{role.label()}</span>
                 <ActionForm action=auth.logout>
                     <button type="submit" class="button ghost small">"Sign out"</button>

@@ -17,6 +17,17 @@ use tower_sessions::session_store::{self, SessionStore};
 /// How long a session read from the database is used without reading it again.
 pub const RECENT_FOR: Duration = Duration::from_secs(1);
 
+/// The key of a session's data that names the signed-in user. The store copies it to the row's
+/// `user_id` column, so that a person's sessions can be listed and ended.
+pub const OWNER_KEY: &str = "user_id";
+
+/// A stored session, with the id that the cookie carries (never shown to anybody).
+#[derive(Debug, Clone)]
+pub struct StoredSession {
+    pub id: Id,
+    pub record: Record,
+}
+
 #[derive(Clone)]
 pub struct DbSessionStore {
     db: Db,
@@ -50,15 +61,21 @@ fn expiry_ms(at: OffsetDateTime) -> i64 {
     (at.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// The signed-in user a session belongs to, if any.
+fn owner(record: &Record) -> Option<i64> {
+    record.data.get(OWNER_KEY).and_then(serde_json::Value::as_i64)
+}
+
 #[async_trait]
 impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         loop {
-            let inserted = sqlx::query("insert into sessions (id, data, expires_at) values ($1, $2, $3)")
+            let inserted = sqlx::query("insert into sessions (id, data, expires_at, user_id) values ($1, $2, $3, $4)")
                 .bind(record.id.to_string())
                 .bind(&data)
                 .bind(expiry_ms(record.expiry_date))
+                .bind(owner(record))
                 .execute(self.db.pool())
                 .await;
             match inserted {
@@ -78,12 +95,14 @@ impl SessionStore for DbSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         sqlx::query(
-            "insert into sessions (id, data, expires_at) values ($1, $2, $3) \
-             on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at",
+            "insert into sessions (id, data, expires_at, user_id) values ($1, $2, $3, $4) \
+             on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at, \
+             user_id = excluded.user_id",
         )
         .bind(record.id.to_string())
         .bind(data)
         .bind(expiry_ms(record.expiry_date))
+        .bind(owner(record))
         .execute(self.db.pool())
         .await
         .map_err(backend)?;
@@ -111,6 +130,48 @@ impl SessionStore for DbSessionStore {
 }
 
 impl DbSessionStore {
+    /// The unexpired sessions of one user, newest expiry first.
+    pub async fn sessions_of(&self, user_id: i64) -> Result<Vec<StoredSession>, session_store::Error> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "select id, data, expires_at from sessions where user_id = $1 and expires_at > $2 \
+             order by expires_at desc, id",
+        )
+        .bind(user_id)
+        .bind(super::clock::now_ms())
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .filter_map(|(id, data, expires_at)| {
+                let id = id.parse::<Id>().ok()?;
+                Some(decode(id, &data, expires_at).map(|record| StoredSession { id, record }))
+            })
+            .collect()
+    }
+
+    /// Ends every session of one user but `keep`; returns how many ended.
+    pub async fn delete_sessions_of(&self, user_id: i64, keep: Option<Id>) -> Result<u64, session_store::Error> {
+        let ids: Vec<(String,)> = sqlx::query_as("select id from sessions where user_id = $1")
+            .bind(user_id)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(backend)?;
+        let keep = keep.map(|id| id.to_string());
+        let mut ended = 0;
+        for (id,) in ids.into_iter().filter(|(id,)| Some(id) != keep.as_ref()) {
+            let done = sqlx::query("delete from sessions where id = $1")
+                .bind(&id)
+                .execute(self.db.pool())
+                .await
+                .map_err(backend)?;
+            ended += done.rows_affected();
+            if let Ok(id) = id.parse::<Id>() {
+                self.recent.remove(&id);
+            }
+        }
+        Ok(ended)
+    }
+
     async fn read(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let row: Option<(String, i64)> =
             sqlx::query_as("select data, expires_at from sessions where id = $1 and expires_at > $2")
@@ -120,11 +181,15 @@ impl DbSessionStore {
                 .await
                 .map_err(backend)?;
         let Some((data, expires_at)) = row else { return Ok(None) };
-        let data = serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        let expiry_date = OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires_at) * 1_000_000)
-            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        Ok(Some(Record { id: *id, data, expiry_date }))
+        decode(*id, &data, expires_at).map(Some)
     }
+}
+
+fn decode(id: Id, data: &str, expires_at: i64) -> session_store::Result<Record> {
+    let data = serde_json::from_str(data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+    let expiry_date = OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires_at) * 1_000_000)
+        .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+    Ok(Record { id, data, expiry_date })
 }
 
 fn is_sqlite_pk(error: &sqlx::Error) -> bool {

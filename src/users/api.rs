@@ -19,7 +19,8 @@ pub async fn add_user(email: String, name: String, role: Role, password: String)
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     let admin = ctx.require(Role::Admin).await?;
-    let new_user = NewUser::parse(&email, &name, role, &password, "password")?;
+    // The admin chose it: the new user replaces it at their first sign-in.
+    let new_user = NewUser::parse(&email, &name, role, &password, "password")?.with_temporary_password();
     Ok(users::create(ctx.db(), &admin.actor(), new_user).await?.summary())
 }
 

@@ -22,11 +22,20 @@ pub struct UserRecord {
     pub auth_epoch: i64,
     pub disabled: bool,
     pub created_at_ms: i64,
+    /// The password was chosen by an admin: until the user chooses their own, they can do
+    /// nothing else.
+    pub temporary_password: bool,
 }
 
 impl UserRecord {
     pub fn to_session_user(&self) -> SessionUser {
-        SessionUser { id: self.id, email: self.email.clone(), name: self.name.clone(), role: self.role }
+        SessionUser {
+            id: self.id,
+            email: self.email.clone(),
+            name: self.name.clone(),
+            role: self.role,
+            must_change_password: self.temporary_password,
+        }
     }
 
     pub fn summary(&self) -> UserSummary {
@@ -55,6 +64,7 @@ struct UserRow {
     auth_epoch: i64,
     disabled_at: Option<i64>,
     created_at: i64,
+    temporary_password_at: Option<i64>,
 }
 
 impl TryFrom<UserRow> for UserRecord {
@@ -70,11 +80,13 @@ impl TryFrom<UserRow> for UserRecord {
             auth_epoch: row.auth_epoch,
             disabled: row.disabled_at.is_some(),
             created_at_ms: row.created_at,
+            temporary_password: row.temporary_password_at.is_some(),
         })
     }
 }
 
-const COLUMNS: &str = "id, email, name, role, password_hash, auth_epoch, disabled_at, created_at";
+const COLUMNS: &str =
+    "id, email, name, role, password_hash, auth_epoch, disabled_at, created_at, temporary_password_at";
 
 /// A validated new account.
 #[derive(Debug)]
@@ -83,14 +95,22 @@ pub struct NewUser {
     pub name: DisplayName,
     pub role: Role,
     pub password: Password,
+    /// Someone else chose the password (an admin): the user must choose their own at sign-in.
+    pub temporary_password: bool,
 }
 
 impl NewUser {
+    /// A new account whose password is its owner's own (the first admin, or the command line).
     pub fn parse(email: &str, name: &str, role: Role, password: &str, password_field: &str) -> Result<Self, AppError> {
         let email = Email::parse(email)?;
         let name = DisplayName::parse_or_default(name, &email)?;
         let password = Password::parse(password, password_field)?;
-        Ok(Self { email, name, role, password })
+        Ok(Self { email, name, role, password, temporary_password: false })
+    }
+
+    /// The same account with a password the user must replace at their first sign-in.
+    pub fn with_temporary_password(self) -> Self {
+        Self { temporary_password: true, ..self }
     }
 }
 
@@ -128,14 +148,15 @@ pub async fn count(db: &Db) -> Result<i64, AppError> {
 async fn insert(conn: &mut AnyConnection, user: &NewUser, password_hash: &str) -> Result<i64, AppError> {
     let now = now_ms();
     let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
-        "insert into users (email, name, role, password_hash, created_at, updated_at) \
-         values ($1, $2, $3, $4, $5, $5) returning id",
+        "insert into users (email, name, role, password_hash, created_at, updated_at, temporary_password_at) \
+         values ($1, $2, $3, $4, $5, $5, $6) returning id",
     )
     .bind(user.email.as_str())
     .bind(user.name.as_str())
     .bind(user.role.as_str())
     .bind(password_hash)
     .bind(now)
+    .bind(user.temporary_password.then_some(now))
     .fetch_one(conn)
     .await;
     match inserted {
@@ -153,7 +174,8 @@ pub async fn create(db: &Db, actor: &Actor, user: NewUser) -> Result<UserRecord,
     let hash = super::password::hash(user.password.clone()).await?;
     let mut tx = db.begin_write().await?;
     let id = insert(&mut tx, &user, &hash).await?;
-    audit::record(&mut tx, actor, "user.create", &user.email.to_string(), json!({ "role": user.role })).await?;
+    let details = json!({ "role": user.role, "temporary_password": user.temporary_password });
+    audit::record(&mut tx, actor, "user.create", user.email.as_str(), details).await?;
     tx.commit().await?;
     find_by_id(db, id).await?.ok_or_else(|| AppError::internal("user vanished after insert"))
 }
@@ -270,20 +292,54 @@ pub async fn set_disabled(db: &Db, actor: &Actor, id: i64, disabled: bool) -> Re
     find_by_id(db, id).await?.ok_or_else(|| AppError::not_found("That user"))
 }
 
-/// Sets a new password and ends every session of that user (the caller also lifts any sign-in
-/// lock of the account: see `crate::auth::throttle::clear_account`).
+/// Sets a password chosen by an admin, which the user must replace at their next sign-in, and
+/// ends every session of that user (the caller also lifts any sign-in lock of the account: see
+/// `crate::auth::throttle::clear_account`).
 #[tracing::instrument(skip(db, actor, password))]
 pub async fn reset_password(db: &Db, actor: &Actor, id: i64, password: Password) -> Result<UserRecord, AppError> {
+    replace_password(db, actor, id, password, PasswordOwner::Admin).await
+}
+
+/// Sets a password the user chose themselves (they proved the old one first): it is no longer
+/// temporary, and every session signed in under the old one ends.
+#[tracing::instrument(skip(db, password))]
+pub async fn set_own_password(db: &Db, user: &UserRecord, password: Password) -> Result<UserRecord, AppError> {
+    replace_password(db, &user.actor(), user.id, password, PasswordOwner::User).await
+}
+
+/// Who chose a new password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PasswordOwner {
+    Admin,
+    User,
+}
+
+async fn replace_password(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    password: Password,
+    owner: PasswordOwner,
+) -> Result<UserRecord, AppError> {
     let hash = super::password::hash(password).await?;
     let mut tx = db.begin_write().await?;
     let target = load_for_change(db, &mut tx, id).await?;
-    sqlx::query("update users set password_hash = $1, auth_epoch = auth_epoch + 1, updated_at = $2 where id = $3")
-        .bind(hash)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(&mut tx, actor, "user.reset_password", &target.email, json!({})).await?;
+    let now = now_ms();
+    sqlx::query(
+        "update users set password_hash = $1, auth_epoch = auth_epoch + 1, temporary_password_at = $2, \
+         updated_at = $3 where id = $4",
+    )
+    .bind(hash)
+    .bind((owner == PasswordOwner::Admin).then_some(now))
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let action = match owner {
+        PasswordOwner::Admin => "user.reset_password",
+        PasswordOwner::User => "user.change_password",
+    };
+    audit::record(&mut tx, actor, action, &target.email, json!({})).await?;
     tx.commit().await?;
     find_by_id(db, id).await?.ok_or_else(|| AppError::not_found("That user"))
 }

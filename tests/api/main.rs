@@ -4,6 +4,7 @@
 mod fixtures;
 mod helpers;
 
+mod account;
 mod auth;
 mod durability;
 mod fuzzing;

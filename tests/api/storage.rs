@@ -115,18 +115,34 @@ async fn migrations_are_idempotent(backend: Backend) {
 
 async fn session_records_round_trip_and_expire(backend: Backend) {
     let test_db = TestDb::new(&backend).await;
-    let store = DbSessionStore::new(test_db.connect().await);
+    let db = test_db.connect().await;
+    let person = |email: &str| NewUser::parse(email, "", Role::Reviewer, PASSWORD, "password").unwrap();
+    let first = users::create(&db, &Actor::Cli, person("a@example.com")).await.unwrap().id;
+    let second = users::create(&db, &Actor::Cli, person("b@example.com")).await.unwrap().id;
+    let store = DbSessionStore::new(db);
     let in_an_hour = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     let mut record = Record { id: Id::default(), data: Default::default(), expiry_date: in_an_hour };
-    record.data.insert("user_id".into(), serde_json::json!(7));
+    record.data.insert("user_id".into(), serde_json::json!(first));
     store.create(&mut record).await.unwrap();
     let loaded = store.load(&record.id).await.unwrap().expect("stored");
-    assert_eq!(loaded.data["user_id"], 7);
+    assert_eq!(loaded.data["user_id"], first);
     assert_eq!(loaded.expiry_date.unix_timestamp(), in_an_hour.unix_timestamp());
+    let owned = |sessions: Vec<gatehouse::storage::session_store::StoredSession>| {
+        sessions.into_iter().map(|s| s.id).collect::<Vec<_>>()
+    };
+    assert_eq!(owned(store.sessions_of(first).await.unwrap()), vec![record.id], "the owner is kept in its column");
 
-    record.data.insert("user_id".into(), serde_json::json!(8));
+    // The owner follows the data when a session is saved.
+    record.data.insert("user_id".into(), serde_json::json!(second));
     store.save(&record).await.unwrap();
-    assert_eq!(store.load(&record.id).await.unwrap().unwrap().data["user_id"], 8);
+    assert_eq!(store.load(&record.id).await.unwrap().unwrap().data["user_id"], second);
+    assert!(store.sessions_of(first).await.unwrap().is_empty());
+    let mut another = Record { id: Id::default(), data: record.data.clone(), expiry_date: in_an_hour };
+    store.create(&mut another).await.unwrap();
+    assert_eq!(store.sessions_of(second).await.unwrap().len(), 2);
+    assert_eq!(store.delete_sessions_of(second, Some(record.id)).await.unwrap(), 1, "all but the one kept");
+    assert_eq!(owned(store.sessions_of(second).await.unwrap()), vec![record.id]);
+    assert!(store.load(&another.id).await.unwrap().is_none(), "an ended session does not load");
 
     let mut expired = Record {
         id: Id::default(),
