@@ -182,9 +182,22 @@ async fn assigned(conn: &mut AnyConnection, user: &UserRecord) -> Result<Vec<Ass
         .collect())
 }
 
-/// Forgets the minutes in which nothing waits any more (they count nothing; this keeps the
-/// table as small as the backlog's span). Run now and then; safe on several instances.
+/// Folds each minute's shards into shard 0 (PostgreSQL spreads concurrent writers over shards:
+/// migration 0008), then forgets the minutes in which nothing waits any more: this keeps the
+/// table as small as the backlog's span. Run now and then; safe on several instances, and beside
+/// writers (a shard row written meanwhile is folded as it is once its writer commits).
 pub async fn forget_empty_minutes(db: &Db) -> Result<u64, AppError> {
+    if db.backend() == crate::storage::db::Backend::Postgres {
+        sqlx::query(
+            "with moved as (delete from queue_minutes where shard <> 0 \
+                            returning workflow_id, minute, waiting) \
+             insert into queue_minutes (workflow_id, minute, shard, waiting) \
+             select workflow_id, minute, 0, sum(waiting) from moved group by 1, 2 \
+             on conflict (workflow_id, minute, shard) do update set waiting = queue_minutes.waiting + excluded.waiting",
+        )
+        .execute(db.pool())
+        .await?;
+    }
     let done = sqlx::query("delete from queue_minutes where waiting = 0").execute(db.pool()).await?;
     Ok(done.rows_affected())
 }
