@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Gatehouse image: built with cargo-leptos, run on a slim Debian as a non-root user.
+# Gatehouse image: built with scripts/build-site, run on a slim Debian as a non-root user.
 # Not buildable on the development machines (no Docker engine there): kept correct by review.
 
 FROM rust:1.95-bookworm AS build
@@ -7,16 +7,15 @@ RUN rustup target add wasm32-unknown-unknown \
  && apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm \
  && rm -rf /var/lib/apt/lists/*
-# cargo-leptos finds wasm-bindgen and wasm-opt on PATH instead of downloading them.
-RUN cargo install --locked cargo-leptos@0.3.10 \
- && cargo install wasm-bindgen-cli --version 0.2.130
+# The version must equal the wasm-bindgen of Cargo.lock.
+RUN cargo install wasm-bindgen-cli --version 0.2.130
 WORKDIR /src
 # binaryen's wasm-opt from npm (Debian's older one breaks hydration).
 COPY end2end/package.json end2end/package-lock.json end2end/
 RUN cd end2end && npm ci --no-audit --no-fund
-ENV PATH="/src/end2end/node_modules/.bin:${PATH}"
 COPY . .
-RUN cargo leptos build --release
+# The optimised WebAssembly, its brotli and gzip copies, then the server.
+RUN scripts/build-site --release
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \

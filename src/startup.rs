@@ -112,10 +112,13 @@ impl Application {
 static PAGE_ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
 
 fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
+    // Pages load the front end from a folder named by its content (see `web::assets`).
+    let fingerprint = crate::web::assets::fingerprint(&settings.site_root);
+    let assets = crate::web::assets::router(&settings.site_root, &fingerprint);
     let leptos_options = LeptosOptions::builder()
         .output_name("gatehouse")
         .site_root(settings.site_root.to_string_lossy().to_string())
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(crate::web::assets::pkg_dir(&fingerprint))
         .site_addr(settings.bind)
         .build();
     let sessions = DbSessionStore::new(db.clone());
@@ -146,6 +149,7 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
     let context_state = state.clone();
     // The site: pages and server functions, with cookies, CSRF checks and the body limit.
     let site = Router::new()
+        .merge(assets)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .leptos_routes_with_context(&state, routes, move || provide_context(context_state.clone()), {

@@ -3,6 +3,7 @@
 //! handlers themselves live in each area's `rest.rs`.
 
 pub mod api_error;
+pub mod assets;
 pub mod extract;
 pub mod machine_api;
 pub mod security;
