@@ -12,7 +12,7 @@ import { cli, createFirstAdmin, pathOf, ready, setUpApp, signInAs, signOut } fro
 
 /**
  * Everything a cold review page may move. The goal is 300,000 bytes; the front end is at about
- * 436,500 (docs/BENCHMARKS.md, "Page weight", says what is left to do), so this holds the line
+ * 437,000 (docs/BENCHMARKS.md, "Page weight", says what is left to do), so this holds the line
  * there: lower it as the front end shrinks, never raise it.
  */
 const BUDGET_BYTES = Number(process.env.PAGE_WEIGHT_BUDGET ?? 460_000);
@@ -116,6 +116,7 @@ describe('page weight (js)', () => {
 
     // Warm: the front end comes from the browser's cache.
     const warm = await load(app, itemUrl);
+    console.log(`warm review page: ${total(warm)} bytes in ${warm.length} responses`);
     const refetched = warm.filter((r) => /\/pkg\//.test(r.url) && !r.fromCache && r.bytes > 0);
     assert.deepEqual(refetched.map((r) => r.url), [], 'no front-end file is fetched again');
     assert.ok(total(warm) <= WARM_BUDGET_BYTES, `warm load ${total(warm)} bytes`);
