@@ -4,7 +4,7 @@
 
 import { execFile, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { access, constants, mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
+import { access, constants, mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -417,6 +417,19 @@ export async function cli(app, args, env = {}) {
       (error, stdout, stderr) => (error ? reject(new Error(`gatehouse ${args.join(' ')}: ${stderr}`)) : resolve(stdout)),
     );
   });
+}
+
+/**
+ * Creates `workflow` (a `gatehouse workflow apply` file's contents) through the command line and
+ * an API key for it; resolves with the key.
+ */
+export async function applyWorkflow(app, workflow) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-wf-'));
+  const file = path.join(dir, 'workflow.json');
+  await writeFile(file, JSON.stringify(workflow));
+  await cli(app, ['workflow', 'apply', file]);
+  await rm(dir, { recursive: true, force: true });
+  return (await cli(app, ['api-key', 'create', '--workflow', workflow.slug])).match(/ghk_[0-9a-f_]+/)[0];
 }
 
 /** Presses Tab (at most `max` times) until `locator` has the focus: a keyboard user's way there. */

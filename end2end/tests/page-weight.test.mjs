@@ -4,11 +4,8 @@
 // that the suite builds.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, test } from 'node:test';
-import { cli, createFirstAdmin, pathOf, ready, setUpApp, signInAs, signOut } from '../support/harness.mjs';
+import { applyWorkflow, cli, createFirstAdmin, pathOf, ready, setUpApp, signInAs, signOut } from '../support/harness.mjs';
 
 /**
  * Everything a cold review page may move. The goal is 300,000 bytes; the front end is at about
@@ -26,9 +23,7 @@ async function seed(app) {
   await cli(app, ['user', 'add', REVIEWER.email, '--role', 'reviewer', '--name', 'Rita Reviewer'], {
     GATEHOUSE_PASSWORD: REVIEWER.password,
   });
-  const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-wf-'));
-  const file = path.join(dir, 'workflow.json');
-  const workflow = {
+  const key = await applyWorkflow(app, {
     slug: SLUG,
     name: 'Invoice extraction',
     members: [REVIEWER.email],
@@ -37,10 +32,7 @@ async function seed(app) {
     auto_approve_at: 0.9,
     escalate_below: 0.1,
     audit_rate: 0,
-  };
-  await writeFile(file, JSON.stringify(workflow));
-  await cli(app, ['workflow', 'apply', file]);
-  const key = (await cli(app, ['api-key', 'create', '--workflow', SLUG])).match(/ghk_[0-9a-f_]+/)[0];
+  });
   const item = {
     external_id: 'INV-1',
     payload: { invoice_number: 'INV-1', vendor: 'ACME Corp', lines: [{ sku: 'A-1', qty: 2 }] },

@@ -2,13 +2,10 @@
 // a hostile payload is shown as inert text.
 
 import assert from 'node:assert/strict';
-import { writeFile, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  MODES, arrivedAt, checkAccessibility, cli, createFirstAdmin, pathOf, screenshot, setUpApp, signInAs, signOut, submit,
-  tabTo, visit,
+  MODES, applyWorkflow, arrivedAt, checkAccessibility, cli, createFirstAdmin, pathOf, screenshot, setUpApp,
+  signInAs, signOut, submit, tabTo, visit,
 } from '../support/harness.mjs';
 
 const REVIEWER = { email: 'rita@example.com', password: 'reviewer-password-1' };
@@ -59,11 +56,7 @@ async function seed(app) {
   await cli(app, ['user', 'add', REVIEWER.email, '--role', 'reviewer', '--name', 'Rita Reviewer'], {
     GATEHOUSE_PASSWORD: REVIEWER.password,
   });
-  const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-wf-'));
-  const file = path.join(dir, 'workflow.json');
-  await writeFile(file, JSON.stringify(WORKFLOW));
-  await cli(app, ['workflow', 'apply', file]);
-  apiKey = (await cli(app, ['api-key', 'create', '--workflow', SLUG])).match(/ghk_[0-9a-f_]+/)[0];
+  apiKey = await applyWorkflow(app, WORKFLOW);
   await submitItems(app, [
     item('INV-HOSTILE', 10, {
       vendor: HOSTILE,

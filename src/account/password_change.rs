@@ -1,11 +1,9 @@
 //! A person choosing their own password: the current one proves it is them (under the same
 //! throttling as signing in, so a stolen session cannot guess it), then the new one replaces it.
 
-use crate::auth::sign_in::SignInPolicy;
-use crate::auth::throttle::{self, account_key, client_key};
+use crate::auth::sign_in::{SignInPolicy, take_password_attempt};
 use crate::domain::{Email, Password};
 use crate::error::AppError;
-use crate::storage::clock::now_ms;
 use crate::storage::db::Db;
 use crate::users::password;
 use crate::users::server::{self as users, UserRecord};
@@ -47,20 +45,7 @@ pub async fn change_password(
     change: PasswordChange,
 ) -> Result<UserRecord, AppError> {
     let email = Email::parse(&user.email)?;
-    let mut keys = vec![(account_key(&email), policy.account)];
-    if let Some(ip) = client_ip {
-        keys.push((client_key(ip), policy.client));
-    }
-    let attempt = match throttle::take_attempt(db, &keys, now_ms()).await? {
-        Ok(attempt) => attempt,
-        Err((key, blocked)) => {
-            tracing::warn!(key, user_id = user.id, "password change throttled");
-            return Err(AppError::TooManyAttempts {
-                message: blocked.message(),
-                retry_after_secs: blocked.retry_after_secs(),
-            });
-        }
-    };
+    let attempt = take_password_attempt(db, policy, &email, client_ip).await?;
     if !password::verify(change.current, Some(user.password_hash.clone())).await? {
         tracing::info!(user_id = user.id, "password change refused: wrong current password");
         return Err(AppError::invalid("current_password", "That is not your current password."));

@@ -4,12 +4,13 @@
 use super::SessionSummary;
 use crate::auth::{ACTIVE_HOUR_KEY, SIGN_IN_KEY, SignInDetails};
 use crate::error::AppError;
-use crate::storage::audit::{self, Actor};
+use crate::storage::audit;
 use crate::storage::db::Db;
 use crate::storage::session_store::{DbSessionStore, StoredSession};
 use crate::users::server::UserRecord;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use tower_sessions::SessionStore;
 use tower_sessions::session::Id;
 
 /// The name a session goes by on its owner's account page: a digest of its id, from which the
@@ -66,7 +67,6 @@ pub async fn end(
     if current == Some(session.id) {
         return Err(AppError::conflict("This is the session you are using: sign out to end it."));
     }
-    use tower_sessions::SessionStore;
     store.delete(&session.id).await.map_err(AppError::internal)?;
     record(db, user, "session.end", json!({ "session": handle })).await
 }
@@ -85,8 +85,7 @@ pub async fn end_others(
 
 async fn record(db: &Db, user: &UserRecord, action: &str, detail: serde_json::Value) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
-    audit::record(&mut tx, &Actor::User { id: user.id, email: user.email.clone() }, action, &user.email, detail)
-        .await?;
+    audit::record(&mut tx, &user.actor(), action, &user.email, detail).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Checking who signs in: the email and password, under per-account and per-client throttling.
 //! Starting the session is the caller's (the server function), once this has said yes.
 
-use super::throttle::{self, account_key, client_key};
+use super::throttle::{self, Attempt, account_key, client_key};
 use crate::domain::Email;
 use crate::domain::throttle::ThrottlePolicy;
 use crate::error::AppError;
@@ -16,6 +16,28 @@ use std::net::IpAddr;
 pub struct SignInPolicy {
     pub account: ThrottlePolicy,
     pub client: ThrottlePolicy,
+}
+
+/// Lets one try of the password of `email`'s account through the account's and the client's
+/// throttles ([`throttle::take_attempt`]), or refuses it with 429: for signing in and for
+/// proving the current password alike.
+pub async fn take_password_attempt(
+    db: &Db,
+    policy: SignInPolicy,
+    email: &Email,
+    client_ip: Option<IpAddr>,
+) -> Result<Attempt, AppError> {
+    let mut keys = vec![(account_key(email), policy.account)];
+    if let Some(ip) = client_ip {
+        keys.push((client_key(ip), policy.client));
+    }
+    match throttle::take_attempt(db, &keys, now_ms()).await? {
+        Ok(attempt) => Ok(attempt),
+        Err((key, blocked)) => {
+            tracing::warn!(key, retry_after = blocked.retry_after_secs(), "password attempt throttled");
+            Err(AppError::TooManyAttempts { message: blocked.message(), retry_after_secs: blocked.retry_after_secs() })
+        }
+    }
 }
 
 /// The account whose email and password these are, if it may sign in now. Each attempt the
@@ -33,20 +55,7 @@ pub async fn check_credentials(
     if password.is_empty() {
         return Err(AppError::invalid("password", "Enter your password."));
     }
-    let mut keys = vec![(account_key(&email), policy.account)];
-    if let Some(ip) = client_ip {
-        keys.push((client_key(ip), policy.client));
-    }
-    let attempt = match throttle::take_attempt(db, &keys, now_ms()).await? {
-        Ok(attempt) => attempt,
-        Err((key, blocked)) => {
-            tracing::warn!(key, retry_after = blocked.retry_after_secs(), "sign-in throttled");
-            return Err(AppError::TooManyAttempts {
-                message: blocked.message(),
-                retry_after_secs: blocked.retry_after_secs(),
-            });
-        }
-    };
+    let attempt = take_password_attempt(db, policy, &email, client_ip).await?;
     let user = users::find_by_email(db, &email).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matches = password::verify(password, stored).await?;

@@ -151,25 +151,18 @@ impl DbSessionStore {
 
     /// Ends every session of one user but `keep`; returns how many ended.
     pub async fn delete_sessions_of(&self, user_id: i64, keep: Option<Id>) -> Result<u64, session_store::Error> {
-        let ids: Vec<(String,)> = sqlx::query_as("select id from sessions where user_id = $1")
+        let ended: Vec<(String,)> = sqlx::query_as("delete from sessions where user_id = $1 and id <> $2 returning id")
             .bind(user_id)
+            .bind(keep.map(|id| id.to_string()).unwrap_or_default())
             .fetch_all(self.db.pool())
             .await
             .map_err(backend)?;
-        let keep = keep.map(|id| id.to_string());
-        let mut ended = 0;
-        for (id,) in ids.into_iter().filter(|(id,)| Some(id) != keep.as_ref()) {
-            let done = sqlx::query("delete from sessions where id = $1")
-                .bind(&id)
-                .execute(self.db.pool())
-                .await
-                .map_err(backend)?;
-            ended += done.rows_affected();
+        for (id,) in &ended {
             if let Ok(id) = id.parse::<Id>() {
                 self.recent.remove(&id);
             }
         }
-        Ok(ended)
+        Ok(ended.len() as u64)
     }
 
     async fn read(&self, id: &Id) -> session_store::Result<Option<Record>> {
