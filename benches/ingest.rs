@@ -9,6 +9,10 @@
 //! PostgreSQL uses `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`) as an admin URL and creates a
 //! fresh database. The server runs in this process on a random port; the clients share the same
 //! machine, so the figures are for the whole box (server + load generator).
+//!
+//! An answer is not a stored item: after the runs the bench counts the items in the database,
+//! and fails (exit status 1) when fewer are there than were acknowledged, or more than the
+//! acknowledged ones and those of failed requests (which may have been stored unanswered).
 
 mod common;
 
@@ -154,6 +158,33 @@ async fn main() {
         load(format!("{base}/items:batch"), key.clone(), o.batch_clients, o.batch, o.seconds, next.clone()).await;
     report(&format!("batch of {}{stored}", o.batch), &o.backend, o.batch_clients, &batch);
 
+    let acknowledged = single.items + batch.items;
+    let (rows,): (i64,) =
+        sqlx::query_as("select count(*) from items where workflow_id = $1 and external_id like 'bench-%'")
+            .bind(workflow.id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    let rows = u64::try_from(rows).unwrap();
+    // A request that failed (a timeout, a dropped connection) may have been stored all the same.
+    let unanswered = single.errors + batch.errors * o.batch as u64;
+    println!();
+    println!(
+        "stored: {rows} items in the database, {acknowledged} acknowledged, up to {unanswered} more from {} failed requests",
+        single.errors + batch.errors
+    );
+    let problem = if rows < acknowledged {
+        Some(format!("{} acknowledged items are not in the database", acknowledged - rows))
+    } else if rows > acknowledged + unanswered {
+        Some(format!("{} more items are stored than were sent", rows - acknowledged - unanswered))
+    } else {
+        None
+    };
+
     db.close().await;
     bench_db.remove().await;
+    if let Some(problem) = problem {
+        eprintln!("FAILED: {problem}");
+        std::process::exit(1);
+    }
 }

@@ -66,13 +66,14 @@ for (const mode of MODES) {
       assert.deepEqual([name, workflows, lastUsed, status], [KEY, WORKFLOW.slug, 'never', 'Revoke']);
       // Only the key's public prefix is listed, never the secret.
       assert.match(prefix, /^ghk_[0-9a-f]{12}_…$/);
-      if (token) assert.equal(prefix, `${token.slice(0, 17)}…`, 'the table shows the prefix of the new key');
+      assert.equal(prefix, `${token.slice(0, 17)}…`, 'the table shows the prefix of the new key');
       assert.match(created, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\s+/);
       assert.ok(created.endsWith(ADMIN.email), created);
       await screenshot(app, 'api-keys');
     });
 
     test('the key sends items to its workflow', async () => {
+      assert.ok(token, 'the key shown after creation was captured (see "an admin creates a key scoped to a workflow")');
       const response = await sendItem(app, token);
       const body = await response.text();
       assert.equal(response.status, 201, body);
@@ -101,6 +102,8 @@ for (const mode of MODES) {
 
     test('revoking a key marks it revoked and it stops working', async () => {
       const { page } = app;
+      // Without the key there is nothing to show that it stops working.
+      assert.ok(token, 'the key shown after creation was captured (see "an admin creates a key scoped to a workflow")');
       const { keys } = await apiKeysPage(app);
       const row = keys.getByRole('row').filter({ has: page.getByRole('rowheader', { name: KEY, exact: true }) });
       const unchanged = await markPage(app);
@@ -114,10 +117,8 @@ for (const mode of MODES) {
 
       await apiKeysPage(app);
       await row.getByRole('cell', { name: 'Revoked', exact: true }).waitFor();
-      if (token) {
-        const refused = await sendItem(app, token);
-        assert.equal(refused.status, 401, await refused.text());
-      }
+      const refused = await sendItem(app, token);
+      assert.equal(refused.status, 401, `the revoked key is refused: ${await refused.text()}`);
     });
 
     test('a reviewer is refused the workflow and API key settings', async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   ADMIN, MODES, arrivedAt, checkAccessibility, createFirstAdmin, createWorkflow, expectAlert, expectInvalid,
-  markPage, pathOf, screenshot, serverError, setUpApp, submit, tableRows, visit,
+  markPage, pathOf, reloadUntil, screenshot, serverError, setUpApp, submit, tableRows, visit,
 } from '../support/harness.mjs';
 
 const WORKFLOW = {
@@ -232,12 +232,9 @@ for (const mode of MODES) {
       );
       assert.equal(await serverError(response), null);
       // The worker sends it within its poll interval; the host does not resolve here, so the
-      // attempt is recorded without an answer.
+      // attempt is recorded without an answer. The page shows it once loaded again.
       const attempt = endpoint.getByRole('row').filter({ hasText: 'webhook.test' });
-      for (let tries = 0; tries < 20 && (await attempt.count()) === 0; tries += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        await visit(app, WORKFLOW_PAGE);
-      }
+      await reloadUntil(app, WORKFLOW_PAGE, attempt, 'the attempt to deliver the test event');
       await attempt.getByText('No answer').waitFor();
 
       const rotated = await submit(app, 'webhooks/rotate-secret', () =>

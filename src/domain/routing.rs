@@ -236,12 +236,50 @@ mod tests {
         assert_eq!((r.destination, r.reason), (Destination::Review, RouteReason::BelowThreshold));
     }
 
+    /// Pinned values: the sampling must not change between processes or versions (a retried
+    /// submission has to land in the band it landed in before), so a change of the hash, its
+    /// seed or the way the parts are joined fails here. Computed once, outside this crate.
     #[test]
     fn sampling_is_deterministic() {
-        let s = settings(0.5, 0.1, 0.5, 0.5);
-        for i in 0..1000 {
-            let id = format!("item-{i}");
-            assert_eq!(route(&s, "wf", &id, 0.9), route(&s, "wf", &id, 0.9));
+        for (workflow, external_id, salt, expected) in [
+            ("wf", "x", "audit", 0.12689720090095025),
+            ("wf", "x", "rollout", 0.6151059332373358),
+            ("wf2", "x", "audit", 0.8421864001602346),
+            ("wf", "", "audit", 0.3164361221031212),
+            ("invoices", "inv-1", "audit", 0.7192068638938824),
+            ("invoices", "inv-1", "rollout", 0.7265880754711577),
+            ("invoices", "inv-2", "audit", 0.3847848541919311),
+            ("invoices", "inv-2", "rollout", 0.13997922269098972),
+            ("invoices", "inv-5", "audit", 0.2468272147348285),
+            ("receipts", "inv-1", "audit", 0.10543400040581574),
+        ] {
+            assert_eq!(
+                uniform(workflow, external_id, salt),
+                expected,
+                "uniform({workflow:?}, {external_id:?}, {salt:?})"
+            );
+        }
+
+        // Audited below 0.3 on the audit draw; otherwise held out at 0.6 or more on the rollout draw.
+        let s = settings(0.8, 0.2, 0.3, 0.6);
+        let audited = (Destination::Review, RouteReason::Audit);
+        let held_out = (Destination::Review, RouteReason::RolloutHoldout);
+        let approved = (Destination::AutoApproved, RouteReason::AboveThreshold);
+        for (workflow, external_id, confidence, expected) in [
+            ("invoices", "inv-1", 0.9, held_out),
+            ("invoices", "inv-2", 0.95, approved),
+            ("invoices", "inv-4", 0.85, held_out),
+            ("invoices", "inv-5", 0.8, audited),
+            ("invoices", "inv-6", 0.99, held_out),
+            ("receipts", "inv-1", 0.9, audited),
+            ("wf2", "x", 1.0, approved),
+            ("invoices", "inv-3", 0.5, (Destination::Review, RouteReason::BelowThreshold)),
+            ("invoices", "inv-3", 0.1, (Destination::Escalation, RouteReason::LowConfidence)),
+        ] {
+            let r = route(&s, workflow, external_id, confidence);
+            assert_eq!((r.destination, r.reason), expected, "route of {workflow}/{external_id} at {confidence}");
+            let probability = if confidence >= 0.8 { 1.0 - 0.7 * 0.6 } else { 1.0 };
+            assert!((r.review_probability - probability).abs() < 1e-12, "{r:?}");
         }
         assert_ne!(uniform("wf", "x", "audit"), uniform("wf2", "x", "audit"), "the workflow is part of the hash");
     }

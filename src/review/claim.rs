@@ -66,7 +66,23 @@ pub async fn lease_next(
     skipped: i64,
     now: i64,
 ) -> Result<Option<Claimed>, AppError> {
-    let claimed: Option<Claimed> = sqlx::query_as(&format!(
+    let claimed: Option<Claimed> = sqlx::query_as(&lease_next_sql(backend))
+        .bind(user_id)
+        .bind(new_token())
+        .bind(now + workflow.spec.lease_secs * 1000)
+        .bind(now)
+        .bind(workflow.id)
+        .bind(skipped)
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(claimed)
+}
+
+/// The statement [`lease_next`] runs: `$1` the reviewer, `$2` the lease token, `$3` the lease's
+/// end, `$4` now, `$5` the workflow, `$6` an item to pass over. Public so that a test can have
+/// the database explain the very statement claims run.
+pub fn lease_next_sql(backend: Backend) -> String {
+    format!(
         concat!(
             "update items set state = ",
             state_sql!(Claimed),
@@ -79,16 +95,7 @@ pub async fn lease_next(
         ),
         skip_locked = backend.skip_locked(),
         columns = CLAIMED_COLUMNS,
-    ))
-    .bind(user_id)
-    .bind(new_token())
-    .bind(now + workflow.spec.lease_secs * 1000)
-    .bind(now)
-    .bind(workflow.id)
-    .bind(skipped)
-    .fetch_optional(&mut *tx)
-    .await?;
-    Ok(claimed)
+    )
 }
 
 #[derive(sqlx::FromRow)]

@@ -3,7 +3,7 @@
 //! of attempts, test events, secret rotation, private destinations and retention.
 
 use crate::fixtures::{SLUG, person, submit as submit_item, workflow};
-use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::helpers::{Backend, TestApp, spawn_app_with, wait_until};
 use crate::on_both_backends;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -98,18 +98,64 @@ async fn submit(app: &TestApp, key: &str, external_id: &str, confidence: f64) {
     assert_eq!(submit_item(app, key, SLUG, &body).await.status(), 201);
 }
 
+/// How long these tests wait for the delivery worker (it polls every 10 ms here).
+const WITHIN: Duration = Duration::from_secs(10);
+
+/// Waits until a check on the receiver holds.
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for {what}");
+    wait_until(WITHIN, what, async || check()).await;
 }
 
 async fn outbox(app: &TestApp) -> Vec<(String, i64)> {
     sqlx::query_as("select status, attempts from webhook_outbox order by id").fetch_all(app.db.pool()).await.unwrap()
+}
+
+/// Waits until there are `count` events in the outbox and none is pending any more (each is
+/// delivered or dead, its attempt recorded in the same transaction).
+async fn settled(app: &TestApp, count: usize) {
+    wait_until(WITHIN, &format!("{count} settled events"), async || {
+        let rows = outbox(app).await;
+        rows.len() == count && rows.iter().all(|(status, _)| status != "pending")
+    })
+    .await;
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_as::<_, (i64,)>(sql).fetch_one(app.db.pool()).await.unwrap().0
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, String> {
+    headers.get(name).ok_or(format!("no {name} header"))?.to_str().map_err(|e| format!("{name}: {e}"))
+}
+
+/// Checks a delivery as a receiver would (Standard Webhooks), independently of the sending
+/// code: the timestamp is within five minutes of now, and one of the signatures in
+/// `webhook-signature` is `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` keyed
+/// with the base64-decoded secret after its `whsec_` prefix.
+fn verify(secret: &str, headers: &HeaderMap, body: &str) -> Result<(), String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use hmac::{Hmac, Mac};
+    let id = header(headers, "webhook-id")?;
+    let timestamp: i64 = header(headers, "webhook-timestamp")?.parse().map_err(|e| format!("timestamp: {e}"))?;
+    let now = gatehouse::storage::clock::now_ms() / 1000;
+    if (now - timestamp).abs() > 300 {
+        return Err(format!("timestamp {timestamp} is too far from now ({now})"));
+    }
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").ok_or("a secret starts with whsec_")?)
+        .map_err(|e| e.to_string())?;
+    let signed = format!("{id}.{timestamp}.{body}");
+    for signature in header(headers, "webhook-signature")?.split(' ') {
+        let Some(("v1", encoded)) = signature.split_once(',') else { continue };
+        let Ok(mac_bytes) = STANDARD.decode(encoded) else { continue };
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).map_err(|e| e.to_string())?;
+        mac.update(signed.as_bytes());
+        if mac.verify_slice(&mac_bytes).is_ok() {
+            return Ok(());
+        }
+    }
+    Err("no signature matches".to_owned())
 }
 
 async fn deliveries_are_signed_and_retried_until_they_succeed(backend: Backend) {
@@ -138,24 +184,23 @@ async fn deliveries_are_signed_and_retried_until_they_succeed(backend: Backend) 
     assert_eq!(event["data"]["decisions"][0]["kind"], "auto_approve");
 
     // The outbox row was written with the item and is now delivered.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    settled(&app, 1).await;
     assert_eq!(outbox(&app).await, vec![("delivered".to_owned(), 3)]);
 }
 
 async fn exhausted_events_are_dead_lettered_and_replayable(backend: Backend) {
     let (receiver, url) = Receiver::start(usize::MAX).await;
-    let (app, key, _) = app_with_hook(backend, 3, &url).await;
+    let (app, key, secret) = app_with_hook(backend, 3, &url).await;
     submit(&app, &key, "low-1", 0.1).await;
-    let mut dead = Vec::new();
-    for _ in 0..500 {
-        dead = outbox(&app).await;
-        if dead.first().is_some_and(|(status, _)| status == "dead") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(dead, vec![("dead".to_owned(), 3)]);
+    settled(&app, 1).await;
+    assert_eq!(outbox(&app).await, vec![("dead".to_owned(), 3)]);
     assert_eq!(receiver.attempts(), 3);
+    let failed = receiver.received.lock().unwrap().clone();
+    assert!(failed.iter().all(|(_, _, status)| *status == 503));
+    let (first_headers, first_body, _) = failed[0].clone();
+    let event_id = header(&first_headers, "webhook-id").unwrap().to_owned();
+    let last_sent: i64 =
+        failed.iter().map(|(h, _, _)| header(h, "webhook-timestamp").unwrap().parse::<i64>().unwrap()).max().unwrap();
     let workflow = gatehouse::workflows::server::find_by_slug(&app.db, "invoices").await.unwrap().unwrap();
     let letters = outbox::dead_letters(&app.db, workflow.id).await.unwrap();
     assert_eq!(letters.len(), 1);
@@ -164,11 +209,28 @@ async fn exhausted_events_are_dead_lettered_and_replayable(backend: Backend) {
     let endpoints = endpoints::list(&app.db, workflow.id).await.unwrap();
     assert!(endpoints[0].failing_since_ms.is_some(), "the endpoint is marked failing");
 
+    // Timestamps are in whole seconds: let the clock reach the next one, so that a replay that
+    // resent the old timestamp would show.
+    wait_until(Duration::from_secs(2), "the next second", async || {
+        gatehouse::storage::clock::now_ms() / 1000 > last_sent
+    })
+    .await;
     receiver.fail_first.store(0, Ordering::SeqCst);
     outbox::replay(&app.db, &Actor::Cli, letters[0].id).await.unwrap();
     eventually("the replayed delivery", || receiver.successes().len() == 1).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(outbox(&app).await[0].0, "delivered");
+    assert_eq!(receiver.attempts(), 4, "one more request");
+    let (headers, body) = receiver.successes().remove(0);
+    assert_eq!(header(&headers, "webhook-id").unwrap(), event_id, "the same event id, so a receiver can tell");
+    assert_eq!(body, first_body, "the same event");
+    let sent: i64 = header(&headers, "webhook-timestamp").unwrap().parse().unwrap();
+    assert!(sent > last_sent, "a new timestamp: {sent} after {last_sent}");
+    assert_eq!(verify(&secret, &headers, &body), Ok(()), "signed with the endpoint's secret: {headers:?}");
+    // The check can fail: not under another secret, nor for another body.
+    let other_secret = format!("whsec_{}", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQQ==");
+    assert!(verify(&other_secret, &headers, &body).is_err());
+    assert!(verify(&secret, &headers, &body.replace("low-1", "low-2")).is_err());
+    settled(&app, 1).await;
+    assert_eq!(outbox(&app).await, vec![("delivered".to_owned(), 1)], "attempted once since the replay");
     assert!(endpoints::list(&app.db, workflow.id).await.unwrap()[0].failing_since_ms.is_none());
     assert!(outbox::replay(&app.db, &Actor::Cli, letters[0].id).await.is_err(), "only dead events replay");
 }
@@ -201,7 +263,19 @@ async fn two_workers_never_deliver_one_event_twice(backend: Backend) {
         worker.await.unwrap();
     }
     eventually("all deliveries", || receiver.successes().len() >= 40).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Quiet: every event delivered, the endpoint given back (no worker is sending to it), and
+    // every request the receiver saw recorded as an attempt (a send is recorded after its answer).
+    wait_until(WITHIN, "the deliveries to settle", async || {
+        let held = count(&app, "select count(*) from webhook_endpoints where delivery_token is not null").await;
+        let recorded = count(&app, "select count(*) from webhook_attempts").await;
+        let rows = outbox(&app).await;
+        rows.len() == 40
+            && rows.iter().all(|(status, _)| status == "delivered")
+            && held == 0
+            && usize::try_from(recorded).unwrap() == receiver.attempts()
+    })
+    .await;
+    assert_eq!(receiver.attempts(), 40, "no request beyond the forty deliveries");
     let mut ids: Vec<String> =
         receiver.successes().iter().map(|(h, _)| h["webhook-id"].to_str().unwrap().to_owned()).collect();
     ids.sort();
@@ -210,17 +284,19 @@ async fn two_workers_never_deliver_one_event_twice(backend: Backend) {
     assert_eq!((total, ids.len()), (40, 40), "each event delivered exactly once");
 }
 
-/// A receiver that accepts the connection and never answers.
-async fn silent_receiver() -> String {
-    async fn hang() -> StatusCode {
+/// A receiver that accepts the connection and never answers; how many requests it has had.
+async fn silent_receiver() -> (Arc<AtomicUsize>, String) {
+    async fn hang(State(requests): State<Arc<AtomicUsize>>) -> StatusCode {
+        requests.fetch_add(1, Ordering::SeqCst);
         std::future::pending::<()>().await;
         StatusCode::OK
     }
-    let app = axum::Router::new().route("/hook", axum::routing::post(hang));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().route("/hook", axum::routing::post(hang)).with_state(requests.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
+    (requests, url)
 }
 
 /// (status code, latency, error) of an endpoint's attempts, newest first.
@@ -239,12 +315,13 @@ async fn a_receiver_that_never_answers_holds_up_only_its_own_events(backend: Bac
     let (healthy, healthy_url) = Receiver::start(0).await;
     let app = quick_app(backend, 11).await;
     let workflow = workflow().create(&app).await;
-    let (silent, _) = hook(&app, workflow.id, &silent_receiver().await).await;
+    let (silent_requests, silent_url) = silent_receiver().await;
+    let (silent, _) = hook(&app, workflow.id, &silent_url).await;
     hook(&app, workflow.id, &healthy_url).await;
     // The first event is being sent to both, the silent one's send hanging, when the rest come.
     submit(&app, &workflow.key, "a-0", 0.95).await;
     eventually("the first event", || healthy.successes().len() == 1).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    eventually("the silent receiver's first request", || silent_requests.load(Ordering::SeqCst) >= 1).await;
     let sent = std::time::Instant::now();
     for i in 1..5 {
         submit(&app, &workflow.key, &format!("a-{i}"), 0.95).await;
@@ -261,15 +338,11 @@ async fn a_receiver_that_never_answers_holds_up_only_its_own_events(backend: Bac
         .collect();
     assert_eq!(received, ["a-0", "a-1", "a-2", "a-3", "a-4"]);
     // The silent one's first attempt ends with the send timeout, recorded as no answer.
-    let mut silent_attempts = Vec::new();
-    for _ in 0..150 {
-        silent_attempts = attempts_of(&app, silent).await;
-        if !silent_attempts.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let (status, latency, error) = silent_attempts.last().cloned().expect("an attempt within 15 s");
+    wait_until(Duration::from_secs(15), "the silent endpoint's first attempt", async || {
+        !attempts_of(&app, silent).await.is_empty()
+    })
+    .await;
+    let (status, latency, error) = attempts_of(&app, silent).await.last().cloned().unwrap();
     assert_eq!(status, None);
     assert!(latency >= 9_000, "{latency} ms");
     assert!(error.unwrap().contains("request failed"));
@@ -285,7 +358,7 @@ async fn attempts_are_shown_and_a_test_event_is_sent_once(backend: Backend) {
     let (endpoint, _) = hook(&app, workflow.id, &url).await;
     submit(&app, &workflow.key, "a-1", 0.95).await;
     eventually("the delivery after one failure", || receiver.successes().len() == 1).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    settled(&app, 1).await;
     let shown = attempts_of(&app, endpoint).await;
     assert_eq!(shown.iter().map(|(s, ..)| *s).collect::<Vec<_>>(), [Some(200), Some(503)], "newest first");
     assert_eq!(shown[1].2.as_deref(), Some("answered 503 Service Unavailable"));
@@ -296,8 +369,16 @@ async fn attempts_are_shown_and_a_test_event_is_sent_once(backend: Backend) {
     let response = app.call_with(&admin.client, "webhooks/test", &[("endpoint_id", &id)]).await;
     assert_eq!(response.status(), 200);
     eventually("the test event's attempt", || receiver.attempts() == 3).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Once its one attempt is recorded, nothing is pending: there is nothing left to retry.
+    settled(&app, 2).await;
+    let test_event: (String, i64) = sqlx::query_as("select status, attempts from webhook_outbox where event_type = $1")
+        .bind(gatehouse::webhooks::TEST_EVENT)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(test_event, ("dead".to_owned(), 1), "not retried");
     assert_eq!(receiver.attempts(), 3, "not retried");
+    assert_eq!(attempts_of(&app, endpoint).await.len(), 3, "its attempt is shown");
     let (_, body, status) = receiver.received.lock().unwrap().last().cloned().unwrap();
     assert_eq!((serde_json::from_str::<Value>(&body).unwrap()["type"].clone(), status), (json!("webhook.test"), 503));
     assert!(outbox::dead_letters(&app.db, workflow.id).await.unwrap().is_empty(), "a test event is no dead letter");
@@ -365,14 +446,8 @@ async fn private_destinations_are_refused_unless_allowed(backend: Backend) {
 
     let (endpoint, _) = hook(&app, workflow.id, &url).await;
     submit(&app, &workflow.key, "p-1", 0.95).await;
-    let mut shown = Vec::new();
-    for _ in 0..100 {
-        shown = attempts_of(&app, endpoint).await;
-        if !shown.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(WITHIN, "the refused attempt", async || !attempts_of(&app, endpoint).await.is_empty()).await;
+    let shown = attempts_of(&app, endpoint).await;
     assert!(shown[0].2.as_deref().unwrap().contains("private address"), "{shown:?}");
     assert_eq!(receiver.attempts(), 0, "nothing was sent");
 }
@@ -386,12 +461,12 @@ async fn delivered_events_are_purged_after_their_retention(backend: Backend) {
         submit(&app, &key, &format!("old-{i}"), 0.95).await;
     }
     eventually("five deliveries", || receiver.successes().len() == 5).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    settled(&app, 5).await;
     sqlx::query("update webhook_outbox set delivered_at = 1000").execute(app.db.pool()).await.unwrap();
     sqlx::query("update webhook_attempts set attempted_at = 1000").execute(app.db.pool()).await.unwrap();
     submit(&app, &key, "new-1", 0.95).await;
     eventually("the sixth delivery", || receiver.successes().len() == 6).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    settled(&app, 6).await;
 
     assert_eq!(outbox::purge(&app.db, 2000, 2).await.unwrap(), 5, "in batches of two");
     assert_eq!(outbox(&app).await, vec![("delivered".to_owned(), 1)]);

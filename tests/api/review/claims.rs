@@ -145,38 +145,58 @@ async fn race(apps: Vec<Arc<TestApp>>, reviewers: usize, items: usize) {
     assert!(busy_reviewers > 1, "the work was shared");
 }
 
-/// Claim-next reads one index entry, however many items wait: the query plan uses the claim
-/// index and sorts nothing.
+/// Claim-next reads one index entry, however many items wait: the plan of the very statement
+/// claims run (`lease_next_sql`, with parameters bound as a claim binds them) uses the claim
+/// index and sorts nothing, with items waiting. Explaining runs nothing: no item is leased.
 async fn claim_next_uses_its_index(backend: Backend) {
     let app = app_with(backend.clone(), |_| {}).await;
+    let (workflow_id, key) = with_workflow(&app, &[]).await;
+    let waiting = ingest(&app, &key, "plan", 3).await;
+    let statement = gatehouse::review::claim::lease_next_sql(app.db.backend());
+    let mut conn = app.db.pool().acquire().await.unwrap();
     let plan: Vec<String> = match backend {
-        Backend::Sqlite => sqlx::query_as::<_, (i64, i64, i64, String)>(
-            "explain query plan select id from items where workflow_id = 1 and state = 'queued' and id <> 0 \
-             order by priority desc, id limit 1",
-        )
-        .fetch_all(app.db.pool())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|row| row.3)
-        .collect(),
-        Backend::Postgres { .. } => {
-            // One connection, so that the setting applies to the explain.
-            let mut conn = app.db.pool().acquire().await.unwrap();
-            sqlx::query("set enable_seqscan = off").execute(&mut *conn).await.unwrap();
-            sqlx::query_as::<_, (String,)>(
-                "explain select id from items where workflow_id = 1 and state = 'queued' and id <> 0 \
-                 order by priority desc, id limit 1",
-            )
+        Backend::Sqlite => sqlx::query_as::<_, (i64, i64, i64, String)>(&format!("explain query plan {statement}"))
+            .bind(1_i64)
+            .bind("token")
+            .bind(600_000_i64)
+            .bind(0_i64)
+            .bind(workflow_id)
+            .bind(0_i64)
             .fetch_all(&mut *conn)
             .await
             .unwrap()
             .into_iter()
-            .map(|row| row.0)
-            .collect()
+            .map(|row| row.3)
+            .collect(),
+        Backend::Postgres { .. } => {
+            // On one connection, so that the setting applies to the explain: on a table this
+            // small a sequential scan would be as good, and would say nothing about the index.
+            sqlx::query("set enable_seqscan = off").execute(&mut *conn).await.unwrap();
+            let plan = sqlx::query_as::<_, (String,)>(&format!("explain {statement}"))
+                .bind(1_i64)
+                .bind("token")
+                .bind(600_000_i64)
+                .bind(0_i64)
+                .bind(workflow_id)
+                .bind(0_i64)
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|row| row.0)
+                .collect();
+            sqlx::query("reset enable_seqscan").execute(&mut *conn).await.unwrap();
+            plan
         }
     };
+    drop(conn);
     let plan = plan.join("\n");
-    assert!(plan.contains("items_claim_idx"), "claim-next does not use its index:\n{plan}");
+    assert!(plan.contains("items_claim_idx"), "claim-next does not use its index:\n{statement}\n{plan}");
     assert!(!plan.to_lowercase().contains("temp b-tree") && !plan.contains("Sort"), "claim-next sorts:\n{plan}");
+    if matches!(backend, Backend::Postgres { .. }) {
+        assert!(plan.contains("LockRows"), "claim-next skips locked rows on PostgreSQL:\n{plan}");
+    }
+    for id in waiting {
+        assert_eq!(item_state(&app, id).await, ("queued".to_owned(), None), "explaining leased nothing");
+    }
 }

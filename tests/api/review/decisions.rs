@@ -229,6 +229,8 @@ async fn each_verdict_is_validated_and_recorded(backend: Backend) {
     }
     assert_eq!(count(&app, "select count(*) from decisions").await, 2, "no refused correction was stored");
     assert_eq!(item_state(&app, ids[2]).await, ("claimed".to_owned(), Some(a.id)));
+    // The reviewer takes 50 ms over this one: the time spent that the decision records is
+    // checked below, so the sleep is the thing measured, not a wait for something to happen.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let form = correct(&[("fields[/fields/total]", "99"), ("fields[/label]", "receipt")]);
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -1,6 +1,7 @@
 //! Undo within its window, and the webhook a decision schedules for when the window has passed.
 
 use super::*;
+use crate::helpers::wait_until;
 use crate::on_both_backends;
 use gatehouse::storage::audit::Actor;
 use std::time::Duration;
@@ -131,7 +132,18 @@ async fn undo_within_the_window_reopens_the_item_and_withdraws_its_events(backen
     let d2 = receipt["decision_id"].as_i64().unwrap();
     assert_eq!(receipt["next_item"].as_i64(), Some(ids[1]));
     assert_eq!(outbox_of(&app, d2).await.len(), 1);
-    tokio::time::sleep(Duration::from_millis(WINDOW_MS + 200)).await;
+    let (settles_at,): (Option<i64>,) = sqlx::query_as("select settles_at from decisions where id = $1")
+        .bind(d2)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    let settles_at = settles_at.expect("a decision that can be undone settles");
+    assert_eq!(receipt["undo_until_ms"].as_i64(), Some(settles_at));
+    // The window passing is what this part is about: wait for the clock to reach its end.
+    wait_until(Duration::from_millis(WINDOW_MS + 5000), "the undo window to pass", async || {
+        gatehouse::storage::clock::now_ms() >= settles_at
+    })
+    .await;
     let (status, body) = call(&app, &a, "review/undo", &[("decision_id", &d2.to_string())]).await;
     assert_eq!((status, body["kind"].as_str()), (409, Some("conflict")), "{body}");
     assert!(message(&body).contains("too late"), "{body}");
