@@ -4,6 +4,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod context;
 #[cfg(feature = "ssr")]
+pub mod setup_token;
+#[cfg(feature = "ssr")]
 pub mod sign_in;
 #[cfg(feature = "ssr")]
 pub mod throttle;
@@ -23,7 +25,8 @@ pub struct SessionUser {
 }
 
 /// A secret shown once (a new API key or webhook secret) to an admin whose browser posted the
-/// form without JavaScript: kept in the session until the next page shows it.
+/// form without JavaScript: carried to the next page in a short-lived cookie, never stored on
+/// the server (see `RequestCtx::flash_secret`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlashSecret {
     pub label: String,

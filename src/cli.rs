@@ -30,8 +30,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::User(command)) => user_command(&open(&database_url).await?, command).await,
         Some(Command::Workflow(command)) => workflow_command(&open(&database_url).await?, command).await,
         Some(Command::ApiKey(command)) => api_key_command(&open(&database_url).await?, command).await,
-        Some(Command::Demo { url, items, per_second }) => {
-            demo::run(&open(&database_url).await?, demo::DemoOptions { url, items, per_second }).await
+        Some(Command::Demo { url, items, per_second, yes }) => {
+            let options = demo::DemoOptions { url, items, per_second, even_with_other_users: yes };
+            demo::run(&open(&database_url).await?, options).await
         }
     }
 }
@@ -88,11 +89,15 @@ async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
     let app = Application::build(database_url, args).await?;
     let addr = app.local_addr()?;
     let url = format!("http://{addr}");
-    let first_run = users::count(app.db()).await.map_err(|e| anyhow::anyhow!("{e}"))? == 0;
     tracing::info!(%url, "Gatehouse is listening");
     println!("Gatehouse is running at {url}");
-    if first_run {
-        println!("No users yet: open {url}/setup to create the first admin (or run `gatehouse user add`).");
+    if let Some(token) = app.setup_token() {
+        // Whoever can read this output started the server: only they can create the first admin.
+        tracing::warn!("no users yet: creating the first admin needs the setup token printed at start");
+        println!(
+            "No users yet: open {url}/setup?token={token} to create the first admin (or run `gatehouse user add`)."
+        );
+        println!("Setup token: {token}");
     } else {
         println!("Sign in at {url}/login");
     }

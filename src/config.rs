@@ -84,6 +84,10 @@ pub struct ServeArgs {
     /// How often expired review leases are returned to their queue, in milliseconds.
     #[arg(long, env = "GATEHOUSE_LEASE_SWEEP_MS", default_value_t = 1000)]
     pub lease_sweep_ms: u64,
+    /// Longest a request may take, body upload included, in seconds; a slower one is answered
+    /// 408 and dropped, so that slow or stalled clients cannot hold connections and memory.
+    #[arg(long, env = "GATEHOUSE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
 }
 
 impl Default for ServeArgs {
@@ -110,6 +114,7 @@ impl Default for ServeArgs {
             undo_window_ms: 10_000,
             trusted_proxies: TrustedProxies::default(),
             lease_sweep_ms: 1000,
+            request_timeout_secs: 30,
         }
     }
 }
@@ -144,6 +149,8 @@ impl ServeArgs {
         DestinationPolicy { allow_private: self.allow_private_webhooks }
     }
 
+    /// Whether Gatehouse is reached over HTTPS (an `https` public URL, or Secure cookies asked
+    /// for): cookies are then Secure and responses carry `Strict-Transport-Security`.
     pub fn secure_cookies(&self) -> bool {
         self.cookie_secure || self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
     }

@@ -6,6 +6,7 @@ pub mod correction;
 pub mod item_state;
 pub mod role;
 pub mod routing;
+pub mod text;
 pub mod throttle;
 pub mod workflow;
 

@@ -60,6 +60,10 @@ pub enum AppError {
     /// 429: too many failed sign-in attempts.
     #[error("{message}")]
     TooManyAttempts { message: String, retry_after_secs: u64 },
+    /// 503: the server is at its limit for this kind of work (password hashing); try again
+    /// after `retry_after_secs`.
+    #[error("The server is busy. Please try again in a few seconds.")]
+    Busy { retry_after_secs: u64 },
     /// 500: something failed on the server; the details are in the server log only.
     #[error("Something went wrong on our side. It has been logged; please try again.")]
     Internal,
@@ -94,6 +98,7 @@ impl AppError {
             Self::Invalid { .. } => 422,
             Self::TooManyAttempts { .. } => 429,
             Self::Internal => 500,
+            Self::Busy { .. } => 503,
             Self::Network { .. } => 502,
         }
     }
@@ -104,6 +109,44 @@ impl AppError {
             .ok()
             .and_then(|v| v.get("kind").and_then(|k| k.as_str().map(str::to_owned)))
             .unwrap_or_else(|| "internal".to_owned())
+    }
+
+    /// How long the client should wait before trying again (`Retry-After`), when that is known.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::TooManyAttempts { retry_after_secs, .. } | Self::Busy { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
+    /// The error as a page may show it when it came from the page's address (where a form post
+    /// without JavaScript puts it on the way back), not from the server: anybody can write an
+    /// address, so only the kind is trusted. Each kind gets its own fixed message, and a field is
+    /// kept only to mark an input, never as text.
+    pub fn into_kind_message(self) -> Self {
+        match self {
+            Self::BadRequest { .. } => Self::BadRequest { message: "The request was not understood.".into() },
+            Self::NotFound { .. } => Self::NotFound { what: "That".into() },
+            Self::Conflict { .. } => Self::Conflict {
+                message: "That could not be done as things stand. Reload the page and try again.".into(),
+            },
+            Self::Invalid { field, .. } => Self::Invalid {
+                field: if field.len() <= 64 && field.chars().all(|c| c.is_ascii_alphanumeric() || "_-/".contains(c)) {
+                    field
+                } else {
+                    String::new()
+                },
+                message: "That was not accepted. Check the marked field and try again.".into(),
+            },
+            Self::TooManyAttempts { retry_after_secs, .. } => Self::TooManyAttempts {
+                message: "Too many failed attempts. Wait a few minutes and try again.".into(),
+                retry_after_secs,
+            },
+            Self::KeyScope { .. } => Self::Forbidden,
+            Self::PayloadTooLarge { .. } => Self::PayloadTooLarge { limit_bytes: 0 },
+            Self::Network { .. } => Self::Network { message: "no answer".into() },
+            fixed => fixed,
+        }
     }
 
     /// The form field this error belongs to, if any.
@@ -186,6 +229,29 @@ mod tests {
         let text = serde_json::to_string(&error).unwrap();
         assert!(text.contains("\"kind\":\"too_many_attempts\""), "{text}");
         assert_eq!(serde_json::from_str::<AppError>(&text).unwrap(), error);
+    }
+
+    #[test]
+    fn an_error_from_the_address_shows_only_its_kinds_own_message() {
+        let planted = "Your account is locked: call +1 555 0100 to unlock it";
+        let cases = [
+            AppError::conflict(planted),
+            AppError::invalid("email", planted),
+            AppError::BadRequest { message: planted.into() },
+            AppError::not_found(planted),
+            AppError::TooManyAttempts { message: planted.into(), retry_after_secs: 5 },
+            AppError::Network { message: planted.into() },
+            AppError::KeyScope { workflow: planted.into() },
+        ];
+        for error in cases {
+            let kind = error.status();
+            let shown = error.into_kind_message();
+            assert!(!shown.to_string().contains("555"), "{shown:?}");
+            assert!(kind == shown.status() || shown == AppError::Forbidden, "{shown:?}");
+        }
+        assert_eq!(AppError::invalid("email", planted).into_kind_message().field(), Some("email"));
+        assert_eq!(AppError::invalid("<b>x</b>", planted).into_kind_message().field(), Some(""));
+        assert_eq!(AppError::InvalidCredentials.into_kind_message(), AppError::InvalidCredentials);
     }
 
     #[test]

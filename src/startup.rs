@@ -24,6 +24,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::{Key, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -36,6 +37,7 @@ pub struct Application {
     deliverer: Deliverer,
     lease_sweep: Duration,
     retention: Duration,
+    setup_token: Option<String>,
 }
 
 impl Application {
@@ -51,6 +53,7 @@ impl Application {
         let listener =
             TcpListener::bind(settings.bind).await.with_context(|| format!("could not listen on {}", settings.bind))?;
         let key = session_key(&db, &settings).await?;
+        let setup_token = crate::auth::setup_token::issue(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let deliverer = Deliverer::new(
             db.clone(),
             DeliverySettings {
@@ -64,7 +67,7 @@ impl Application {
         let retention = Duration::from_secs(u64::from(settings.webhook_retention_days) * 86_400);
         let lease_sweep = Duration::from_millis(settings.lease_sweep_ms.max(10));
         let router = router(db.clone(), settings, key);
-        Ok(Self { listener, router, db, deliverer, lease_sweep, retention })
+        Ok(Self { listener, router, db, deliverer, lease_sweep, retention, setup_token })
     }
 
     pub fn port(&self) -> u16 {
@@ -77,6 +80,12 @@ impl Application {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The first-run setup token, while the instance has no user (see
+    /// [`crate::auth::setup_token`]).
+    pub fn setup_token(&self) -> Option<&str> {
+        self.setup_token.as_deref()
     }
 
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
@@ -131,6 +140,8 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
         .with_signed(key);
     let allowed_origins = Arc::new(AllowedOrigins::new(settings.public_url.as_deref()));
     let max_body = settings.max_body_bytes;
+    let https = settings.secure_cookies();
+    let request_timeout = Duration::from_secs(settings.request_timeout_secs.max(1));
     let api = crate::web::machine_api::router(settings.max_body_bytes, settings.max_batch_body_bytes);
     let ingestor = crate::items::writer::Ingestor::start(db.clone());
     let decider = crate::review::writer::Decider::start(db.clone());
@@ -160,13 +171,16 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
         .layer(axum::middleware::from_fn(security::server_fn_status))
         .layer(axum::middleware::from_fn(crate::auth::context::with_flash_memo))
         .layer(session_layer)
+        .layer(axum::middleware::from_fn_with_state(max_body, crate::web::control_chars::refuse_in_form))
         .layer(axum::middleware::from_fn_with_state(allowed_origins, security::same_origin))
         .layer(RequestBodyLimitLayer::new(max_body));
     // The machine API authenticates with bearer keys and has limits of its own per route.
     Router::new()
         .nest("/api/v1", api)
         .merge(site)
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn(crate::web::control_chars::refuse_in_address))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(axum::middleware::from_fn_with_state(https, security::headers))
         .layer(
             // One span per request: method, path, status, latency, and the user id once the
             // guard has identified them.
@@ -205,31 +219,12 @@ async fn session_key(db: &Db, settings: &ServeArgs) -> anyhow::Result<Key> {
             .trim()
             .to_owned()
     } else {
-        stored_secret(db, "session_key").await?
+        crate::storage::instance_secrets::get_or_create(db, "session_key")
+            .await
+            .context("could not store or read the instance's session key")?
     };
     anyhow::ensure!(secret.len() >= 32, "the session secret must be at least 32 characters long");
     Ok(Key::from(&Sha512::digest(secret.as_bytes())))
-}
-
-async fn stored_secret(db: &Db, name: &str) -> anyhow::Result<String> {
-    let mut bytes = [0u8; 48];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-    // Insert-if-absent, then read: racing instances end up with the same secret.
-    sqlx::query(
-        "insert into instance_secrets (name, value, created_at) values ($1, $2, $3) on conflict (name) do nothing",
-    )
-    .bind(name)
-    .bind(hex::encode(bytes))
-    .bind(crate::storage::clock::now_ms())
-    .execute(db.pool())
-    .await
-    .context("could not store the instance secret")?;
-    let (value,): (String,) = sqlx::query_as("select value from instance_secrets where name = $1")
-        .bind(name)
-        .fetch_one(db.pool())
-        .await
-        .context("could not read the instance secret")?;
-    Ok(value)
 }
 
 /// Every ten minutes: expired sessions removed, and the queue minutes nothing waits in.

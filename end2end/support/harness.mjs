@@ -74,7 +74,9 @@ export async function startServer(env = {}) {
       const response = await fetch(`${base}/healthz`).catch(() => undefined);
       return response?.status === 200 ? base : undefined;
     });
-    return { url, stop, log: () => log, databaseUrl: `sqlite://${dir}/db.sqlite` };
+    // A fresh instance prints the token that creating its first admin needs.
+    const setupToken = () => log.match(/^Setup token: (\S+)$/m)?.[1];
+    return { url, stop, log: () => log, setupToken, databaseUrl: `sqlite://${dir}/db.sqlite` };
   } catch (error) {
     await stop();
     throw error;
@@ -104,7 +106,7 @@ export async function openBrowser({ js }) {
   context.setDefaultTimeout(15_000);
   context.setDefaultNavigationTimeout(20_000);
   const page = context.pages()[0] ?? (await context.newPage());
-  const errors = watchErrors(page);
+  const errors = watchErrors(page, { js });
   const close = async () => {
     await context.close();
     await rm(profile, { recursive: true, force: true });
@@ -112,13 +114,72 @@ export async function openBrowser({ js }) {
   return { context, page, errors, close };
 }
 
-/** Uncaught exceptions and console errors, except the browser's own notes on 4xx answers. */
-function watchErrors(page) {
+/** 4xx answers a test may provoke on purpose: refused, not found, conflict, invalid, throttled. */
+const EXPECTED_4XX = new Set([401, 403, 404, 409, 422, 429]);
+
+/** A file the page needs to look and work right: its stylesheet, scripts, WebAssembly, icon. */
+function isStaticAsset(request, pathname) {
+  return (
+    pathname.startsWith('/pkg/') ||
+    /\.(css|m?js|wasm)$/.test(pathname) ||
+    pathname.includes('favicon') ||
+    ['stylesheet', 'script', 'font', 'image'].includes(request.resourceType())
+  );
+}
+
+/**
+ * What went wrong in the page: uncaught exceptions, console errors, and failed loads. Every 5xx
+ * answer, every request that failed, and every 4xx for a static asset is an error. A 4xx from a
+ * server function (/api/…) or for a document is expected when it is one of EXPECTED_4XX (the
+ * tests provoke those on purpose and assert on them); any other 4xx is an error.
+ */
+function watchErrors(page, { js }) {
   const errors = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
+    // The browser's own line for an answer with an error status names no address; the
+    // 'response' listener below judges each such answer with its address and status.
     if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
       errors.push(`console: ${message.text()}`);
+    }
+  });
+  page.on('response', (response) => {
+    const status = response.status();
+    if (status < 400) return;
+    const request = response.request();
+    const { pathname } = new URL(response.url());
+    const what = `${status} for ${request.method()} ${response.url()} (${request.resourceType()})`;
+    if (status >= 500) {
+      errors.push(`response: ${what}`);
+    } else if (isStaticAsset(request, pathname)) {
+      errors.push(`response: static asset missing: ${what}`);
+    } else if (
+      !EXPECTED_4XX.has(status) ||
+      !(pathname.startsWith('/api/') || request.resourceType() === 'document')
+    ) {
+      errors.push(`response: unexpected ${what}`);
+    }
+  });
+  // A request the page issued before it navigated (to another document, or on the client with
+  // the history API) may be cancelled by the browser or by the app (a server function's fetch
+  // is aborted when what asked for it is dropped). Only that cancellation is let pass: each
+  // request remembers how many navigations had started when it was sent.
+  let navigations = 0;
+  const sentAfter = new WeakMap();
+  page.on('request', (request) => {
+    sentAfter.set(request, navigations);
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) navigations += 1;
+  });
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) navigations += 1;
+  });
+  page.on('requestfailed', (request) => {
+    const reason = request.failure()?.errorText ?? 'unknown failure';
+    const superseded = reason === 'net::ERR_ABORTED' && sentAfter.has(request) && sentAfter.get(request) < navigations;
+    // With JavaScript off, Chromium refuses the page's module script itself (as "csp").
+    const scriptsOff = !js && reason === 'csp' && request.resourceType() === 'script';
+    if (!superseded && !scriptsOff) {
+      errors.push(`requestfailed: ${request.method()} ${request.url()} (${request.resourceType()}): ${reason}`);
     }
   });
   return errors;
@@ -141,7 +202,8 @@ export function setUpApp(mode, env = {}) {
     app.errors?.splice(0);
   });
   afterEach(() => {
-    // A hydrated page must not throw or log errors (a panic in the WebAssembly shows up here).
+    // A page must not throw, log errors or fail to load anything (a panic in the WebAssembly, a
+    // 5xx answer or a missing stylesheet shows up here); see watchErrors.
     assert.deepEqual(app.errors, [], `browser errors in ${app.mode} mode`);
   });
   after(async () => {
@@ -177,6 +239,30 @@ export async function visit(app, pathname) {
   const response = await app.page.goto(app.url + pathname);
   await ready(app);
   return response;
+}
+
+/**
+ * Waits until `locator` shows on the page at `pathname`, loading that page anew until it does:
+ * for what the server does in the background, which a page shows only once it is loaded again.
+ * Each round gives the page as it is half a second to show it. Fails after `timeoutMs`, naming
+ * `what` and what the page shows instead.
+ */
+export async function reloadUntil(app, pathname, locator, what, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      // A timeout of 0 would mean "no timeout" to Playwright: never pass less than 1 ms.
+      await locator.first().waitFor({ timeout: Math.max(1, Math.min(500, deadline - Date.now())) });
+      return;
+    } catch (error) {
+      if (error?.name !== 'TimeoutError') throw error;
+    }
+    if (Date.now() >= deadline) {
+      const main = (await app.page.getByRole('main').first().innerText().catch(() => '')).replace(/\s+/g, ' ');
+      assert.fail(`${what} did not show at ${pathname} within ${timeoutMs} ms; main: "${main}"`);
+    }
+    await visit(app, pathname);
+  }
 }
 
 /** Waits until the page is at `pathname` (full or client-side navigation) and usable. */
@@ -292,7 +378,9 @@ export async function navLinks(page) {
 
 // --- Flows used by several scenarios -----------------------------------------------------------
 
-export async function fillSetup(page, { name, email, password, confirm = password }) {
+/** Fills the setup form; `token` (the server's printed setup token) only when given. */
+export async function fillSetup(page, { name, email, password, confirm = password, token }) {
+  if (token !== undefined) await page.getByLabel('Setup token').fill(token);
   await page.getByLabel('Name').fill(name);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
@@ -301,8 +389,10 @@ export async function fillSetup(page, { name, email, password, confirm = passwor
 
 /** Creates the first admin through /setup; ends signed in on the users page. */
 export async function createFirstAdmin(app, admin = ADMIN) {
+  const token = app.server.setupToken();
+  assert.ok(token, `the server printed no setup token:\n${app.server.log()}`);
   await visit(app, '/setup');
-  await fillSetup(app.page, admin);
+  await fillSetup(app.page, { ...admin, token });
   const response = await submit(app, 'setup/first-admin', () =>
     app.page.getByRole('button', { name: 'Create admin account' }).click(),
   );

@@ -11,11 +11,31 @@ for (const mode of MODES) {
   describe(`first admin (${mode.name})`, () => {
     const app = setUpApp(mode);
 
-    test('a password mismatch shows the error and creates nothing', async () => {
+    test('without the printed setup token nobody becomes admin', async () => {
       const { page } = app;
       await visit(app, '/');
       await arrivedAt(app, '/setup');
       await page.getByRole('heading', { name: 'Create the first admin' }).waitFor();
+      assert.equal(await page.getByLabel('Setup token').inputValue(), '', 'no token without the printed address');
+      await fillSetup(page, { ...ADMIN, token: 'not-the-token' });
+      const response = await submit(app, 'setup/first-admin', () =>
+        page.getByRole('button', { name: 'Create admin account' }).click(),
+      );
+      const refused = await serverError(response);
+      assert.equal(refused?.field, 'setup_token', JSON.stringify(refused));
+      await expectAlert(page, 'That is not the setup token');
+      assert.equal(await page.getByLabel('Setup token').getAttribute('aria-invalid'), 'true');
+      await screenshot(app, 'setup-wrong-token');
+    });
+
+    test('a password mismatch shows the error and creates nothing', async () => {
+      const { page } = app;
+      // The address the server prints carries the token and fills it in.
+      const token = app.server.setupToken();
+      assert.ok(token, 'the server printed a setup token');
+      await visit(app, `/setup?token=${token}`);
+      await page.getByRole('heading', { name: 'Create the first admin' }).waitFor();
+      assert.equal(await page.getByLabel('Setup token').inputValue(), token);
       await screenshot(app, 'setup');
 
       await fillSetup(page, { ...ADMIN, confirm: 'another-password-456' });
@@ -45,7 +65,7 @@ for (const mode of MODES) {
       const { page } = app;
       await visit(app, '/');
       await arrivedAt(app, '/setup');
-      await fillSetup(page, ADMIN);
+      await fillSetup(page, { ...ADMIN, token: app.server.setupToken() });
       await submit(app, 'setup/first-admin', () => page.getByRole('button', { name: 'Create admin account' }).click());
       await arrivedAt(app, '/settings/users');
 

@@ -1,11 +1,10 @@
 //! A person choosing their own password: the current one proves it is them (under the same
 //! throttling as signing in, so a stolen session cannot guess it), then the new one replaces it.
 
-use crate::auth::sign_in::{SignInPolicy, take_password_attempt};
+use crate::auth::sign_in::{SignInPolicy, take_password_attempt, verify_for};
 use crate::domain::{Email, Password};
 use crate::error::AppError;
 use crate::storage::db::Db;
-use crate::users::password;
 use crate::users::server::{self as users, UserRecord};
 use std::net::IpAddr;
 
@@ -23,6 +22,7 @@ impl PasswordChange {
         if current.is_empty() {
             return Err(AppError::invalid("current_password", "Enter your current password."));
         }
+        Password::check_length_to_verify(current, "current_password")?;
         let new_password = Password::parse(new, "new_password")?;
         if new != confirm {
             return Err(AppError::invalid("new_password_confirm", "The two new passwords do not match."));
@@ -46,7 +46,8 @@ pub async fn change_password(
 ) -> Result<UserRecord, AppError> {
     let email = Email::parse(&user.email)?;
     let attempt = take_password_attempt(db, policy, &email, client_ip).await?;
-    if !password::verify(change.current, Some(user.password_hash.clone())).await? {
+    let (attempt, matches) = verify_for(db, attempt, change.current, Some(user.password_hash.clone())).await?;
+    if !matches {
         tracing::info!(user_id = user.id, "password change refused: wrong current password");
         return Err(AppError::invalid("current_password", "That is not your current password."));
     }

@@ -52,8 +52,8 @@ fn split_token(token: &str) -> Option<(&str, &str)> {
 #[tracing::instrument(skip(db, actor))]
 pub async fn create(db: &Db, actor: &Actor, name: &str, slugs: &[String]) -> Result<CreatedKey, AppError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::invalid("name", "Give the key a name of 1 to 100 characters."));
+    if name.is_empty() || name.chars().count() > 100 || !crate::domain::text::is_one_line(name) {
+        return Err(AppError::invalid("name", "Give the key a name of 1 to 100 characters, on one line."));
     }
     if slugs.is_empty() {
         return Err(AppError::invalid("workflows", "Scope the key to at least one workflow."));

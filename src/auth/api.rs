@@ -45,9 +45,11 @@ pub async fn needs_setup() -> Result<bool, AppError> {
     Ok(crate::users::server::count(ctx.db()).await? == 0)
 }
 
-/// Creates the first admin and signs them in. Refused once any user exists.
+/// Creates the first admin and signs them in, given the setup token the server printed at
+/// start. Refused once any user exists.
 #[server(endpoint = "setup/first-admin")]
 pub async fn create_first_admin(
+    setup_token: String,
     name: String,
     email: String,
     password: String,
@@ -56,11 +58,13 @@ pub async fn create_first_admin(
     use super::context::RequestCtx;
     use crate::users::server::{self as users, NewUser};
     let ctx = RequestCtx::from_leptos().await?;
+    super::setup_token::check(ctx.db(), &setup_token).await?;
     if password != password_confirm {
         return Err(AppError::invalid("password_confirm", "The two passwords do not match."));
     }
     let new_user = NewUser::parse(&email, &name, crate::domain::Role::Admin, &password, "password")?;
     let user = users::create_first_admin(ctx.db(), new_user).await?;
+    super::setup_token::retire(ctx.db()).await?;
     ctx.start_session(&user).await?;
     leptos_axum::redirect("/settings/users");
     Ok(user.to_session_user())

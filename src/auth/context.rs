@@ -14,13 +14,17 @@ use std::net::{IpAddr, SocketAddr};
 use tower_sessions::Session;
 
 const AUTH_EPOCH_KEY: &str = "auth_epoch";
-const FLASH_SECRET_KEY: &str = "flash_secret";
+/// The cookie that carries a secret created by a form post without JavaScript to the page that
+/// shows it: the secret never sits in the sessions table, only in the admin's own browser, for
+/// at most [`FLASH_MAX_AGE_SECS`], and the page that shows it removes it.
+const FLASH_COOKIE: &str = "gatehouse_flash";
+const FLASH_MAX_AGE_SECS: u32 = 120;
 
 /// The flashed secret as first read during one request (see [`RequestCtx::take_flash_secret`]).
 #[derive(Clone, Default)]
 pub struct FlashMemo(std::sync::Arc<tokio::sync::OnceCell<Option<super::FlashSecret>>>);
 
-/// Gives every request its own [`FlashMemo`], and removes a flashed secret from the session once
+/// Gives every request its own [`FlashMemo`], and removes a flashed secret from the browser once
 /// the page that read it has been rendered (however many times it was rendered).
 pub async fn with_flash_memo(
     mut request: axum::extract::Request,
@@ -28,15 +32,27 @@ pub async fn with_flash_memo(
 ) -> axum::response::Response {
     let memo = FlashMemo::default();
     request.extensions_mut().insert(memo.clone());
-    let session = request.extensions().get::<Session>().cloned();
-    let response = next.run(request).await;
-    if memo.0.get().is_some_and(Option::is_some)
-        && let Some(session) = session
-        && let Err(error) = session.remove::<super::FlashSecret>(FLASH_SECRET_KEY).await
-    {
-        tracing::warn!(%error, "could not clear a flashed secret");
+    let mut response = next.run(request).await;
+    if memo.0.get().is_some_and(Option::is_some) {
+        let expired = format!("{FLASH_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
+        if let Ok(value) = axum::http::HeaderValue::from_str(&expired) {
+            response.headers_mut().append(axum::http::header::SET_COOKIE, value);
+        }
     }
     response
+}
+
+/// The flashed secret a request's cookies carry, if any.
+fn flash_from_cookies(headers: &axum::http::HeaderMap) -> Option<super::FlashSecret> {
+    use base64::Engine;
+    let encoded = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(FLASH_COOKIE)?.strip_prefix('='))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// What a server function needs to know about the request it serves.
@@ -49,6 +65,8 @@ pub struct RequestCtx {
     pub form_post: bool,
     /// The browser's own description, as its `User-Agent` header gives it.
     pub user_agent: Option<String>,
+    /// A secret flashed to this request's page by the form post before it.
+    flashed: Option<super::FlashSecret>,
 }
 
 /// The client of a request from `peer`: itself, or behind a trusted proxy what the forwarding
@@ -78,7 +96,8 @@ impl RequestCtx {
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(SignInDetails::MAX_USER_AGENT).collect());
-        Ok(Self { state, session, client_ip, form_post, user_agent })
+        let flashed = flash_from_cookies(&headers);
+        Ok(Self { state, session, client_ip, form_post, user_agent, flashed })
     }
 
     pub fn db(&self) -> &Db {
@@ -169,27 +188,33 @@ impl RequestCtx {
     }
 
     /// Keeps a just-created secret for the next page when the form was posted without
-    /// JavaScript (a script shows it from the answer instead).
+    /// JavaScript (a script shows it from the answer instead), in a short-lived cookie.
     pub async fn flash_secret(&self, label: &str, value: &str) -> Result<(), AppError> {
+        use base64::Engine;
         if self.form_post {
             let flash = super::FlashSecret { label: label.to_owned(), value: value.to_owned() };
-            self.session.insert(FLASH_SECRET_KEY, flash).await?;
+            let json = serde_json::to_vec(&flash).map_err(AppError::internal)?;
+            let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+            let secure = if self.state.settings.secure_cookies() { "; Secure" } else { "" };
+            let cookie = format!(
+                "{FLASH_COOKIE}={encoded}; Path=/; Max-Age={FLASH_MAX_AGE_SECS}; HttpOnly; SameSite=Strict{secure}"
+            );
+            let value = axum::http::HeaderValue::from_str(&cookie).map_err(AppError::internal)?;
+            let response = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+                .ok_or_else(|| AppError::internal("ResponseOptions is not provided"))?;
+            response.append_header(axum::http::header::SET_COOKIE, value);
         }
         Ok(())
     }
 
     /// The flashed secret, shown once. A page may be rendered more than once while it resolves,
     /// so reading leaves it in place and the request's [`FlashMemo`] remembers it was read;
-    /// [`with_flash_memo`] removes it from the session after the response.
+    /// [`with_flash_memo`] removes it from the browser after the response.
     pub async fn take_flash_secret(&self) -> Result<Option<super::FlashSecret>, AppError> {
         let memo = leptos::prelude::use_context::<axum::http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<FlashMemo>().cloned());
-        let Some(memo) = memo else {
-            // No memo (not reached through the router): take it at once.
-            return Ok(self.session.remove(FLASH_SECRET_KEY).await?);
-        };
-        let read = memo.0.get_or_try_init(|| async { self.session.get(FLASH_SECRET_KEY).await }).await?;
-        Ok(read.clone())
+        let Some(memo) = memo else { return Ok(self.flashed.clone()) };
+        Ok(memo.0.get_or_init(|| async { self.flashed.clone() }).await.clone())
     }
 
     pub async fn end_session(&self) -> Result<(), AppError> {

@@ -2,8 +2,8 @@
 //! Starting the session is the caller's (the server function), once this has said yes.
 
 use super::throttle::{self, Attempt, account_key, client_key};
-use crate::domain::Email;
 use crate::domain::throttle::ThrottlePolicy;
+use crate::domain::{Email, Password};
 use crate::error::AppError;
 use crate::storage::clock::now_ms;
 use crate::storage::db::Db;
@@ -40,10 +40,33 @@ pub async fn take_password_attempt(
     }
 }
 
+/// Checks a password for an attempt [`take_password_attempt`] let through. When the server is
+/// too busy hashing to check it at all, the attempt is withdrawn (it counts for nothing) and
+/// the 503 passed on.
+pub async fn verify_for(
+    db: &Db,
+    attempt: Attempt,
+    candidate: String,
+    stored: Option<String>,
+) -> Result<(Attempt, bool), AppError> {
+    match password::verify(candidate, stored).await {
+        Ok(matches) => Ok((attempt, matches)),
+        Err(error) => {
+            if matches!(error, AppError::Busy { .. }) {
+                attempt.withdraw(db).await?;
+            }
+            Err(error)
+        }
+    }
+}
+
 /// The account whose email and password these are, if it may sign in now. Each attempt the
 /// throttles let through counts as a failure against the account and the client until its
 /// password proves right ([`throttle::take_attempt`]); a success forgets the account's failures.
-#[tracing::instrument(skip_all, fields(email = %raw_email.trim()))]
+/// Unknown email, wrong password and disabled account get the same answer, so that the answer
+/// tells a guesser nothing. When the server is too busy hashing to check the password at all
+/// (503), the attempt is not counted.
+#[tracing::instrument(skip_all, fields(email))]
 pub async fn check_credentials(
     db: &Db,
     policy: SignInPolicy,
@@ -52,22 +75,21 @@ pub async fn check_credentials(
     password: String,
 ) -> Result<UserRecord, AppError> {
     let email = Email::parse(raw_email)?;
+    tracing::Span::current().record("email", email.as_str());
     if password.is_empty() {
         return Err(AppError::invalid("password", "Enter your password."));
     }
+    Password::check_length_to_verify(&password, "password")?;
     let attempt = take_password_attempt(db, policy, &email, client_ip).await?;
     let user = users::find_by_email(db, &email).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let matches = password::verify(password, stored).await?;
-    let Some(user) = user.filter(|_| matches) else {
+    let (attempt, matches) = verify_for(db, attempt, password, stored).await?;
+    let Some(user) = user.filter(|user| matches && !user.disabled) else {
         // The failure was counted when the attempt was let through.
-        tracing::info!("sign-in refused: wrong email or password");
+        tracing::info!("sign-in refused: wrong email or password, or a disabled account");
         return Err(AppError::InvalidCredentials);
     };
     attempt.succeeded(db).await?;
-    if user.disabled {
-        return Err(AppError::Conflict { message: "This account is disabled. Ask an admin to enable it.".into() });
-    }
     throttle::clear_account(db, &email).await?;
     tracing::info!(user_id = user.id, "signed in");
     Ok(user)

@@ -110,6 +110,12 @@ impl Attempt {
     /// The password was right: the failure counted under each key is taken back (and a lock it
     /// set lifted), unless the key is forgotten altogether (an account's, by [`clear_account`]).
     pub async fn succeeded(self, db: &Db) -> Result<(), sqlx::Error> {
+        self.withdraw(db).await
+    }
+
+    /// The password could not be checked at all (the server was busy): the attempt counts for
+    /// nothing, as if it had not been made.
+    pub async fn withdraw(self, db: &Db) -> Result<(), sqlx::Error> {
         for (key, locked) in self.counted {
             sqlx::query(
                 "update login_throttle set failures = failures - 1, \

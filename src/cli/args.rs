@@ -54,6 +54,10 @@ pub enum Command {
         /// Items per second.
         #[arg(long, default_value_t = 20)]
         per_second: u32,
+        /// Add the demo users (with their known password) even though the database has users
+        /// of its own. Without it, the demo refuses such a database.
+        #[arg(long)]
+        yes: bool,
     },
     /// Manage API keys for automation systems.
     #[command(subcommand, name = "api-key")]

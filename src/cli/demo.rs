@@ -23,6 +23,8 @@ pub struct DemoOptions {
     pub url: String,
     pub items: u32,
     pub per_second: u32,
+    /// `--yes`: add the demo users to a database that has users of its own.
+    pub even_with_other_users: bool,
 }
 
 pub async fn run(db: &Db, options: DemoOptions) -> anyhow::Result<()> {
@@ -32,6 +34,14 @@ pub async fn run(db: &Db, options: DemoOptions) -> anyhow::Result<()> {
         ("reviewer@demo.local", "Riley Reviewer", Role::Reviewer),
         ("reviewer2@demo.local", "Robin Reviewer", Role::Reviewer),
     ];
+    // The demo admin's password is published: never add it to a real instance by accident.
+    let others = users::list(db).await.map_err(AppError::for_terminal)?;
+    let foreign = others.iter().filter(|u| !people.iter().any(|(email, ..)| *email == u.email)).count();
+    anyhow::ensure!(
+        foreign == 0 || options.even_with_other_users,
+        "this database has {foreign} user(s) besides the demo's; the demo adds an admin whose password \
+         is public. Point it at an empty database, or pass --yes to add the demo users anyway."
+    );
     for (email, name, role) in people {
         if users::find_by_email(db, &crate::domain::Email::parse(email).map_err(AppError::for_terminal)?)
             .await

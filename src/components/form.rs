@@ -5,7 +5,10 @@ use leptos::server_fn::error::ServerFnUrlError;
 use leptos_router::hooks::use_query_map;
 
 /// The latest error of a server action, for display: from the action once it has run in this
-/// page, else from the URL, where a form post without JavaScript puts it on the way back.
+/// page, else from the URL, where a form post without JavaScript puts it on the way back. Anybody
+/// can write such an address, so its message is shown only when the server vouched for it (it
+/// set [`FORM_ERROR_COOKIE`] to the same error when it redirected); otherwise only the kind of
+/// error is trusted ([`AppError::into_kind_message`]).
 pub fn action_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
 where
     S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
@@ -15,11 +18,56 @@ where
     Signal::derive(move || match action.value().get() {
         Some(result) => result.err(),
         None => query.with(|q| {
-            (q.get_str("__path") == Some(S::PATH))
-                .then(|| q.get_str("__err").map(ServerFnUrlError::<AppError>::decode_err))
-                .flatten()
+            if q.get_str("__path") != Some(S::PATH) {
+                return None;
+            }
+            let raw = q.get_str("__err")?;
+            let error = ServerFnUrlError::<AppError>::decode_err(raw);
+            Some(if vouched_for(raw) { error } else { error.into_kind_message() })
         }),
     })
+}
+
+/// The cookie in which the server repeats the error it put in a form post's way back, for the
+/// page to tell its own errors from ones written into an address by somebody else. Readable by
+/// the page's script (it holds nothing the address does not), strict to this site.
+pub const FORM_ERROR_COOKIE: &str = "gatehouse_form_error";
+
+/// The value of the cookie `name` in a `Cookie` header (or `document.cookie`).
+pub fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+    cookies.split(';').find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
+/// Whether the error text `raw` from the address is the one the server sent this browser.
+fn vouched_for(raw: &str) -> bool {
+    request_cookies().is_some_and(|cookies| cookie_value(&cookies, FORM_ERROR_COOKIE) == Some(raw))
+}
+
+#[cfg(feature = "ssr")]
+fn request_cookies() -> Option<String> {
+    let parts = use_context::<axum::http::request::Parts>()?;
+    let values: Vec<&str> =
+        parts.headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+    Some(values.join("; "))
+}
+
+#[cfg(all(not(feature = "ssr"), feature = "hydrate"))]
+fn request_cookies() -> Option<String> {
+    use wasm_bindgen::prelude::*;
+    #[wasm_bindgen]
+    extern "C" {
+        type Document;
+        #[wasm_bindgen(thread_local_v2, js_name = document)]
+        static DOCUMENT: Document;
+        #[wasm_bindgen(method, getter)]
+        fn cookie(this: &Document) -> String;
+    }
+    Some(DOCUMENT.with(Document::cookie))
+}
+
+#[cfg(all(not(feature = "ssr"), not(feature = "hydrate")))]
+fn request_cookies() -> Option<String> {
+    None
 }
 
 /// Announces a form's error to everyone, screen readers included.

@@ -76,6 +76,16 @@ impl Password {
         Ok(Self(raw.to_owned()))
     }
 
+    /// A password given to be checked (at sign-in, or as the current one) is not held to the
+    /// policy of new ones, but never longer than [`Password::MAX_CHARS`]: argon2's work grows
+    /// with its input.
+    pub fn check_length_to_verify(raw: &str, field: &str) -> Result<(), AppError> {
+        if raw.chars().count() > Self::MAX_CHARS {
+            return Err(AppError::invalid(field, format!("A password has at most {} characters.", Self::MAX_CHARS)));
+        }
+        Ok(())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

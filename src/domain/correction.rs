@@ -76,6 +76,9 @@ pub fn apply(prediction: &Value, edits: &HashMap<String, String>) -> Result<Valu
             .pointer_mut(pointer)
             .ok_or_else(|| AppError::invalid(&name, format!("The prediction has no field {pointer}.")))?;
         let raw = raw.trim();
+        if !super::text::is_lines(raw) {
+            return Err(AppError::invalid(&name, format!("{pointer} cannot contain control characters.")));
+        }
         *slot = match slot {
             Value::Number(_) => raw
                 .parse::<f64>()

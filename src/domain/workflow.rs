@@ -142,6 +142,15 @@ impl WorkflowSpec {
         if self.name.trim().is_empty() || self.name.chars().count() > 120 {
             return err("name", "name must be 1 to 120 characters".into());
         }
+        if !super::text::is_one_line(&self.name) {
+            return err("name", "name must be one line without control characters".into());
+        }
+        if self.description.chars().count() > 2000 || !super::text::is_lines(&self.description) {
+            return err(
+                "description",
+                "description must be at most 2000 characters, without control characters".into(),
+            );
+        }
         if let Err(e) = self.routing(false).validate() {
             return err(e.field, e.message);
         }
@@ -167,8 +176,8 @@ impl WorkflowSpec {
         for (field, list) in [("labels", &self.labels), ("reason_codes", &self.reason_codes)] {
             let mut seen = std::collections::HashSet::new();
             for value in list {
-                if value.trim().is_empty() || value.len() > 100 {
-                    return err(field, format!("{field} entries must be 1 to 100 characters"));
+                if value.trim().is_empty() || value.len() > 100 || !super::text::is_one_line(value) {
+                    return err(field, format!("{field} entries must be 1 to 100 characters on one line"));
                 }
                 if !seen.insert(value) {
                     return err(field, format!("{field} lists '{value}' twice"));

@@ -136,7 +136,8 @@ pub async fn item_by_id(
     let workflow_id = view::workflow_of(&state.db, item_id).await?.ok_or_else(not_found)?;
     let workflow = workflows::find_by_id(&state.db, workflow_id).await?.ok_or_else(not_found)?;
     if !key.allows(workflow.id) {
-        return Err(AppError::KeyScope { workflow: workflow.slug().to_owned() }.into());
+        // As for a missing item: a key learns nothing of other workflows, not even their names.
+        return Err(not_found());
     }
     let item = view::get(&state.db, &workflow, item_id).await?.ok_or_else(not_found)?;
     Ok(Json(item).into_response())

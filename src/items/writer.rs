@@ -4,8 +4,9 @@
 //!
 //! Each submission is validated and routed by its own request first (in parallel); the writer
 //! only writes. The outcome for every caller is the one it would get alone (see
-//! [`write_group`]): created, the stored item again, or a conflict. A database error
-//! fails the group it happened in (its callers get a 500; nothing of that group is stored). An
+//! [`write_group`]): created, the stored item again, or a conflict. A database error rolls
+//! back the group it happened in; its submissions are then written one by one, so that only a
+//! submission that fails alone fails its caller (see [`GroupCommit`]). An
 //! answer is sent only after the commit, so an acknowledged item survives a kill of the process.
 //! Several instances may run side by side: this only batches within one process.
 

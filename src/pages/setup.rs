@@ -12,6 +12,9 @@ pub fn SetupPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let error = action_error(auth.setup);
     let status = Resource::new(|| (), |_| needs_setup());
+    // The address the server prints at start carries the token, so that following it fills it in.
+    let query = leptos_router::hooks::use_query_map();
+    let token = move || query.with_untracked(|q| q.get("token")).unwrap_or_default();
     view! {
         <Title text="Set up Gatehouse" />
         <main id="main" class="auth-page">
@@ -33,6 +36,7 @@ pub fn SetupPage() -> impl IntoView {
                                 </p>
                                 <ActionForm action=auth.setup attr:class="stack" attr:aria-label="Create the first admin">
                                     <ErrorAlert error id="setup-error" />
+                                    <Field id="setup-token" label="Setup token" name="setup_token" autocomplete="off" required=true value=token() hint="Printed by the server when it starts with no users, to prove you run it." error error_id="setup-error" />
                                     <Field id="setup-name" label="Name" name="name" autocomplete="name" error error_id="setup-error" />
                                     <Field id="setup-email" label="Email" name="email" kind="email" autocomplete="username" required=true error error_id="setup-error" />
                                     <Field id="setup-password" label="Password" name="password" kind="password" autocomplete="new-password" required=true minlength=Password::MIN_CHARS hint="At least 12 characters." error error_id="setup-error" />

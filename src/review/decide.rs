@@ -8,8 +8,8 @@ use super::not_held::not_held;
 use super::plan::{Plan, Written};
 use super::writer::Decider;
 use super::{Receipt, UndoOffer};
-use crate::domain::correction;
 use crate::domain::item_state::{Action, ItemState};
+use crate::domain::{correction, text};
 use crate::error::AppError;
 use crate::storage::clock::now_ms;
 use crate::storage::db::Db;
@@ -85,7 +85,13 @@ pub fn validate(
             if reason_code.trim().is_empty() {
                 return Err(AppError::invalid("reason_code", "Choose a reason for the rejection."));
             }
+            if reason_code.len() > 100 || !text::is_one_line(reason_code) {
+                return Err(AppError::invalid("reason_code", "A reason is one line of at most 100 characters."));
+            }
             let note = note.clone().filter(|n| !n.trim().is_empty());
+            if let Some(note) = &note {
+                check_note(note)?;
+            }
             Recorded { reason_code: Some(reason_code.clone()), note, output: None }
         }
         Verdict::Correct { fields } => {
@@ -102,10 +108,24 @@ pub fn validate(
             if note.is_empty() {
                 return Err(AppError::invalid("note", "Say why you escalate: the lead reads it first."));
             }
+            check_note(note)?;
             Recorded { note: Some(note.to_owned()), ..Recorded::default() }
         }
         Verdict::Release => Recorded::default(),
     })
+}
+
+/// The longest note a decision keeps, in characters.
+pub const MAX_NOTE_CHARS: usize = 2000;
+
+fn check_note(note: &str) -> Result<(), AppError> {
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(AppError::invalid("note", format!("Keep the note to {MAX_NOTE_CHARS} characters.")));
+    }
+    if !text::is_lines(note) {
+        return Err(AppError::invalid("note", "The note cannot contain control characters."));
+    }
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]

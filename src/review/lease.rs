@@ -20,8 +20,12 @@ pub async fn renew(db: &Db, user: &UserRecord, item_id: i64, token: &str) -> Res
     let now = now_ms();
     let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
-    let lease: Option<(i64,)> = sqlx::query_as(concat!(
-        "select w.lease_secs from items i join workflows w on w.id = i.workflow_id \
+    // Membership is checked on every renewal: someone removed from the workflow keeps a lease
+    // only until it runs out, then the item goes back to the queue.
+    let lease: Option<(i64, i64)> = sqlx::query_as(concat!(
+        "select w.lease_secs, (select count(*) from workflow_members m \
+         where m.workflow_id = i.workflow_id and m.user_id = i.leased_by) \
+         from items i join workflows w on w.id = i.workflow_id \
          where i.id = $1 and i.state = ",
         state_sql!(Claimed),
         " and i.leased_by = $2 and i.lease_token = $3 and i.lease_expires_at > $4"
@@ -32,11 +36,15 @@ pub async fn renew(db: &Db, user: &UserRecord, item_id: i64, token: &str) -> Res
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((lease_secs,)) = lease else {
+    let Some((lease_secs, member)) = lease else {
         return Err(AppError::conflict(
             "Your lease on this item has ended and it went back to the queue. Nothing you do here is recorded.",
         ));
     };
+    if member == 0 {
+        tracing::warn!(user_id = user.id, item_id, "lease renewal refused: no longer a member");
+        return Err(AppError::Forbidden);
+    }
     let until = now + lease_secs * 1000;
     sqlx::query("update items set lease_expires_at = $1 where id = $2")
         .bind(until)

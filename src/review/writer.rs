@@ -5,14 +5,15 @@
 //! SQLite has one write lock, and a decision touches the same few pages as its neighbours (the
 //! newest decisions and audit entries, the small lease indexes), so many decisions in one
 //! transaction cost little more than one. Each decision is still conditional on its own lease:
-//! one that lost its lease writes nothing and the others go on. A database error fails its group
-//! (those reviewers get a 500; nothing of the group is stored). On PostgreSQL two writers take
+//! one that lost its lease writes nothing and the others go on. A database error rolls back its
+//! group, whose decisions are then written one by one, so that only a decision that fails alone
+//! fails its reviewer ([`GroupCommit`]). On PostgreSQL two writers take
 //! turns at the queue: one group is written while the next gathers, each group is one statement
 //! ([`super::group_statement`]), and each commit (one WAL flush) serves a whole group. Decisions
 //! go in in the order of their reviewers' ids, so groups (of this or another instance) take
 //! their row locks in one order. Two groups only meet on one item through a double submit; were
-//! PostgreSQL ever to see a deadlock there, it fails one of the groups, as any database error
-//! does.
+//! PostgreSQL ever to see a deadlock there, it rolls back one of the groups, whose decisions are
+//! written again one by one.
 
 use super::claim::lease_next;
 use super::group_statement::decide_group_in_one_statement;

@@ -2,8 +2,9 @@
 //! one write transaction and answer each caller after the commit.
 //!
 //! The caller does whatever needs no lock first (validation, reads); the writer only writes. The
-//! write function decides each job's own outcome; a database error (or a panic) fails the group
-//! it happened in, and every caller of that group gets the error. An answer is sent only after
+//! write function decides each job's own outcome; a database error (or a panic) rolls back the
+//! group it happened in, whose jobs are then written again one by one, so that only the caller
+//! whose job fails alone gets the error. An answer is sent only after
 //! the commit, so an acknowledged write survives a kill of the process. Several instances may run
 //! side by side: this only batches within one process.
 
@@ -75,22 +76,95 @@ async fn run<I, O>(
             return;
         }
         let (inputs, replies): (Vec<I>, Vec<_>) = jobs.drain(..).map(|job| (job.input, job.reply)).unzip();
-        let written = AssertUnwindSafe(write(&db, &inputs)).catch_unwind().await;
-        match written {
-            Ok(Ok(outputs)) => {
+        match write_guarded(&db, &write, &inputs, what).await {
+            Ok(outputs) => {
                 for (reply, output) in replies.into_iter().zip(outputs) {
                     // The caller may have gone (client disconnected): the write stands anyway.
                     let _ = reply.send(Ok(output));
                 }
             }
-            Ok(Err(error)) => {
-                tracing::warn!(%error, jobs = replies.len(), "a {what} group failed");
+            Err(error) if inputs.len() > 1 => {
+                // Nothing of the group was committed. One caller's bad job must not fail the
+                // others: each is written again on its own, and only a job that fails alone
+                // fails its caller.
+                tracing::warn!(%error, jobs = inputs.len(), "a {what} group failed: writing its jobs one by one");
+                for (i, reply) in replies.into_iter().enumerate() {
+                    let alone = write_guarded(&db, &write, &inputs[i..=i], what).await.and_then(|mut one| {
+                        one.pop().ok_or_else(|| AppError::internal(format!("the {what} writer gave no answer")))
+                    });
+                    let _ = reply.send(alone);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "a {what} job failed");
                 for reply in replies {
                     let _ = reply.send(Err(error.clone()));
                 }
             }
-            // Dropping the replies answers each caller with an internal error.
-            Err(_) => tracing::error!(jobs = replies.len(), "a {what} group panicked"),
+        }
+    }
+}
+
+/// One write of `inputs` in one transaction; a panic inside it becomes an internal error.
+fn write_guarded<'a, I, O>(
+    db: &'a Db,
+    write: &WriteGroup<I, O>,
+    inputs: &'a [I],
+    what: &'static str,
+) -> impl Future<Output = Result<Vec<O>, AppError>> + Send + 'a
+where
+    O: 'a,
+{
+    // Only the write's own (Send) future is held across the await, not the inputs.
+    let (written, jobs) = (write(db, inputs), inputs.len());
+    async move {
+        match AssertUnwindSafe(written).catch_unwind().await {
+            Ok(written) => written,
+            Err(_) => Err(AppError::internal(format!("a {what} write panicked ({jobs} jobs)"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::future::join_all;
+
+    /// A writer whose group fails (or panics) when any job in it is bad, as a database refusing
+    /// one row fails the whole transaction.
+    fn picky(panics: bool) -> WriteGroup<i64, i64> {
+        Arc::new(move |_db: &Db, inputs: &[i64]| {
+            let inputs = inputs.to_vec();
+            Box::pin(async move {
+                // Give every job time to join the group.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                if inputs.iter().any(|n| *n < 0) {
+                    if panics {
+                        panic!("bad job");
+                    }
+                    return Err(AppError::invalid("n", "negative"));
+                }
+                Ok(inputs.iter().map(|n| n * 10).collect())
+            })
+        })
+    }
+
+    async fn scratch_db() -> Db {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let path = std::env::temp_dir().join(format!("gatehouse-group-commit-{nanos}-{}.db", std::process::id()));
+        Db::connect(&format!("sqlite://{}", path.display())).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn one_bad_job_fails_only_its_own_caller() {
+        for panics in [false, true] {
+            let writer = GroupCommit::start(scratch_db().await, "test", 1, 64, picky(panics));
+            let answers = join_all([1, 2, -3, 4, 5].map(|n| writer.submit(n))).await;
+            assert_eq!(answers[0], Ok(10));
+            assert_eq!(answers[1], Ok(20));
+            assert!(answers[2].is_err(), "{answers:?}");
+            assert_eq!(answers[3], Ok(40));
+            assert_eq!(answers[4], Ok(50));
         }
     }
 }

@@ -92,21 +92,25 @@ impl SessionStore for DbSessionStore {
         }
     }
 
+    /// Updates a session that exists, and only that: a session ended (signed out, or ended from
+    /// the account page) while a request that had loaded it was still running stays ended when
+    /// that request saves. New sessions come through [`SessionStore::create`].
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        sqlx::query(
-            "insert into sessions (id, data, expires_at, user_id) values ($1, $2, $3, $4) \
-             on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at, \
-             user_id = excluded.user_id",
-        )
-        .bind(record.id.to_string())
-        .bind(data)
-        .bind(expiry_ms(record.expiry_date))
-        .bind(owner(record))
-        .execute(self.db.pool())
-        .await
-        .map_err(backend)?;
-        self.recent.insert(record.id, record.clone());
+        let updated = sqlx::query("update sessions set data = $2, expires_at = $3, user_id = $4 where id = $1")
+            .bind(record.id.to_string())
+            .bind(data)
+            .bind(expiry_ms(record.expiry_date))
+            .bind(owner(record))
+            .execute(self.db.pool())
+            .await
+            .map_err(backend)?;
+        if updated.rows_affected() == 0 {
+            tracing::debug!("a session ended while a request held it was not saved again");
+            self.recent.remove(&record.id);
+        } else {
+            self.recent.insert(record.id, record.clone());
+        }
         Ok(())
     }
 

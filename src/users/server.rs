@@ -280,9 +280,12 @@ pub async fn set_disabled(db: &Db, actor: &Actor, id: i64, disabled: bool) -> Re
         ensure_other_admin(db, &mut tx, &target).await?;
     }
     let now = now_ms();
-    sqlx::query("update users set disabled_at = $1, updated_at = $2 where id = $3")
+    // Disabling moves the sign-in epoch, so that every session of the account ends for good: one
+    // left idle meanwhile does not work again once the account is enabled.
+    sqlx::query("update users set disabled_at = $1, updated_at = $2, auth_epoch = auth_epoch + $3 where id = $4")
         .bind(disabled.then_some(now))
         .bind(now)
+        .bind(i64::from(disabled))
         .bind(id)
         .execute(&mut *tx)
         .await?;

@@ -86,7 +86,9 @@ impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
         let details = match &error {
             AppError::Invalid { field, .. } => json!({ "path": field }),
-            AppError::TooManyAttempts { retry_after_secs, .. } => json!({ "retry_after_secs": retry_after_secs }),
+            AppError::TooManyAttempts { retry_after_secs, .. } | AppError::Busy { retry_after_secs } => {
+                json!({ "retry_after_secs": retry_after_secs })
+            }
             AppError::PayloadTooLarge { limit_bytes } => json!({ "limit_bytes": limit_bytes }),
             _ => json!({}),
         };
@@ -98,6 +100,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = json!({ "error": { "code": self.error.code(), "message": self.error.to_string(), "details": self.details } });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = self.error.retry_after_secs() {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

@@ -34,10 +34,17 @@ pub fn set_page_csp() {
     }
 }
 
-/// Adds the security headers every response carries.
-pub async fn headers(request: Request, next: Next) -> Response {
+/// What browsers are told when Gatehouse is served over HTTPS: a year of HTTPS only.
+const HSTS: &str = "max-age=31536000";
+
+/// Adds the security headers every response carries; `https` (the instance is reached over
+/// HTTPS, see `ServeArgs::secure_cookies`) adds `Strict-Transport-Security`.
+pub async fn headers(State(https): State<bool>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if https {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
     headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(DEFAULT_CSP));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // same-origin keeps the Referer that form posts without JavaScript are redirected back to.
@@ -121,7 +128,11 @@ pub fn error_response(error: &AppError) -> Response {
 /// Server functions answer every error with 500; this gives each its real status (401, 403,
 /// 404, 409, 422, 429) from the one mapping in [`AppError::status`].
 pub async fn server_fn_status(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    if response.status().is_redirection() {
+        vouch_for_form_error(&mut response);
+        return response;
+    }
     if response.status() != StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key("serverfnerror") {
         return response;
     }
@@ -131,11 +142,32 @@ pub async fn server_fn_status(request: Request, next: Next) -> Response {
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if let AppError::TooManyAttempts { retry_after_secs, .. } = error {
+        if let Some(retry_after_secs) = error.retry_after_secs() {
             parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A form posted without JavaScript that failed is sent back with its error in the address
+/// (`__err`); the same error goes into a short-lived cookie, so that the page shows the message
+/// only when this server sent it (see `components::form::action_error`).
+fn vouch_for_form_error(response: &mut Response) {
+    use crate::components::form::FORM_ERROR_COOKIE;
+    let Some(location) = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()) else { return };
+    let Some((_, query)) = location.split_once('?') else { return };
+    // The address it goes back to may carry earlier errors too: the page shows the last one.
+    let Some((_, error)) = form_urlencoded::parse(query.as_bytes()).filter(|(name, _)| name == "__err").last() else {
+        return;
+    };
+    // The error is URL-safe base64, which a cookie can carry as it is.
+    if error.is_empty() || !error.chars().all(|c| c.is_ascii_alphanumeric() || "-_=".contains(c)) {
+        return;
+    }
+    let cookie = format!("{FORM_ERROR_COOKIE}={error}; Path=/; Max-Age=120; SameSite=Strict");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,10 @@ on_both_backends!(
     session_cookie_is_http_only_and_same_site,
     sessions_slide_while_used_without_a_write_per_request,
     a_sign_out_ends_the_session_on_every_instance_within_a_second,
+    unknown_emails_are_throttled_like_accounts,
+    an_overlong_password_is_refused_before_any_work,
+    disabling_ends_sessions_for_good,
+    a_session_ended_while_a_request_held_it_stays_ended,
 );
 
 async fn sign_in_and_out(backend: Backend) {
@@ -73,10 +77,14 @@ async fn disabled_user_cannot_sign_in(backend: Backend) {
     let app = spawn_app(backend).await;
     let id = app.add_user("a@example.com", Role::Reviewer).await;
     gatehouse::users::server::set_disabled(&app.db, &gatehouse::storage::audit::Actor::Cli, id, true).await.unwrap();
-    let (status, body) =
+    let (status, disabled) =
         error_kind(app.call("auth/login", &[("email", "a@example.com"), ("password", PASSWORD)]).await).await;
-    assert_eq!(status, 409);
-    assert!(body["message"].as_str().unwrap().contains("disabled"));
+    // The right password of a disabled account is answered as a wrong one: the answer tells a
+    // guesser nothing.
+    assert_eq!(status, 401);
+    let (_, wrong) =
+        error_kind(app.call("auth/login", &[("email", "a@example.com"), ("password", "not the password")]).await).await;
+    assert_eq!(disabled, wrong);
     assert!(app.me(&app.client).await.is_null());
 }
 
@@ -337,4 +345,96 @@ async fn a_sign_out_ends_the_session_on_every_instance_within_a_second(backend: 
     tokio::time::sleep(RECENT_FOR + std::time::Duration::from_millis(100)).await;
     let there: serde_json::Value = replay(&other).await.unwrap().json().await.unwrap();
     assert!(there.is_null(), "the other instance reads the session again within a second: {there}");
+}
+
+/// Guessing passwords for an email nobody has meets the same waits and lock as for an account.
+async fn unknown_emails_are_throttled_like_accounts(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.login_free_failures = 100;
+        s.login_lock_after = 5;
+    })
+    .await;
+    app.add_user("real@example.com", Role::Reviewer).await;
+    let known = guesses(&app, "real@example.com", 8, false).await;
+    let unknown = guesses(&app, "nobody@example.com", 8, false).await;
+    assert_eq!(known, ([vec![401; 5], vec![429; 3]].concat(), 5));
+    assert_eq!(unknown, known);
+}
+
+/// Argon2's work grows with its input: a password over the cap is refused (422) before it is
+/// hashed or counted, at sign-in and as the current password alike.
+async fn an_overlong_password_is_refused_before_any_work(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("a@example.com", Role::Reviewer).await;
+    let long = "x".repeat(gatehouse::domain::Password::MAX_CHARS + 1);
+    let (status, body) =
+        error_kind(app.call("auth/login", &[("email", "a@example.com"), ("password", long.as_str())]).await).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("password")), "{body}");
+    let (throttled,): (i64,) =
+        sqlx::query_as("select count(*) from login_throttle").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(throttled, 0, "nothing was counted: the attempt never started");
+    let at_cap = "x".repeat(gatehouse::domain::Password::MAX_CHARS);
+    let refused = app.call("auth/login", &[("email", "a@example.com"), ("password", at_cap.as_str())]).await;
+    assert_eq!(refused.status(), 401, "a password at the cap is checked (and wrong)");
+
+    let (user, _) = app.signed_in("b@example.com", Role::Reviewer).await;
+    let form = [
+        ("current_password", long.as_str()),
+        ("new_password", "a brand new password"),
+        ("new_password_confirm", "a brand new password"),
+    ];
+    let (status, body) = error_kind(app.call_with(&user, "account/change-password", &form).await).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("current_password")), "{body}");
+}
+
+/// A session left idle while its account was disabled does not come back when the account is
+/// enabled again: disabling moves the account's sign-in epoch.
+async fn disabling_ends_sessions_for_good(backend: Backend) {
+    use gatehouse::storage::audit::Actor;
+    let app = spawn_app(backend).await;
+    let (idle, id) = app.signed_in("idle@example.com", Role::Reviewer).await;
+    assert_eq!(app.me(&idle).await["email"], "idle@example.com");
+    gatehouse::users::server::set_disabled(&app.db, &Actor::Cli, id, true).await.unwrap();
+    gatehouse::users::server::set_disabled(&app.db, &Actor::Cli, id, false).await.unwrap();
+    // This instance may accept its cached copy of the user for up to a second.
+    crate::helpers::wait_until(std::time::Duration::from_secs(5), "the disabled session to end", async || {
+        app.me(&idle).await.is_null()
+    })
+    .await;
+    // The account itself works again.
+    let fresh = client();
+    let login = app.call_with(&fresh, "auth/login", &[("email", "idle@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(login.status(), 200);
+}
+
+/// Sign-out deletes the session's row; a request that loaded the session before and saves it
+/// afterwards (its data changed) must not write it back.
+async fn a_session_ended_while_a_request_held_it_stays_ended(backend: Backend) {
+    use gatehouse::storage::session_store::DbSessionStore;
+    use tower_sessions::SessionStore;
+    use tower_sessions::session::{Id, Record};
+    let app = spawn_app(backend).await;
+    let id = app.add_user("a@example.com", Role::Reviewer).await;
+    let store = DbSessionStore::new(app.db.clone());
+    let mut record = Record {
+        id: Id::default(),
+        data: [("user_id".to_owned(), serde_json::json!(id))].into_iter().collect(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    store.create(&mut record).await.unwrap();
+    let held = store.load(&record.id).await.unwrap().expect("the session as a request loaded it");
+
+    store.delete(&record.id).await.unwrap(); // signed out meanwhile
+    let mut changed = held.clone();
+    changed.data.insert("active_hour".to_owned(), serde_json::json!(1));
+    store.save(&changed).await.unwrap();
+
+    let rows: (i64,) = sqlx::query_as("select count(*) from sessions where id = $1")
+        .bind(record.id.to_string())
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows.0, 0, "the ended session was not written back");
+    assert!(DbSessionStore::new(app.db.clone()).load(&record.id).await.unwrap().is_none());
+    assert!(store.load(&record.id).await.unwrap().is_none(), "nor kept in this instance's copy");
 }

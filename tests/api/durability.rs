@@ -43,13 +43,54 @@ async fn start(db_url: &str, port: u16) -> Child {
     panic!("gatehouse did not become ready");
 }
 
+/// Starts the server on a fresh database and reads the setup token it prints at start.
+async fn start_printing_setup_token(db_url: &str, port: u16) -> (Child, String) {
+    use std::io::BufRead;
+    let mut child = gatehouse(db_url)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gatehouse");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(token) = line.strip_prefix("Setup token: ") {
+                let _ = tx.send(token.trim().to_owned());
+            }
+        }
+    });
+    let Ok(token) = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30))).await.unwrap() else {
+        child.kill().ok();
+        child.wait().ok();
+        panic!("a fresh instance prints its setup token at start");
+    };
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    for _ in 0..200 {
+        if reqwest::get(&url).await.is_ok_and(|r| r.status() == 200) {
+            return (child, token);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().ok();
+    child.wait().ok();
+    panic!("gatehouse did not become ready");
+}
+
 async fn acknowledged_writes_survive_kill_9(backend: Backend) {
     let test_db = TestDb::new(&backend).await;
     let port = free_port();
-    let mut server = start(&test_db.url, port).await;
+    let (mut server, token) = start_printing_setup_token(&test_db.url, port).await;
     let base = format!("http://127.0.0.1:{port}");
     let browser = client();
-    let form = [("name", "Ada"), ("email", "ada@example.com"), ("password", PASSWORD), ("password_confirm", PASSWORD)];
+    let form = [
+        ("setup_token", token.as_str()),
+        ("name", "Ada"),
+        ("email", "ada@example.com"),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+    ];
     let created = browser.post(format!("{base}/api/setup/first-admin")).form(&form).send().await.unwrap();
     assert_eq!(created.status(), 200);
     let added = browser
@@ -100,9 +141,10 @@ async fn acknowledged_items_survive_kill_9_during_group_commit(backend: Backend)
     let mut server = start(&test_db.url, port).await;
     let url = format!("http://127.0.0.1:{port}/api/v1/workflows/invoices/items");
     let http = reqwest::Client::new();
+    let so_far = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let clients: Vec<_> = (0..64)
         .map(|c| {
-            let (http, url, key) = (http.clone(), url.clone(), key.clone());
+            let (http, url, key, so_far) = (http.clone(), url.clone(), key.clone(), so_far.clone());
             tokio::spawn(async move {
                 let mut acknowledged = Vec::new();
                 for i in 0.. {
@@ -110,7 +152,10 @@ async fn acknowledged_items_survive_kill_9_during_group_commit(backend: Backend)
                     let body = serde_json::json!({ "external_id": id, "payload": { "total": 1 },
                         "prediction": { "label": "invoice" }, "confidence": f64::from(i % 100) / 100.0 });
                     match http.post(&url).bearer_auth(&key).json(&body).send().await {
-                        Ok(r) if r.status() == 201 => acknowledged.push(id),
+                        Ok(r) if r.status() == 201 => {
+                            acknowledged.push(id);
+                            so_far.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
                         _ => break,
                     }
                 }
@@ -118,14 +163,24 @@ async fn acknowledged_items_survive_kill_9_during_group_commit(backend: Backend)
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Killed mid-stream, once the clients are well under way (every one of them keeps
+    // submitting until the server is gone). Not with `wait_until`: a failed wait must still
+    // kill the server.
+    const UNDER_WAY: usize = 256;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while so_far.load(std::sync::atomic::Ordering::SeqCst) < UNDER_WAY
+        && std::time::Instant::now() < deadline
+        && !clients.iter().all(|client| client.is_finished())
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     server.kill().expect("SIGKILL");
     server.wait().unwrap();
     let mut acknowledged = Vec::new();
     for client in clients {
         acknowledged.extend(client.await.unwrap());
     }
-    assert!(acknowledged.len() > 64, "the clients got going ({} items)", acknowledged.len());
+    assert!(acknowledged.len() >= UNDER_WAY, "the clients got going ({} items)", acknowledged.len());
 
     let db = test_db.connect().await;
     let stored: std::collections::HashSet<String> = sqlx::query_as::<_, (String,)>("select external_id from items")

@@ -7,6 +7,7 @@ use gatehouse::domain::workflow::WorkflowSpec;
 use gatehouse::storage::audit::Actor;
 use gatehouse::workflows::server::{self as workflows, ApplyOutcome};
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 on_both_backends!(
     items_are_routed_into_each_band_with_the_settings_stamped,
@@ -17,6 +18,7 @@ on_both_backends!(
     a_written_group_has_the_outcome_of_writing_one_by_one,
     contract_violations_name_the_path_and_store_nothing,
     control_characters_in_text_fields_are_refused_alike_on_both_backends,
+    large_items_come_in_shorter_pages,
     every_error_status_has_one_shape_and_stores_nothing,
     api_keys_are_scoped_and_revocable,
     batches_are_all_or_nothing,
@@ -266,7 +268,13 @@ async fn contract_violations_name_the_path_and_store_nothing(backend: Backend) {
 /// a 422 naming the field on either backend, never a server error; JSON values may carry them.
 async fn control_characters_in_text_fields_are_refused_alike_on_both_backends(backend: Backend) {
     let (app, key) = setup(backend).await;
-    for (field, value) in [("external_id", "inv\u{0}1"), ("external_id", "inv\n1"), ("model_version", "v\u{0}")] {
+    for (field, value) in [
+        ("external_id", "inv\u{0}1"),
+        ("external_id", "inv\n1"),
+        ("external_id", "inv\u{1b}[2J"),
+        ("model_version", "v\u{0}"),
+        ("model_version", "v\u{7f}"),
+    ] {
         let mut bad = item("ok-id", 0.5);
         bad[field] = json!(value);
         let (status, error) = error_of(submit(&app, &key, "invoices", &bad).await).await;
@@ -327,8 +335,11 @@ async fn api_keys_are_scoped_and_revocable(backend: Backend) {
     assert_eq!(error_of(submit(&app, &forged, "invoices", &item("a", 0.5)).await).await.0, 401);
 
     let created: Value = submit(&app, &key, "invoices", &item("a", 0.5)).await.json().await.unwrap();
-    let (status, _) = error_of(get(&app, &other_key, &format!("/items/{}", created["id"])).await).await;
-    assert_eq!(status, 403, "a key cannot read another workflow's items");
+    let (status, error) = error_of(get(&app, &other_key, &format!("/items/{}", created["id"])).await).await;
+    assert_eq!(status, 404, "a key cannot read another workflow's items, nor learn they exist");
+    let (_, missing) = error_of(get(&app, &other_key, "/items/999999").await).await;
+    assert_eq!(error["code"], missing["code"]);
+    assert!(!error.to_string().contains("invoices"), "the answer names no other workflow: {error}");
 
     let (key_id,): (i64,) =
         sqlx::query_as("select id from api_keys order by id limit 1").fetch_one(app.db.pool()).await.unwrap();
@@ -440,6 +451,30 @@ async fn items_can_be_read_listed_and_followed(backend: Backend) {
     assert_eq!(empty["next_cursor"].as_str(), Some(last.as_str()), "an empty poll keeps the cursor");
 }
 
+/// 500 items of up to a megabyte each would be half a gigabyte in one answer: a page stops at
+/// about 4 MiB of item data and its cursor leads on.
+async fn large_items_come_in_shorter_pages(backend: Backend) {
+    let (app, key) = setup(backend).await;
+    let big = "m".repeat(900_000);
+    for i in 0..6 {
+        let mut body = item(&format!("big{i}"), 0.95);
+        body["metadata"] = json!({ "blob": big });
+        assert_eq!(submit(&app, &key, "invoices", &body).await.status(), 201);
+    }
+    let first: Value = get(&app, &key, "/workflows/invoices/items?limit=500").await.json().await.unwrap();
+    let first_ids: Vec<&str> =
+        first["items"].as_array().unwrap().iter().map(|i| i["external_id"].as_str().unwrap()).collect();
+    assert_eq!(first_ids, ["big0", "big1", "big2", "big3"], "four fit in the budget, the fifth would not");
+    let cursor = first["next_cursor"].as_str().expect("a cursor to the rest");
+    let rest: Value =
+        get(&app, &key, &format!("/workflows/invoices/items?limit=500&cursor={cursor}")).await.json().await.unwrap();
+    let rest_ids: Vec<&str> =
+        rest["items"].as_array().unwrap().iter().map(|i| i["external_id"].as_str().unwrap()).collect();
+    assert_eq!(rest_ids, ["big4", "big5"]);
+    assert!(rest["next_cursor"].is_null());
+    assert_eq!(rest["items"][0]["metadata"]["blob"].as_str().map(str::len), Some(900_000), "items come whole");
+}
+
 async fn workflow_changes_are_versioned_and_reapplying_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let (created, outcome) = workflows::apply(&app.db, &Actor::Cli, spec("invoices"), "first").await.unwrap();
@@ -476,20 +511,83 @@ async fn workflow_changes_are_versioned_and_reapplying_changes_nothing(backend: 
     assert_eq!(workflows::find_by_slug(&app.db, "invoices").await.unwrap().unwrap().settings_version, 2);
 }
 
+/// The paths a router has routes for, as it was given them. axum keeps no list of them but in
+/// its debug form: the quoted strings of the map `paths` of the path router's `node` (the
+/// fallback router that follows has one of its own, which is not wanted).
+fn routed_paths<S>(router: &axum::Router<S>) -> BTreeSet<String> {
+    let debug = format!("{router:?}");
+    // The path router comes first in the debug form, so the first node is its.
+    const NODE: &str = "node: Node { paths: {";
+    let map = &debug[debug.find(NODE).expect("the path router's node") + NODE.len()..];
+    let (mut paths, mut current, mut in_string, mut escaped) = (BTreeSet::new(), String::new(), false, false);
+    for c in map.chars() {
+        match (in_string, escaped, c) {
+            (true, true, _) => {
+                current.push(c);
+                escaped = false;
+            }
+            (true, false, '\\') => escaped = true,
+            (true, false, '"') => {
+                paths.insert(std::mem::take(&mut current));
+                in_string = false;
+            }
+            (true, false, _) => current.push(c),
+            (false, _, '"') => in_string = true,
+            (false, _, '}') => break,
+            (false, _, _) => {}
+        }
+    }
+    paths
+}
+
+/// A path of the router with each `{parameter}` filled in.
+fn concrete(path: &str) -> String {
+    let mut concrete = String::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let close = open + rest[open..].find('}').expect("a closed parameter");
+        concrete.push_str(&rest[..open]);
+        concrete.push('1');
+        rest = &rest[close + 1..];
+    }
+    concrete + rest
+}
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
 async fn the_openapi_document_and_reference_page_describe_every_endpoint(backend: Backend) {
     let app = spawn_app(backend).await;
     let doc: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
-    for path in [
-        "/api/v1/workflows/{slug}/items",
-        "/api/v1/workflows/{slug}/items:batch",
-        "/api/v1/items/{id}",
-        "/api/v1/workflows/{slug}/items/by-external-id/{external_id}",
-        "/api/v1/workflows/{slug}/decisions",
-    ] {
-        assert!(paths.contains_key(path), "{path} is documented");
+
+    // What the machine API serves: every path of its router (the very router the server nests
+    // under /api/v1), and there every method that is not answered 405. The document itself is
+    // the one route it need not describe.
+    let routed = routed_paths(&gatehouse::web::machine_api::router(1 << 20, 1 << 20));
+    assert!(routed.contains("/openapi.json") && routed.len() > 1, "the router's paths are read: {routed:?}");
+    let mut served = BTreeSet::new();
+    for path in routed.iter().filter(|path| *path != "/openapi.json") {
+        for method in METHODS {
+            let url = app.url(&format!("/api/v1{}", concrete(path)));
+            let response = app.client.request(method.to_uppercase().parse().unwrap(), &url).send().await.unwrap();
+            if response.status() != 405 {
+                served.insert((format!("/api/v1{path}"), method.to_owned()));
+            }
+        }
     }
+    let documented: BTreeSet<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, operations)| {
+            let operations = operations.as_object().unwrap();
+            METHODS.iter().filter(|m| operations.contains_key(**m)).map(|m| (path.clone(), (*m).to_owned()))
+        })
+        .collect();
+    assert!(!served.is_empty(), "the probes found what the router serves");
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    assert!(undocumented.is_empty(), "served but missing from /api/v1/openapi.json: {undocumented:?}");
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(unserved.is_empty(), "documented but not served: {unserved:?}");
     assert!(paths["/api/v1/workflows/{slug}/items"]["post"]["responses"]["422"].is_object());
     assert_eq!(doc["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
     let required = &doc["components"]["schemas"]["Submission"]["required"];

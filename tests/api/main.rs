@@ -6,6 +6,8 @@ mod helpers;
 
 mod account;
 mod auth;
+mod authorization;
+mod control_characters;
 mod durability;
 mod fuzzing;
 mod ingest;

@@ -1,6 +1,6 @@
 //! Security headers, CSRF protection, body limits, health endpoints, error pages.
 
-use crate::helpers::{Backend, PASSWORD, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, PASSWORD, client, spawn_app, spawn_app_with};
 use crate::on_both_backends;
 use gatehouse::domain::Role;
 
@@ -11,6 +11,11 @@ on_both_backends!(
     oversize_bodies_get_413_and_change_nothing,
     unknown_pages_get_a_404_page,
     signed_out_visitors_are_sent_to_sign_in_and_reviewers_are_kept_out_of_admin_pages,
+    https_instances_send_hsts,
+    a_request_that_takes_too_long_is_cut_off,
+    an_error_written_into_an_address_shows_only_its_kind,
+    a_new_secret_reaches_the_next_page_without_being_stored,
+    the_demo_refuses_a_database_with_users_of_its_own,
 );
 
 async fn health_and_readiness(backend: Backend) {
@@ -116,4 +121,140 @@ async fn signed_out_visitors_are_sent_to_sign_in_and_reviewers_are_kept_out_of_a
     let (lead, _) = app.signed_in("lead@example.com", Role::Lead).await;
     let queues = page(&lead, "/queues").await.unwrap().text().await.unwrap();
     assert!(queues.contains(&link("/escalations")) && !queues.contains(&link("/settings")));
+}
+
+async fn https_instances_send_hsts(backend: Backend) {
+    let plain = spawn_app(backend.clone()).await;
+    let response = plain.client.get(plain.url("/login")).send().await.unwrap();
+    assert!(response.headers().get("strict-transport-security").is_none(), "not over plain HTTP");
+    let https = spawn_app_with(backend, |s| s.public_url = Some("https://review.example.com".into())).await;
+    for path in ["/login", "/healthz", "/api/v1/openapi.json"] {
+        let response = https.client.get(https.url(path)).send().await.unwrap();
+        assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000", "{path}");
+    }
+}
+
+/// A client that starts a request and never finishes its body holds a connection and memory:
+/// after the request timeout it is answered 408 and dropped.
+async fn a_request_that_takes_too_long_is_cut_off(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.request_timeout_secs = 1).await;
+    let (admin, _) = app.signed_in("admin@example.com", Role::Admin).await;
+    use futures_util::StreamExt;
+    let stalled = futures_util::stream::once(async { Ok::<_, std::io::Error>("email=new%40example.com&name=") })
+        .chain(futures_util::stream::pending());
+    let started = std::time::Instant::now();
+    let response = admin
+        .post(app.url("/api/users/add"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(reqwest::Body::wrap_stream(stalled))
+        .send();
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), response)
+        .await
+        .expect("the server cut the request off")
+        .unwrap();
+    assert_eq!(response.status(), 408);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(app.user_count().await, 1);
+}
+
+/// A form posted without JavaScript comes back with its error in the address. Anybody can write
+/// such an address: its message is shown only when this server sent it to this browser.
+async fn an_error_written_into_an_address_shows_only_its_kind(backend: Backend) {
+    use base64::Engine;
+    let app = spawn_app(backend).await;
+    let planted = serde_json::json!({ "kind": "conflict", "message": "Your account is locked: call +1 555 0100" });
+    let encoded = base64::engine::general_purpose::URL_SAFE.encode(planted.to_string());
+    let address = format!("/login?__path=/api/auth/login&__err={encoded}");
+    let page = client().get(app.url(&address)).header("accept", "text/html").send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("555 0100"), "a planted message is not shown");
+    assert!(html.contains("That could not be done"), "only the kind's own message is");
+
+    // The server's own error, on its way back to the browser that posted the form, is shown.
+    let browser = client();
+    app.add_user("a@example.com", Role::Reviewer).await;
+    let refused = browser
+        .post(app.url("/api/auth/login"))
+        .header("accept", "text/html")
+        .header("referer", app.url("/login"))
+        .form(&[("email", "a@example.com"), ("password", "not the password"), ("next", "")])
+        .send()
+        .await
+        .unwrap();
+    let location = refused.headers()["location"].to_str().unwrap().to_owned();
+    let shown = browser.get(&location).header("accept", "text/html").send().await.unwrap();
+    assert!(shown.text().await.unwrap().contains("Email or password is incorrect."));
+    // The same address in another browser (no cookie from this server) shows the kind only.
+    let elsewhere = client().get(&location).header("accept", "text/html").send().await.unwrap();
+    let elsewhere = elsewhere.text().await.unwrap();
+    assert!(elsewhere.contains("role=\"alert\""), "an alert is still shown");
+    assert!(elsewhere.contains("Email or password is incorrect."), "whose kind has one fixed message");
+}
+
+/// A key created by a form posted without JavaScript is shown on the next page once; it travels
+/// there in a short-lived cookie of the admin's own browser, never in the sessions table.
+async fn a_new_secret_reaches_the_next_page_without_being_stored(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (admin, _) = app.signed_in("admin@example.com", Role::Admin).await;
+    crate::fixtures::workflow().create(&app).await;
+    let created = admin
+        .post(app.url("/api/api-keys/create"))
+        .header("accept", "text/html")
+        .header("referer", app.url("/settings/api-keys"))
+        .form(&[("name", "robot"), ("workflows", crate::fixtures::SLUG)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 302);
+    let flash = created
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("gatehouse_flash="))
+        .expect("the secret's cookie")
+        .to_owned();
+    assert!(
+        flash.contains("HttpOnly") && flash.contains("SameSite=Strict") && flash.contains("Max-Age=120"),
+        "{flash}"
+    );
+    let sessions: Vec<(String,)> = sqlx::query_as("select data from sessions").fetch_all(app.db.pool()).await.unwrap();
+    assert!(sessions.iter().all(|(data,)| !data.contains("ghk_") && !data.contains("flash")), "{sessions:?}");
+
+    let page = admin.get(app.url("/settings/api-keys")).header("accept", "text/html").send().await.unwrap();
+    let cleared = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|c| c.starts_with("gatehouse_flash=;") && c.contains("Max-Age=0"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("The new key robot") || html.contains("ghk_"), "the key is shown once");
+    assert!(cleared, "and its cookie removed");
+    let again = admin.get(app.url("/settings/api-keys")).header("accept", "text/html").send().await.unwrap();
+    assert!(!again.text().await.unwrap().contains("alert info secret"), "not shown twice");
+}
+
+/// `gatehouse demo` adds an admin whose password is published: never to a real instance.
+async fn the_demo_refuses_a_database_with_users_of_its_own(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("real@example.com", Role::Admin).await;
+    let url = app.test_db_url();
+    let demo = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .env("DATABASE_URL", &url)
+            .env("GATEHOUSE_LOG", "warn")
+            .args(["demo", "--url", "http://127.0.0.1:9", "--items", "0"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = demo(&[]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--yes"), "{stderr}");
+    assert_eq!(app.user_count().await, 1, "no demo user was added");
+    let forced = demo(&["--yes"]);
+    let _ = forced; // it goes on to stream to a server that is not there; the users come first
+    assert_eq!(app.user_count().await, 5, "with --yes the demo users are added");
 }
