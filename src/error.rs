@@ -13,6 +13,12 @@ mod server_fn_codec {
     pub use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 }
 
+/// The cookie in which the server repeats the error it put in the address of a form post's way
+/// back (`__err`), so that a page can tell its server's errors from ones written into an address
+/// by somebody else (see `components::form::action_error`). Readable by the page's script (it
+/// holds nothing the address does not), strict to this site.
+pub const FORM_ERROR_COOKIE: &str = "gatehouse_form_error";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AppError {

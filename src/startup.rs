@@ -227,7 +227,8 @@ async fn session_key(db: &Db, settings: &ServeArgs) -> anyhow::Result<Key> {
     Ok(Key::from(&Sha512::digest(secret.as_bytes())))
 }
 
-/// Every ten minutes: expired sessions removed, and the queue minutes nothing waits in.
+/// Every ten minutes: expired sessions removed, sign-in throttles quiet for a day forgotten, and
+/// the queue minutes nothing waits in.
 async fn housekeeping(db: Db) {
     let store = DbSessionStore::new(db.clone());
     let mut every = tokio::time::interval(Duration::from_secs(600));
@@ -237,6 +238,9 @@ async fn housekeeping(db: Db) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(deleted = n, "expired sessions removed"),
             Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
+        }
+        if let Err(error) = crate::auth::throttle::forget_quiet(&db, crate::storage::clock::now_ms()).await {
+            tracing::warn!(%error, "could not forget quiet sign-in throttles");
         }
         if let Err(error) = crate::review::queues::forget_empty_minutes(&db).await {
             tracing::warn!(%error, "could not forget empty queue minutes");

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  ADMIN, MODES, arrivedAt, expectAlert, fillSetup, navLinks, pathOf, screenshot, serverError, setUpApp, submit,
+  ADMIN, MODES, arrivedAt, checkAccessibility, expectAlert, fillSetup, navLinks, pathOf, screenshot, serverError, setUpApp, submit,
   visit,
 } from '../support/harness.mjs';
 
@@ -26,6 +26,7 @@ for (const mode of MODES) {
       await expectAlert(page, 'That is not the setup token');
       assert.equal(await page.getByLabel('Setup token').getAttribute('aria-invalid'), 'true');
       await screenshot(app, 'setup-wrong-token');
+      await checkAccessibility(app, 'the setup page with an error');
     });
 
     test('a password mismatch shows the error and creates nothing', async () => {
@@ -37,6 +38,7 @@ for (const mode of MODES) {
       await page.getByRole('heading', { name: 'Create the first admin' }).waitFor();
       assert.equal(await page.getByLabel('Setup token').inputValue(), token);
       await screenshot(app, 'setup');
+      await checkAccessibility(app, 'the setup page');
 
       await fillSetup(page, { ...ADMIN, confirm: 'another-password-456' });
       const response = await submit(app, 'setup/first-admin', () =>

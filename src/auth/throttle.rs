@@ -140,3 +140,15 @@ pub async fn clear_account(db: &Db, email: &Email) -> Result<(), sqlx::Error> {
     sqlx::query("delete from login_throttle where key = $1").bind(account_key(email)).execute(db.pool()).await?;
     Ok(())
 }
+
+/// Removes the throttle rows of keys quiet for a day and not locked: their failures would be
+/// forgotten anyway (see `ThrottleState`), and guessed emails and addresses would otherwise pile
+/// up for good. Run periodically; returns how many went.
+pub async fn forget_quiet(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("delete from login_throttle where last_failure_at < $1 and locked_until < $2")
+        .bind(now - 24 * 3_600_000)
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}

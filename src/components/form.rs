@@ -1,4 +1,4 @@
-use crate::error::AppError;
+use crate::error::{AppError, FORM_ERROR_COOKIE};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos::server_fn::error::ServerFnUrlError;
@@ -27,11 +27,6 @@ where
         }),
     })
 }
-
-/// The cookie in which the server repeats the error it put in a form post's way back, for the
-/// page to tell its own errors from ones written into an address by somebody else. Readable by
-/// the page's script (it holds nothing the address does not), strict to this site.
-pub const FORM_ERROR_COOKIE: &str = "gatehouse_form_error";
 
 /// The value of the cookie `name` in a `Cookie` header (or `document.cookie`).
 pub fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {

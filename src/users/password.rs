@@ -38,7 +38,11 @@ struct Turn(#[allow(dead_code)] SemaphorePermit<'static>);
 
 impl Turn {
     async fn take() -> Result<Self, AppError> {
-        match tokio::time::timeout(WAIT_FOR_TURN, TURNS.acquire()).await {
+        Self::take_within(WAIT_FOR_TURN).await
+    }
+
+    async fn take_within(wait: Duration) -> Result<Self, AppError> {
+        match tokio::time::timeout(wait, TURNS.acquire()).await {
             Ok(Ok(permit)) => {
                 let running = RUNNING.fetch_add(1, Ordering::Relaxed) + 1;
                 MOST_RUNNING.fetch_max(running, Ordering::Relaxed);
@@ -46,7 +50,7 @@ impl Turn {
             }
             Ok(Err(closed)) => Err(AppError::internal(closed)),
             Err(_) => {
-                tracing::warn!(waited_ms = WAIT_FOR_TURN.as_millis() as u64, "password hashing busy: refused");
+                tracing::warn!(waited_ms = wait.as_millis() as u64, "password hashing busy: refused");
                 Err(AppError::Busy { retry_after_secs: RETRY_AFTER_SECS })
             }
         }
@@ -194,6 +198,18 @@ mod tests {
         assert!(verify("correct horse battery".into(), Some(stored.clone())).await.unwrap());
         assert!(!verify("wrong horse battery".into(), Some(stored)).await.unwrap());
         assert!(!verify("gatehouse-dummy-password".into(), None).await.unwrap());
+    }
+
+    /// With every turn taken, the next hash waits, then is refused as busy (503, Retry-After);
+    /// a turn given back is taken at once.
+    #[tokio::test]
+    async fn past_the_wait_a_hash_is_refused_as_busy() {
+        let all = TURNS.acquire_many(max_concurrent() as u32).await.unwrap();
+        let refused = Turn::take_within(Duration::from_millis(50)).await.err();
+        assert_eq!(refused, Some(AppError::Busy { retry_after_secs: RETRY_AFTER_SECS }));
+        assert_eq!(refused.map(|e| (e.status(), e.retry_after_secs())), Some((503, Some(RETRY_AFTER_SECS))));
+        drop(all);
+        assert!(Turn::take_within(Duration::from_millis(50)).await.is_ok());
     }
 
     /// Hashes stored before (made by the argon2 crate itself) verify, and ours verify with it.

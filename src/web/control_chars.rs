@@ -47,16 +47,12 @@ pub fn first_refused_field(body: &[u8]) -> Option<String> {
         .map(|(name, _)| name.chars().filter(|c| !c.is_control()).take(64).collect())
 }
 
-/// Refuses a server function call (a form post under `/api/`) whose fields hold a control
-/// character other than tab or a line break: 422 naming the field. `limit` is the body limit,
-/// for the 413 of a body over it.
+/// Refuses a server function call (a post under `/api/`) whose fields hold a control character
+/// other than tab or a line break: 422 naming the field. Every server function takes its
+/// arguments form-encoded and reads the body as such whatever its `Content-Type` says, so every
+/// body is checked as a form. `limit` is the body limit, for the 413 of a body over it.
 pub async fn refuse_in_form(State(limit): State<usize>, request: Request, next: Next) -> Response {
-    let is_form = request
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if request.method() != Method::POST || !request.uri().path().starts_with("/api/") || !is_form {
+    if request.method() != Method::POST || !request.uri().path().starts_with("/api/") {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();

@@ -151,9 +151,9 @@ pub async fn server_fn_status(request: Request, next: Next) -> Response {
 
 /// A form posted without JavaScript that failed is sent back with its error in the address
 /// (`__err`); the same error goes into a short-lived cookie, so that the page shows the message
-/// only when this server sent it (see `components::form::action_error`).
+/// only when this server sent it (see `crate::error::FORM_ERROR_COOKIE`).
 fn vouch_for_form_error(response: &mut Response) {
-    use crate::components::form::FORM_ERROR_COOKIE;
+    use crate::error::FORM_ERROR_COOKIE;
     let Some(location) = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()) else { return };
     let Some((_, query)) = location.split_once('?') else { return };
     // The address it goes back to may carry earlier errors too: the page shows the last one.

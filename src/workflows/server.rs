@@ -177,6 +177,12 @@ pub async fn apply(
     reason: &str,
 ) -> Result<(Workflow, ApplyOutcome), AppError> {
     spec.validate().map_err(|e| AppError::invalid(&e.field, e.message))?;
+    if reason.chars().count() > 500 || !crate::domain::text::is_lines(reason) {
+        return Err(AppError::invalid(
+            "reason",
+            "Give the reason in at most 500 characters, without control characters.",
+        ));
+    }
     Contract::compile(&spec.payload_schema, &spec.prediction_schema, spec.labels.clone())?;
     let mut tx = db.begin_write().await?;
     // Locks the workflow row only, not the owner's (on the outer join's nullable side).

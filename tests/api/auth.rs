@@ -22,6 +22,7 @@ on_both_backends!(
     an_overlong_password_is_refused_before_any_work,
     disabling_ends_sessions_for_good,
     a_session_ended_while_a_request_held_it_stays_ended,
+    throttles_quiet_for_a_day_are_forgotten,
 );
 
 async fn sign_in_and_out(backend: Backend) {
@@ -437,4 +438,32 @@ async fn a_session_ended_while_a_request_held_it_stays_ended(backend: Backend) {
     assert_eq!(rows.0, 0, "the ended session was not written back");
     assert!(DbSessionStore::new(app.db.clone()).load(&record.id).await.unwrap().is_none());
     assert!(store.load(&record.id).await.unwrap().is_none(), "nor kept in this instance's copy");
+}
+
+/// Guessed emails and addresses leave throttle rows behind; housekeeping removes those quiet for a
+/// day (their failures are forgotten by then anyway), and keeps recent and locked ones.
+async fn throttles_quiet_for_a_day_are_forgotten(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let now = gatehouse::storage::clock::now_ms();
+    let day = 24 * 3_600_000;
+    for (key, last_failure, locked_until) in [
+        ("account:old@example.com", now - day - 1000, 0),
+        ("account:recent@example.com", now - 1000, 0),
+        ("client:192.0.2.1", now - day - 1000, now + 60_000),
+    ] {
+        sqlx::query("insert into login_throttle (key, failures, last_failure_at, locked_until) values ($1, 5, $2, $3)")
+            .bind(key)
+            .bind(last_failure)
+            .bind(locked_until)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+    }
+    // The server's own housekeeping (which runs this at start and every ten minutes) may have
+    // been first: either way the old row goes, and only it.
+    assert!(gatehouse::auth::throttle::forget_quiet(&app.db, now).await.unwrap() <= 1);
+    let left: Vec<(String,)> =
+        sqlx::query_as("select key from login_throttle order by key").fetch_all(app.db.pool()).await.unwrap();
+    let left: Vec<&str> = left.iter().map(|(k,)| k.as_str()).collect();
+    assert_eq!(left, ["account:recent@example.com", "client:192.0.2.1"]);
 }

@@ -180,6 +180,16 @@ async fn every_text_field_of_the_server_functions_refuses_control_characters(bac
         }
     }
     assert!(checked > 100, "{checked}");
+    // The body is read as a form whatever its type claims, so it is checked as one too.
+    let disguised = admin
+        .post(app.url("/api/workflows/detail"))
+        .header("content-type", "text/plain")
+        .body("slug=inv%00oices")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_kind(disguised).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("slug")), "{body}");
     assert_eq!(row_counts(&app).await, before, "a refused call changes nothing");
     assert_eq!(app.me(&admin).await["email"], "admin@example.com", "and ends no session");
 }
@@ -201,6 +211,13 @@ async fn one_line_fields_refuse_line_breaks_and_notes_keep_them(backend: Backend
         .await;
     let (status, body) = error_kind(user).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("name")), "{body}");
+
+    // The reason of a settings change is kept in the history, however the change is made.
+    let spec = workflow().members(&[&admin]).spec();
+    let applied =
+        gatehouse::workflows::server::apply(&app.db, &gatehouse::storage::audit::Actor::Cli, spec, "why\u{0}").await;
+    let Err(refused) = applied else { panic!("a reason with NUL was accepted") };
+    assert_eq!(refused.field(), Some("reason"));
 
     // A reviewer's note keeps its lines; a free reason code (the workflow lists none) is one line.
     submit(&app, &created.key, SLUG, &invoice("i-1", 0.5)).await;
