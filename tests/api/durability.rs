@@ -24,13 +24,17 @@ fn gatehouse(db_url: &str) -> Command {
     command
 }
 
-async fn start(db_url: &str, port: u16) -> Child {
-    let mut child = gatehouse(db_url)
+fn spawn_server(db_url: &str, port: u16, stdout: Stdio) -> Child {
+    gatehouse(db_url)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::null())
         .spawn()
-        .expect("start gatehouse");
+        .expect("start gatehouse")
+}
+
+/// The server once it answers `/readyz`; stopped, and the test failed, if it never does.
+async fn when_ready(mut child: Child, port: u16) -> Child {
     let url = format!("http://127.0.0.1:{port}/readyz");
     for _ in 0..200 {
         if reqwest::get(&url).await.is_ok_and(|r| r.status() == 200) {
@@ -43,15 +47,14 @@ async fn start(db_url: &str, port: u16) -> Child {
     panic!("gatehouse did not become ready");
 }
 
+async fn start(db_url: &str, port: u16) -> Child {
+    when_ready(spawn_server(db_url, port, Stdio::null()), port).await
+}
+
 /// Starts the server on a fresh database and reads the setup token it prints at start.
 async fn start_printing_setup_token(db_url: &str, port: u16) -> (Child, String) {
     use std::io::BufRead;
-    let mut child = gatehouse(db_url)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start gatehouse");
+    let mut child = spawn_server(db_url, port, Stdio::piped());
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -66,16 +69,7 @@ async fn start_printing_setup_token(db_url: &str, port: u16) -> (Child, String) 
         child.wait().ok();
         panic!("a fresh instance prints its setup token at start");
     };
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    for _ in 0..200 {
-        if reqwest::get(&url).await.is_ok_and(|r| r.status() == 200) {
-            return (child, token);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    child.kill().ok();
-    child.wait().ok();
-    panic!("gatehouse did not become ready");
+    (when_ready(child, port).await, token)
 }
 
 async fn acknowledged_writes_survive_kill_9(backend: Backend) {
