@@ -3,6 +3,7 @@
 pub mod account;
 pub mod client_address;
 pub mod correction;
+pub mod escalation;
 pub mod item_state;
 pub mod role;
 pub mod routing;
