@@ -54,6 +54,10 @@ pub struct WorkflowForm {
     pub escalation_sla_minutes: String,
     pub lease_minutes: String,
     pub paused: bool,
+    /// A whole number; 0 turns the trigger off.
+    pub escalate_after_lease_expiries: String,
+    /// Comma-separated, each one of `reason_codes`.
+    pub escalate_on_reasons: String,
 }
 
 /// One version in a workflow's settings history.

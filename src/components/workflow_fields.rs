@@ -58,6 +58,11 @@ pub fn WorkflowFields(action: ServerAction<SaveWorkflow>, form: WorkflowForm, cr
                 <Field id=id("labels") label="Labels" name="labels" value=form.labels.clone() hint="Optional, comma-separated: a prediction's label must be one of them." error error_id=e.clone() />
                 <Field id=id("reasons") label="Rejection reasons" name="reason_codes" value=form.reason_codes.clone() hint="Comma-separated codes reviewers choose from." error error_id=e.clone() />
             </fieldset>
+            <fieldset class="form-grid">
+                <legend>"Escalation"</legend>
+                <Field id=id("lease-expiries") label="Escalate after expired leases" name="escalate_after_lease_expiries" inputmode="numeric" value=form.escalate_after_lease_expiries.clone() hint="An item whose lease ran out this many times goes to a lead; 0: never." error error_id=e.clone() />
+                <Field id=id("escalate-on") label="Escalate on rejection reasons" name="escalate_on_reasons" value=form.escalate_on_reasons.clone() hint="Comma-separated, from the rejection reasons: a rejection for one of them goes to a lead." error error_id=e.clone() />
+            </fieldset>
             <Field id=id("reason") label=if creating { "Note (optional)" } else { "Reason for this change" } name="reason" required=!creating hint="Kept in the settings history." error error_id=e.clone() />
             <div class="form-actions">
                 <Submit label pending=action.pending() />

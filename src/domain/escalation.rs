@@ -83,7 +83,7 @@ impl Level {
 }
 
 /// A workflow's escalation rules, as its settings give them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rules {
     /// How long an item may wait for review before it is escalated (ms).
     pub review_sla_ms: i64,

@@ -66,6 +66,9 @@ fn default_escalation_sla_secs() -> i64 {
 fn default_lease_secs() -> i64 {
     600
 }
+fn default_escalate_after_lease_expiries() -> u32 {
+    3
+}
 fn any_object() -> serde_json::Value {
     serde_json::json!({})
 }
@@ -114,6 +117,13 @@ pub struct WorkflowSpec {
     pub lease_secs: i64,
     #[serde(default)]
     pub paused: bool,
+    /// Escalate an item once its lease has run out this many times unrenewed (0: never).
+    #[serde(default = "default_escalate_after_lease_expiries")]
+    pub escalate_after_lease_expiries: u32,
+    /// Reject reason codes (of `reason_codes`) that escalate the item to a lead instead of
+    /// settling it.
+    #[serde(default)]
+    pub escalate_on_reasons: Vec<String>,
 }
 
 /// A refused field, named as in the spec.
@@ -133,6 +143,16 @@ impl WorkflowSpec {
             rollout_share: self.rollout_share,
             paused: self.paused,
             breaker_open,
+        }
+    }
+
+    /// The escalation rules these settings give (see [`super::escalation`]).
+    pub fn escalation_rules(&self) -> super::escalation::Rules {
+        super::escalation::Rules {
+            review_sla_ms: self.review_sla_secs.saturating_mul(1000),
+            escalation_sla_ms: self.escalation_sla_secs.saturating_mul(1000),
+            lease_expiry_limit: self.escalate_after_lease_expiries,
+            escalate_on: self.escalate_on_reasons.clone(),
         }
     }
 
@@ -173,7 +193,23 @@ impl WorkflowSpec {
                 return err(field, format!("{field} must be a JSON Schema (an object)"));
             }
         }
-        for (field, list) in [("labels", &self.labels), ("reason_codes", &self.reason_codes)] {
+        if self.escalate_after_lease_expiries > 100 {
+            return err(
+                "escalate_after_lease_expiries",
+                "escalate_after_lease_expiries must be 0 (never) to 100".into(),
+            );
+        }
+        if let Some(code) = self.escalate_on_reasons.iter().find(|code| !self.reason_codes.contains(code)) {
+            return err(
+                "escalate_on_reasons",
+                format!("escalate_on_reasons names '{code}', which is not one of the reason_codes"),
+            );
+        }
+        for (field, list) in [
+            ("labels", &self.labels),
+            ("reason_codes", &self.reason_codes),
+            ("escalate_on_reasons", &self.escalate_on_reasons),
+        ] {
             let mut seen = std::collections::HashSet::new();
             for value in list {
                 if value.trim().is_empty() || value.len() > 100 || !super::text::is_one_line(value) {

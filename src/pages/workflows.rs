@@ -30,6 +30,7 @@ fn WorkflowsAdmin() -> impl IntoView {
         review_sla_minutes: "240".into(),
         escalation_sla_minutes: "480".into(),
         lease_minutes: "10".into(),
+        escalate_after_lease_expiries: "3".into(),
         ..WorkflowForm::default()
     };
     view! {

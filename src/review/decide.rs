@@ -154,7 +154,6 @@ pub async fn decide(
     verdict: Verdict,
 ) -> Result<Receipt, AppError> {
     let db = ctx.db;
-    let action = verdict.action();
     let row: Option<DecidingRow> = sqlx::query_as(
         "select w.slug, i.external_id, i.state, i.leased_by, i.lease_token, i.lease_expires_at, i.claimed_at, \
          i.assigned_to, i.payload, i.prediction from items i join workflows w on w.id = i.workflow_id where i.id = $1",
@@ -165,6 +164,14 @@ pub async fn decide(
     let row = row.ok_or_else(|| AppError::not_found("That item"))?;
     let workflow = cache::by_slug(db, ctx.workflows, &row.slug).await?;
     require_listed(&workflow, user)?;
+    let action = match &verdict {
+        // A rejection for a reason the workflow escalates on goes to a lead instead of settling
+        // the item; the escalate decision keeps the reason code and the note.
+        Verdict::Reject { reason_code, .. } if workflow.spec.escalation_rules().reject_escalates(reason_code) => {
+            Action::Escalate
+        }
+        _ => verdict.action(),
+    };
     let now = now_ms();
     if row.lease_token.as_deref() != Some(token) || row.leased_by != Some(user.id) {
         return not_held(db, ctx.undo_window_ms, &workflow, user, item_id, token, action).await;

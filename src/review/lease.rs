@@ -2,12 +2,16 @@
 //! token that every decision must carry. The open page renews it; a lease nobody renews ends on
 //! its own, and the sweeper returns the item to where it waited with a `lease_expired` entry.
 
+use crate::domain::escalation::Reason;
 use crate::domain::item_state::{Action, ItemState, state_sql};
 use crate::error::AppError;
 use crate::items::decisions::{self, NewDecision};
+use crate::items::view::load_view;
 use crate::storage::clock::now_ms;
 use crate::storage::db::{Backend, Db};
 use crate::users::server::UserRecord;
+use crate::webhooks::outbox::{self, Subscriptions};
+use serde_json::json;
 use sqlx::AnyConnection;
 
 /// A new lease token: 128 random bits, hex.
@@ -124,30 +128,94 @@ pub async fn end_lease(
     Ok(())
 }
 
-/// Returns every item whose lease ended before `now` to its queue, recording `lease_expired`.
-/// Safe to run on several instances at once. Returns how many leases it ended.
+/// A lease the sweeper found expired, with what its workflow's escalation rule needs.
+#[derive(Debug, sqlx::FromRow)]
+struct Expired {
+    #[sqlx(flatten)]
+    lease: Lease,
+    slug: String,
+    /// The workflow's `escalate_after_lease_expiries` (0: never).
+    lease_expiry_limit: i64,
+    /// How many times this item's lease expired before.
+    expired_before: i64,
+}
+
+/// Returns every item whose lease ended before `now` to its queue, recording `lease_expired`;
+/// an item whose lease has now run out as many times as its workflow allows
+/// (`escalate_after_lease_expiries`) goes to a lead instead, with an `escalate` decision whose
+/// reason code says why (`lease_expiries`) and an `item.escalated` event. Safe to run on several
+/// instances at once. Returns how many leases it ended.
 pub async fn expire_leases(db: &Db, now: i64) -> Result<usize, AppError> {
     let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
-    let expired: Vec<Lease> = sqlx::query_as(&format!(
+    let expired: Vec<Expired> = sqlx::query_as(&format!(
         concat!(
-            "select id, workflow_id, lease_token, assigned_to from items where state = ",
+            "select i.id, i.workflow_id, i.lease_token, i.assigned_to, w.slug, \
+             w.escalate_after_lease_expiries as lease_expiry_limit, \
+             (select count(*) from decisions d where d.item_id = i.id and d.kind = 'lease_expired') as expired_before \
+             from items i join workflows w on w.id = i.workflow_id where i.state = ",
             state_sql!(Claimed),
-            " and lease_expires_at <= $1 order by lease_expires_at limit 500{}"
+            " and i.lease_expires_at <= $1 order by i.lease_expires_at limit 500{}"
         ),
-        db.backend().skip_locked()
+        db.backend().skip_locked_of("i")
     ))
     .bind(now)
     .fetch_all(&mut *tx)
     .await?;
-    for lease in &expired {
-        end_lease(&mut tx, db.backend(), lease, None, Action::ExpireLease, now).await?;
+    let mut escalated = 0;
+    for found in &expired {
+        end_lease(&mut tx, db.backend(), &found.lease, None, Action::ExpireLease, now).await?;
+        let rules = crate::domain::escalation::Rules {
+            lease_expiry_limit: u32::try_from(found.lease_expiry_limit).unwrap_or(0),
+            ..crate::domain::escalation::Rules::default()
+        };
+        let times = u32::try_from(found.expired_before + 1).unwrap_or(u32::MAX);
+        // An item a lead assigned is a lead's already: it goes back to its assignee.
+        if found.lease.assigned_to.is_none() && rules.lease_expiries_escalate(times) {
+            escalate_by_system(&mut tx, db.backend(), &found.lease, &found.slug, Reason::LeaseExpiries, times, now)
+                .await?;
+            escalated += 1;
+        }
     }
     tx.commit().await?;
     if !expired.is_empty() {
-        tracing::info!(count = expired.len(), "expired review leases returned to their queues");
+        tracing::info!(count = expired.len(), escalated, "expired review leases returned to their queues");
     }
     Ok(expired.len())
+}
+
+/// Escalates a queued item on the system's behalf, recording the trigger as the escalate
+/// decision's reason code and queuing `item.escalated` for the endpoints that want it.
+async fn escalate_by_system(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    lease: &Lease,
+    slug: &str,
+    reason: Reason,
+    times: u32,
+    now: i64,
+) -> Result<(), AppError> {
+    let next = ItemState::Queued.apply(Action::Escalate, false).map_err(|e| AppError::internal(e.to_string()))?;
+    sqlx::query(concat!("update items set state = $1, updated_at = $2 where id = $3 and state = ", state_sql!(Queued)))
+        .bind(next.as_str())
+        .bind(now)
+        .bind(lease.item_id)
+        .execute(&mut *conn)
+        .await?;
+    let note = format!("Its lease ran out {times} times without a decision.");
+    let decision = NewDecision {
+        reason_code: Some(reason.as_str()),
+        note: Some(&note),
+        settles_at: Some(now),
+        ..NewDecision::system(lease.item_id, lease.workflow_id, Action::Escalate.as_str(), now)
+    };
+    decisions::insert(conn, backend, &decision).await?;
+    let subscriptions = Subscriptions::load(conn, lease.workflow_id).await?;
+    if subscriptions.wants("item.escalated") {
+        let view = load_view(conn, slug, lease.item_id).await?.ok_or_else(|| AppError::internal("item vanished"))?;
+        outbox::enqueue(conn, &subscriptions, "item.escalated", &json!(view)).await?;
+    }
+    Ok(())
 }
 
 /// Runs [`expire_leases`] every `every` until the process ends.

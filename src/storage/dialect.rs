@@ -33,6 +33,15 @@ impl Backend {
         }
     }
 
+    /// [`Backend::skip_locked`] for the rows of one table of a join (PostgreSQL locks every
+    /// joined table's rows otherwise).
+    pub fn skip_locked_of(self, table: &str) -> String {
+        match self {
+            Backend::Postgres => format!(" for update of {table} skip locked"),
+            Backend::Sqlite => String::new(),
+        }
+    }
+
     /// `row` (with `?` for each parameter) repeated `rows` times, for a multi-row insert:
     /// numbered `$1`, `$2`, … on PostgreSQL, left as `?` on SQLite. (For a named or numbered
     /// parameter sqlx asks SQLite its name, which SQLite finds by a linear scan: binding

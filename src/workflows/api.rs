@@ -50,6 +50,8 @@ pub async fn save_workflow(
     lease_minutes: String,
     paused: Option<String>,
     reason: String,
+    escalate_after_lease_expiries: Option<String>,
+    escalate_on_reasons: Option<String>,
 ) -> Result<WorkflowSummary, AppError> {
     use super::WorkflowForm;
     use super::server as workflows;
@@ -76,6 +78,9 @@ pub async fn save_workflow(
         escalation_sla_minutes,
         lease_minutes,
         paused: paused.is_some(),
+        // Absent (a client older than these rules): the defaults.
+        escalate_after_lease_expiries: escalate_after_lease_expiries.unwrap_or_else(|| "3".into()),
+        escalate_on_reasons: escalate_on_reasons.unwrap_or_default(),
     };
     let spec = super::form::spec_from_form(&form)?;
     let creating = mode == "create";

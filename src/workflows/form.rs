@@ -45,6 +45,8 @@ impl Workflow {
             escalation_sla_minutes: (s.escalation_sla_secs / 60).to_string(),
             lease_minutes: (s.lease_secs / 60).to_string(),
             paused: s.paused,
+            escalate_after_lease_expiries: s.escalate_after_lease_expiries.to_string(),
+            escalate_on_reasons: s.escalate_on_reasons.join(", "),
         }
     }
 }
@@ -98,5 +100,12 @@ pub fn spec_from_form(form: &WorkflowForm) -> Result<WorkflowSpec, AppError> {
         escalation_sla_secs: minutes("escalation_sla_minutes", &form.escalation_sla_minutes)?,
         lease_secs: minutes("lease_minutes", &form.lease_minutes)?,
         paused: form.paused,
+        escalate_after_lease_expiries: form.escalate_after_lease_expiries.trim().parse::<u32>().map_err(|_| {
+            AppError::invalid(
+                "escalate_after_lease_expiries",
+                "escalate_after_lease_expiries: give a whole number (0 for never)",
+            )
+        })?,
+        escalate_on_reasons: list_of(&form.escalate_on_reasons),
     })
 }

@@ -59,12 +59,15 @@ struct WorkflowRow {
     paused: i64,
     breaker_open: i64,
     settings_version: i64,
+    escalate_after_lease_expiries: i64,
+    escalate_on_reasons: String,
 }
 
 const SELECT: &str = "select w.id, w.slug, w.name, w.description, u.email as owner_email, w.payload_schema, \
      w.prediction_schema, w.labels, w.reason_codes, w.auto_approve_at, w.escalate_below, w.audit_rate, \
      w.rollout_share, w.target_error_rate, w.review_sla_secs, w.escalation_sla_secs, w.lease_secs, w.paused, \
-     w.breaker_open, w.settings_version from workflows w left join users u on u.id = w.owner_id";
+     w.breaker_open, w.settings_version, w.escalate_after_lease_expiries, w.escalate_on_reasons \
+     from workflows w left join users u on u.id = w.owner_id";
 
 fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, AppError> {
     serde_json::from_str(text).map_err(AppError::internal)
@@ -96,6 +99,8 @@ async fn hydrate(conn: &mut AnyConnection, row: WorkflowRow) -> Result<Workflow,
         escalation_sla_secs: row.escalation_sla_secs,
         lease_secs: row.lease_secs,
         paused: row.paused != 0,
+        escalate_after_lease_expiries: u32::try_from(row.escalate_after_lease_expiries).map_err(AppError::internal)?,
+        escalate_on_reasons: parse_json(&row.escalate_on_reasons)?,
     };
     Ok(Workflow { id: row.id, spec, breaker_open: row.breaker_open != 0, settings_version: row.settings_version })
 }
@@ -271,16 +276,17 @@ async fn write_settings(
         None => {
             "insert into workflows (slug, name, description, owner_id, payload_schema, prediction_schema, labels, \
              reason_codes, auto_approve_at, escalate_below, audit_rate, rollout_share, target_error_rate, \
-             review_sla_secs, escalation_sla_secs, lease_secs, paused, settings_version, created_at, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) \
-             returning id"
+             review_sla_secs, escalation_sla_secs, lease_secs, paused, settings_version, created_at, updated_at, \
+             escalate_after_lease_expiries, escalate_on_reasons) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, \
+             $20, $21) returning id"
         }
         Some(_) => {
             "update workflows set slug = $1, name = $2, description = $3, owner_id = $4, payload_schema = $5, \
              prediction_schema = $6, labels = $7, reason_codes = $8, auto_approve_at = $9, escalate_below = $10, \
              audit_rate = $11, rollout_share = $12, target_error_rate = $13, review_sla_secs = $14, \
-             escalation_sla_secs = $15, lease_secs = $16, paused = $17, settings_version = $18, updated_at = $19 \
-             where id = $20 returning id"
+             escalation_sla_secs = $15, lease_secs = $16, paused = $17, settings_version = $18, updated_at = $19, \
+             escalate_after_lease_expiries = $20, escalate_on_reasons = $21 where id = $22 returning id"
         }
     };
     let query = sqlx::query_as(sql)
@@ -302,7 +308,9 @@ async fn write_settings(
         .bind(spec.lease_secs)
         .bind(i64::from(spec.paused))
         .bind(version)
-        .bind(now);
+        .bind(now)
+        .bind(i64::from(spec.escalate_after_lease_expiries))
+        .bind(json!(spec.escalate_on_reasons).to_string());
     let query = match id {
         Some(id) => query.bind(id),
         None => query,
