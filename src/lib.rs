@@ -20,6 +20,7 @@ pub mod account;
 pub mod api_keys;
 pub mod api_reference;
 pub mod auth;
+pub mod escalations;
 pub mod items;
 pub mod review;
 pub mod users;

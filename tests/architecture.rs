@@ -35,8 +35,18 @@ enum Layer {
 
 /// The areas: each owns its types (`src/<area>.rs`), services, server functions and REST
 /// handlers.
-const AREAS: &[&str] =
-    &["account", "api_keys", "api_reference", "auth", "items", "review", "users", "webhooks", "workflows"];
+const AREAS: &[&str] = &[
+    "account",
+    "api_keys",
+    "api_reference",
+    "auth",
+    "escalations",
+    "items",
+    "review",
+    "users",
+    "webhooks",
+    "workflows",
+];
 
 /// The files of an area that face the web rather than being services.
 const WEB_FILES: &[&str] = &["api", "rest", "context"];

@@ -5,13 +5,11 @@
 use crate::domain::escalation::Reason;
 use crate::domain::item_state::{Action, ItemState, state_sql};
 use crate::error::AppError;
+use crate::escalations::server::{Escalating, escalate_by_system};
 use crate::items::decisions::{self, NewDecision};
-use crate::items::view::load_view;
 use crate::storage::clock::now_ms;
 use crate::storage::db::{Backend, Db};
 use crate::users::server::UserRecord;
-use crate::webhooks::outbox::{self, Subscriptions};
-use serde_json::json;
 use sqlx::AnyConnection;
 
 /// A new lease token: 128 random bits, hex.
@@ -172,9 +170,12 @@ pub async fn expire_leases(db: &Db, now: i64) -> Result<usize, AppError> {
         let times = u32::try_from(found.expired_before + 1).unwrap_or(u32::MAX);
         // An item a lead assigned is a lead's already: it goes back to its assignee.
         if found.lease.assigned_to.is_none() && rules.lease_expiries_escalate(times) {
-            escalate_by_system(&mut tx, db.backend(), &found.lease, &found.slug, Reason::LeaseExpiries, times, now)
-                .await?;
-            escalated += 1;
+            let item =
+                Escalating { item_id: found.lease.item_id, workflow_id: found.lease.workflow_id, slug: &found.slug };
+            let note = format!("Its lease ran out {times} times without a decision.");
+            if escalate_by_system(&mut tx, db.backend(), item, Reason::LeaseExpiries, &note, now).await? {
+                escalated += 1;
+            }
         }
     }
     tx.commit().await?;
@@ -182,40 +183,6 @@ pub async fn expire_leases(db: &Db, now: i64) -> Result<usize, AppError> {
         tracing::info!(count = expired.len(), escalated, "expired review leases returned to their queues");
     }
     Ok(expired.len())
-}
-
-/// Escalates a queued item on the system's behalf, recording the trigger as the escalate
-/// decision's reason code and queuing `item.escalated` for the endpoints that want it.
-async fn escalate_by_system(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    lease: &Lease,
-    slug: &str,
-    reason: Reason,
-    times: u32,
-    now: i64,
-) -> Result<(), AppError> {
-    let next = ItemState::Queued.apply(Action::Escalate, false).map_err(|e| AppError::internal(e.to_string()))?;
-    sqlx::query(concat!("update items set state = $1, updated_at = $2 where id = $3 and state = ", state_sql!(Queued)))
-        .bind(next.as_str())
-        .bind(now)
-        .bind(lease.item_id)
-        .execute(&mut *conn)
-        .await?;
-    let note = format!("Its lease ran out {times} times without a decision.");
-    let decision = NewDecision {
-        reason_code: Some(reason.as_str()),
-        note: Some(&note),
-        settles_at: Some(now),
-        ..NewDecision::system(lease.item_id, lease.workflow_id, Action::Escalate.as_str(), now)
-    };
-    decisions::insert(conn, backend, &decision).await?;
-    let subscriptions = Subscriptions::load(conn, lease.workflow_id).await?;
-    if subscriptions.wants("item.escalated") {
-        let view = load_view(conn, slug, lease.item_id).await?.ok_or_else(|| AppError::internal("item vanished"))?;
-        outbox::enqueue(conn, &subscriptions, "item.escalated", &json!(view)).await?;
-    }
-    Ok(())
 }
 
 /// Runs [`expire_leases`] every `every` until the process ends.

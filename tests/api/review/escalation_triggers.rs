@@ -12,6 +12,8 @@ on_both_backends!(
     an_item_whose_lease_runs_out_three_times_goes_to_a_lead,
     a_rejection_for_an_escalating_reason_goes_to_a_lead,
     the_rules_are_settings_checked_and_versioned,
+    items_waiting_past_the_review_sla_are_escalated_as_of_when_they_were_due,
+    two_sweepers_at_once_escalate_each_item_once,
 );
 
 /// A webhook endpoint of the workflow that wants `item.escalated` (never called here: the
@@ -139,4 +141,54 @@ async fn the_rules_are_settings_checked_and_versioned(backend: Backend) {
         panic!("a reason that is not a reason code was accepted")
     };
     assert_eq!(refused.field(), Some("escalate_on_reasons"));
+}
+
+async fn items_waiting_past_the_review_sla_are_escalated_as_of_when_they_were_due(backend: Backend) {
+    use gatehouse::escalations::server::escalate_overdue_reviews;
+    let app = app_with(backend, |s| s.webhook_poll_ms = 3_600_000).await;
+    let a = person(&app, "a@example.com", Role::Reviewer).await;
+    let created = reviewed(&[&a]).with("review_sla_secs", serde_json::json!(3600)).create(&app).await;
+    listen_for_escalations(&app, created.id).await;
+    let ids = ingest(&app, &created.key, "wait", 3).await;
+    let held = start(&app, &a).await.expect("one item in a reviewer's hands");
+    let hour = 3_600_000;
+    assert_eq!(escalate_overdue_reviews(&app.db, now_ms() + hour / 2).await.unwrap(), 0, "not due yet");
+
+    // The server was down for a day: the sweep that wakes dates each escalation when it was due.
+    assert_eq!(escalate_overdue_reviews(&app.db, now_ms() + 24 * hour).await.unwrap(), 2);
+    for id in &ids {
+        let (state, _) = item_state(&app, *id).await;
+        if *id == held {
+            assert_eq!(state, "claimed", "an item in a reviewer's hands is not waiting");
+            continue;
+        }
+        assert_eq!(state, "escalated");
+        let (created_at, escalated_at, reason): (i64, i64, Option<String>) = sqlx::query_as(
+            "select i.created_at, d.created_at, d.reason_code from items i \
+             join decisions d on d.item_id = i.id and d.kind = 'escalate' where i.id = $1",
+        )
+        .bind(id)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(escalated_at, created_at + hour, "recorded when the SLA ran out");
+        assert_eq!(reason.as_deref(), Some("review_sla"));
+    }
+    assert_eq!(escalated_events(&app).await, 2);
+    assert_eq!(escalate_overdue_reviews(&app.db, now_ms() + 48 * hour).await.unwrap(), 0, "each once");
+}
+
+async fn two_sweepers_at_once_escalate_each_item_once(backend: Backend) {
+    use gatehouse::escalations::server::escalate_overdue_reviews;
+    let app = app_with(backend, |_| {}).await;
+    let other = app.another_instance().await;
+    let a = person(&app, "a@example.com", Role::Reviewer).await;
+    let created = reviewed(&[&a]).with("review_sla_secs", serde_json::json!(60)).create(&app).await;
+    ingest(&app, &created.key, "race", 120).await;
+    let later = now_ms() + 3_600_000;
+    let (here, there) =
+        tokio::join!(escalate_overdue_reviews(&app.db, later), escalate_overdue_reviews(&other.db, later));
+    assert_eq!(here.unwrap() + there.unwrap(), 120);
+    assert_eq!(count(&app, "select count(*) from decisions where kind = 'escalate'").await, 120, "no item twice");
+    assert_eq!(count(&app, "select count(*) from items where state = 'escalated'").await, 120);
 }
