@@ -1,7 +1,9 @@
-//! Escalating on the system's behalf: the one way an item is escalated without a person, and the
-//! sweeper that escalates items waiting past their workflow's review SLA.
+//! Escalating on the system's behalf (the one way an item is escalated without a person), the
+//! sweeper that escalates items waiting past their workflow's review SLA, and the bookkeeping of
+//! escalations: one open escalation an escalated item, its level (leads, then admins) and since
+//! when, flagged when overdue at the top, closed once the item is decided.
 
-use crate::domain::escalation::Reason;
+use crate::domain::escalation::{Due, Level, Reason, Rules};
 use crate::domain::item_state::{Action, ItemState, state_sql};
 use crate::error::AppError;
 use crate::items::decisions::{self, NewDecision};
@@ -109,8 +111,9 @@ pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppErr
     Ok(escalated)
 }
 
-/// Runs [`escalate_overdue_reviews`] every `every` until the process ends.
-pub async fn sweep_overdue_reviews(db: Db, every: std::time::Duration) {
+/// The escalation sweeper: every `every` until the process ends, [`escalate_overdue_reviews`]
+/// and then [`keep_escalations`].
+pub async fn sweep(db: Db, every: std::time::Duration) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -118,5 +121,155 @@ pub async fn sweep_overdue_reviews(db: Db, every: std::time::Duration) {
         if let Err(error) = escalate_overdue_reviews(&db, now_ms()).await {
             tracing::warn!(%error, "review SLA sweep failed; retrying");
         }
+        match keep_escalations(&db, now_ms()).await {
+            Ok(kept) if kept != Kept::default() => tracing::info!(?kept, "escalations kept"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "escalation sweep failed; retrying"),
+        }
     }
+}
+
+/// What one pass of [`keep_escalations`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    pub opened: usize,
+    pub resolved: usize,
+    pub climbed: usize,
+    pub flagged: usize,
+}
+
+/// An escalated item without an open escalation, and its last `escalate` decision, if any.
+#[derive(sqlx::FromRow)]
+struct Unopened {
+    id: i64,
+    created_at: i64,
+    actor_id: Option<i64>,
+    reason_code: Option<String>,
+    escalated_at: Option<i64>,
+}
+
+impl Unopened {
+    /// The trigger, read from the item's history: no escalate decision means it arrived
+    /// escalated (low confidence); the system's names its trigger; a person's with a reason code
+    /// is a rejection that escalates, without one a reviewer's escalation.
+    fn reason(&self) -> Reason {
+        match (self.escalated_at, self.actor_id, self.reason_code.as_deref()) {
+            (None, ..) => Reason::LowConfidence,
+            (Some(_), None, code) => code.and_then(Reason::parse).unwrap_or(Reason::Reviewer),
+            (Some(_), Some(_), Some(_)) => Reason::RejectReason,
+            (Some(_), Some(_), None) => Reason::Reviewer,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Open {
+    id: i64,
+    level: i64,
+    level_since: i64,
+}
+
+/// Keeps the escalations in step with the items, workflow by workflow, as of `now`: opens one
+/// for each escalated item that has none (at level 1, since it was escalated), closes those
+/// whose item was decided or sent back to the queue, and climbs each open one whose escalation
+/// SLA ran out to the admins, dated when it fell due; one overdue at the top is flagged, dated
+/// likewise. After the server was down, one pass replays what fell due meanwhile. Safe on
+/// several instances at once: one open escalation an item (a unique index), climbs under SKIP
+/// LOCKED on PostgreSQL and in turns on SQLite.
+pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
+    let workflows: Vec<(i64, i64)> =
+        sqlx::query_as("select id, escalation_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
+    let mut kept = Kept::default();
+    for (workflow_id, sla_secs) in workflows {
+        let rules = Rules { escalation_sla_ms: sla_secs.saturating_mul(1000), ..Rules::default() };
+        let _turn = db.write_turn().await;
+        let mut tx = db.begin_write().await?;
+        kept.opened += open_escalations(&mut tx, workflow_id).await?;
+        let resolved = sqlx::query(concat!(
+            "update escalations set resolved_at = coalesce((select i.decided_at from items i \
+             where i.id = escalations.item_id), $2) \
+             where workflow_id = $1 and resolved_at is null and item_id in (select id from items \
+             where workflow_id = $1 and state not in (",
+            state_sql!(Escalated),
+            ", ",
+            state_sql!(Assigned),
+            ", ",
+            state_sql!(Claimed),
+            "))"
+        ))
+        .bind(workflow_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        kept.resolved += resolved.rows_affected() as usize;
+        let due: Vec<Open> = sqlx::query_as(&format!(
+            "select id, level, level_since from escalations where workflow_id = $1 and resolved_at is null \
+             and flagged_at is null and level_since <= $2 order by level_since limit 1000{}",
+            db.backend().skip_locked()
+        ))
+        .bind(workflow_id)
+        .bind(now.saturating_sub(rules.escalation_sla_ms))
+        .fetch_all(&mut *tx)
+        .await?;
+        for open in due {
+            let Some(start) = Level::from_number(open.level) else { continue };
+            let (mut level, mut since, mut flagged) = (start, open.level_since, None);
+            loop {
+                match rules.due_by(level, since, now) {
+                    Due::Climb { to, at } => (level, since) = (to, at),
+                    Due::Overdue { since: at } => {
+                        flagged = Some(at);
+                        break;
+                    }
+                    Due::Nothing { .. } => break,
+                }
+            }
+            sqlx::query(
+                "update escalations set level = $2, level_since = $3, flagged_at = $4 \
+                 where id = $1 and resolved_at is null",
+            )
+            .bind(open.id)
+            .bind(level.number())
+            .bind(since)
+            .bind(flagged)
+            .execute(&mut *tx)
+            .await?;
+            kept.climbed += usize::from(level != start);
+            kept.flagged += usize::from(flagged.is_some());
+        }
+        tx.commit().await?;
+    }
+    Ok(kept)
+}
+
+/// Opens an escalation for each escalated item of the workflow that has none.
+async fn open_escalations(conn: &mut AnyConnection, workflow_id: i64) -> Result<usize, AppError> {
+    let unopened: Vec<Unopened> = sqlx::query_as(concat!(
+        "select i.id, i.created_at, d.actor_id, d.reason_code, d.created_at as escalated_at from items i \
+         left join decisions d on d.id = (select max(e.id) from decisions e where e.item_id = i.id \
+         and e.kind = 'escalate') \
+         where i.workflow_id = $1 and i.state = ",
+        state_sql!(Escalated),
+        " and not exists (select 1 from escalations x where x.item_id = i.id and x.resolved_at is null) \
+         order by i.id limit 1000"
+    ))
+    .bind(workflow_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut opened = 0;
+    for item in &unopened {
+        let since = item.escalated_at.unwrap_or(item.created_at);
+        let inserted = sqlx::query(
+            "insert into escalations (item_id, workflow_id, reason, level, opened_at, level_since) \
+             values ($1, $2, $3, 1, $4, $4) on conflict (item_id) where resolved_at is null do nothing",
+        )
+        .bind(item.id)
+        .bind(workflow_id)
+        .bind(item.reason().as_str())
+        .bind(since)
+        .execute(&mut *conn)
+        .await?;
+        opened += inserted.rows_affected() as usize;
+    }
+    Ok(opened)
 }

@@ -1,0 +1,104 @@
+//! Escalation levels: each escalated item gets one open escalation (with its trigger), at the
+//! leads' level until the workflow's escalation SLA runs out, then at the admins', then flagged;
+//! each step dated when it fell due, however late the sweeper ran; closed once the item is
+//! decided.
+
+use super::*;
+use crate::on_both_backends;
+use gatehouse::escalations::server::{Kept, keep_escalations};
+use gatehouse::storage::clock::now_ms;
+
+on_both_backends!(
+    escalations_open_with_their_reason_climb_when_due_and_close_when_decided,
+    two_sweepers_at_once_open_and_climb_each_escalation_once,
+);
+
+const HOUR: i64 = 3_600_000;
+
+/// (reason, level, opened_at, level_since, flagged_at, resolved_at) of an item's escalations.
+type Row = (String, i64, i64, i64, Option<i64>, Option<i64>);
+
+async fn escalations_of(app: &TestApp, item_id: i64) -> Vec<Row> {
+    sqlx::query_as(
+        "select reason, level, opened_at, level_since, flagged_at, resolved_at from escalations \
+         where item_id = $1 order by id",
+    )
+    .bind(item_id)
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap()
+}
+
+async fn escalations_open_with_their_reason_climb_when_due_and_close_when_decided(backend: Backend) {
+    let app = app_with(backend, |s| s.lease_sweep_ms = 3_600_000).await;
+    let a = person(&app, "a@example.com", Role::Reviewer).await;
+    let lead = person(&app, "lead@example.com", Role::Lead).await;
+    let created = reviewed(&[&a, &lead]).with("escalation_sla_secs", serde_json::json!(3600)).create(&app).await;
+    let low: Value =
+        crate::fixtures::submit(&app, &created.key, SLUG, &invoice("low", 0.1)).await.json().await.unwrap();
+    assert_eq!(low["state"], "escalated", "arrives escalated: {low}");
+    let low = low["id"].as_i64().unwrap();
+    let asked = ingest(&app, &created.key, "ask", 1).await[0];
+    assert_eq!(start(&app, &a).await, Some(asked));
+    let lease = token(&app, &a, asked).await;
+    let form = [("item_id", asked.to_string()), ("lease_token", lease), ("note", "a stamp I cannot read".to_owned())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ok(&app, &a, "review/escalate", &form).await;
+
+    let now = now_ms();
+    let kept = keep_escalations(&app.db, now).await.unwrap();
+    assert_eq!(kept, Kept { opened: 2, ..Kept::default() });
+    let rows = escalations_of(&app, low).await;
+    let [(reason, level, opened, since, None, None)] = &rows[..] else { panic!("{rows:?}") };
+    assert_eq!((reason.as_str(), *level, since), ("low_confidence", 1, opened));
+    let rows = escalations_of(&app, asked).await;
+    let [(reason, 1, asked_at, _, None, None)] = &rows[..] else { panic!("{rows:?}") };
+    assert_eq!(reason, "reviewer");
+    let asked_at = *asked_at;
+    assert_eq!(keep_escalations(&app.db, now + HOUR / 2).await.unwrap(), Kept::default(), "nothing due yet");
+
+    // Three hours without anyone looking: each step is dated when it fell due.
+    let kept = keep_escalations(&app.db, asked_at + 3 * HOUR).await.unwrap();
+    assert_eq!(kept, Kept { climbed: 2, flagged: 2, ..Kept::default() });
+    let rows = escalations_of(&app, low).await;
+    let [(_, 2, opened, since, Some(flagged), None)] = &rows[..] else { panic!("{rows:?}") };
+    assert_eq!((*since, *flagged), (opened + HOUR, opened + 2 * HOUR));
+    assert_eq!(keep_escalations(&app.db, asked_at + 9 * HOUR).await.unwrap(), Kept::default(), "each step once");
+
+    // The lead hands the reviewer's escalation to the reviewer, who decides it: it closes.
+    ok(&app, &lead, "review/assign", &[("item_id", &asked.to_string()), ("assignee", "a@example.com")]).await;
+    ok(&app, &a, "review/claim-assigned", &[("item_id", &asked.to_string())]).await;
+    let lease = token(&app, &a, asked).await;
+    let (status, body) = approve(&app, &a, asked, &lease).await;
+    assert_eq!(status, 200, "{body}");
+    let kept = keep_escalations(&app.db, now_ms()).await.unwrap();
+    assert_eq!(kept.resolved, 1);
+    let (decided_at,): (Option<i64>,) = sqlx::query_as("select decided_at from items where id = $1")
+        .bind(asked)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    let rows = escalations_of(&app, asked).await;
+    let [(_, _, _, _, _, Some(resolved))] = &rows[..] else { panic!("{rows:?}") };
+    assert_eq!(Some(*resolved), decided_at, "closed as of the decision");
+    assert_eq!(escalations_of(&app, low).await[0].5, None, "the other stays open");
+}
+
+async fn two_sweepers_at_once_open_and_climb_each_escalation_once(backend: Backend) {
+    let app = app_with(backend, |s| s.lease_sweep_ms = 3_600_000).await;
+    let other = app.another_instance().await;
+    let a = person(&app, "a@example.com", Role::Reviewer).await;
+    let created = reviewed(&[&a]).with("escalation_sla_secs", serde_json::json!(3600)).create(&app).await;
+    let items: Vec<Value> = (0..80).map(|i| invoice(&format!("low-{i}"), 0.1)).collect();
+    crate::fixtures::submit_all(&app, &created.key, SLUG, &items).await;
+    let later = now_ms() + 90 * 60_000;
+    let (here, there) = tokio::join!(keep_escalations(&app.db, later), keep_escalations(&other.db, later));
+    let (here, there) = (here.unwrap(), there.unwrap());
+    assert_eq!(here.opened + there.opened, 80, "{here:?} {there:?}");
+    assert_eq!(count(&app, "select count(*) from escalations").await, 80, "one escalation an item");
+    assert_eq!(
+        count(&app, "select count(*) from escalations where level = 2 and level_since = opened_at + 3600000").await,
+        80,
+        "each climbed once, dated when due"
+    );
+}
