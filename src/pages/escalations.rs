@@ -1,21 +1,180 @@
+//! `/escalations`: the leads' inbox. The open escalations of the workflows the caller is a member
+//! of (every workflow's, for an admin), soonest due first, filtered by the address's query (a
+//! plain GET form, so that a filtered view works without JavaScript and can be shared).
+
+use crate::components::format::age;
 use crate::components::layout::Protected;
+use crate::components::table::DataTable;
 use crate::domain::Role;
+use crate::domain::escalation::{Reason, Rules, Standing};
+use crate::escalations::api::load_inbox;
+use crate::escalations::{EscalationRow, Inbox};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn EscalationsPage() -> impl IntoView {
     view! {
         <Protected role=Role::Lead>
-            <Title text="Escalations" />
-            <div class="page-header">
-                <h1>"Escalations"</h1>
-                <p class="lead">"Items taken out of the queues for a lead to decide."</p>
-            </div>
-            <section class="empty-state">
-                <h2>"Nothing escalated"</h2>
-                <p>"Escalated items and SLA risks will be listed here."</p>
-            </section>
+            <EscalationsInbox />
         </Protected>
+    }
+}
+
+/// The filters of the address, in the order the form has them.
+const FILTERS: [&str; 4] = ["workflow", "reason", "level", "assignee"];
+
+#[component]
+fn EscalationsInbox() -> impl IntoView {
+    let query = use_query_map();
+    let params = move || {
+        query.with(|q| {
+            let get = |k: &str| q.get(k).filter(|v| !v.is_empty());
+            (FILTERS.map(get), get("cursor"))
+        })
+    };
+    let inbox = Resource::new(params, |([workflow, reason, level, assignee], cursor)| {
+        load_inbox(workflow, reason, level, assignee, cursor)
+    });
+    view! {
+        <div class="page-header">
+            <h1>"Escalations"</h1>
+            <p class="lead">"Items taken out of the queues for a lead to decide, soonest due first."</p>
+        </div>
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading escalations…"</p> }>
+            {move || Suspend::new(async move {
+                match inbox.await {
+                    Ok(inbox) => view! { <InboxView inbox filters=params().0 /> }.into_any(),
+                    Err(error) => view! {
+                        <Title text="Escalations" />
+                        <p class="alert error" role="alert">{error.to_string()}</p>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// A query value, escaped for an address.
+fn escape(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '_' | '.' | '@' | '~' => c.to_string(),
+            other => other.to_string().bytes().map(|b| format!("%{b:02X}")).collect(),
+        })
+        .collect()
+}
+
+#[component]
+fn InboxView(inbox: Inbox, filters: [Option<String>; 4]) -> impl IntoView {
+    let Inbox { rows, total, next_cursor, workflows, now_ms } = inbox;
+    let [workflow, reason, level, assignee] = filters.clone();
+    let filtered = filters.iter().any(Option::is_some);
+    let next_href = next_cursor.map(|cursor| {
+        let mut query: Vec<String> = FILTERS
+            .iter()
+            .zip(&filters)
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", escape(v))))
+            .collect();
+        query.push(format!("cursor={}", escape(&cursor)));
+        format!("/escalations?{}", query.join("&"))
+    });
+    let count = match (total, filtered) {
+        (1, false) => "1 open escalation".to_owned(),
+        (n, false) => format!("{n} open escalations"),
+        (1, true) => "1 open escalation matches these filters".to_owned(),
+        (n, true) => format!("{n} open escalations match these filters"),
+    };
+    let selected = |current: &Option<String>, value: &str| current.as_deref() == Some(value);
+    view! {
+        <Title text=format!("Escalations ({total})") />
+        <form method="get" action="/escalations" class="form-grid filters" aria-label="Filter escalations">
+            <div class="field">
+                <label for="filter-workflow">"Workflow"</label>
+                <select id="filter-workflow" name="workflow">
+                    <option value="">"All workflows"</option>
+                    {workflows.into_iter().map(|(slug, name)| {
+                        let on = selected(&workflow, &slug);
+                        view! { <option value=slug selected=on>{name}</option> }
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="filter-reason">"Reason"</label>
+                <select id="filter-reason" name="reason">
+                    <option value="">"All reasons"</option>
+                    {Reason::ALL.into_iter().map(|r| {
+                        let on = selected(&reason, r.as_str());
+                        view! { <option value=r.as_str() selected=on>{r.label()}</option> }
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="filter-level">"Level"</label>
+                <select id="filter-level" name="level">
+                    <option value="">"Both levels"</option>
+                    <option value="1" selected=selected(&level, "1")>"1: leads"</option>
+                    <option value="2" selected=selected(&level, "2")>"2: admins"</option>
+                </select>
+            </div>
+            <div class="field">
+                <label for="filter-assignee">"Assignee"</label>
+                <input id="filter-assignee" name="assignee" type="text" value=assignee.unwrap_or_default() aria-describedby="filter-assignee-hint" />
+                <p class="hint" id="filter-assignee-hint">"An email, or none for unassigned."</p>
+            </div>
+            <div class="form-actions">
+                <button type="submit" class="button">"Filter"</button>
+                {filtered.then(|| view! { <a href="/escalations">"Clear filters"</a> })}
+            </div>
+        </form>
+        <p role="status" class="status-line" data-count=total>{count}</p>
+        {if rows.is_empty() {
+            view! {
+                <section class="empty-state">
+                    <h2>"Nothing escalated"</h2>
+                    <p>{if filtered { "No open escalation matches these filters." } else { "Escalated items and their SLAs will be listed here." }}</p>
+                </section>
+            }.into_any()
+        } else {
+            view! {
+                <DataTable columns=&["Item", "Workflow", "Reason", "Level", "Waiting", "Time left", "Escalated by", "Assignee"]>
+                    {rows.into_iter().map(|row| view! { <InboxRow row now_ms /> }).collect_view()}
+                </DataTable>
+            }.into_any()
+        }}
+        {next_href.map(|href| view! { <p><a class="button" href=href>"Next page"</a></p> })}
+    }
+}
+
+#[component]
+fn InboxRow(row: EscalationRow, now_ms: i64) -> impl IntoView {
+    let rules = Rules { escalation_sla_ms: row.escalation_sla_ms, ..Rules::default() };
+    let standing = rules.standing(row.due_at_ms, now_ms);
+    let (class, label) = match standing {
+        Standing::OnTime { .. } => ("", standing.label()),
+        Standing::AtRisk { .. } => ("badge warn", standing.label()),
+        Standing::Overdue { .. } => ("badge danger", standing.label()),
+    };
+    let reason = Reason::parse(&row.reason).map_or(row.reason.clone(), |r| r.label().to_owned());
+    let level = if row.level >= 2 { "2: admins" } else { "1: leads" };
+    let by = match (&row.escalated_by, &row.note) {
+        (Some(who), Some(note)) => format!("{who}: {note}"),
+        (Some(who), None) => who.clone(),
+        (None, Some(note)) => format!("Gatehouse: {note}"),
+        (None, None) => "Gatehouse".to_owned(),
+    };
+    view! {
+        <tr data-item=row.item_id>
+            <th scope="row">{row.external_id}</th>
+            <td>{row.workflow}</td>
+            <td>{reason}</td>
+            <td>{level}{row.flagged_at_ms.map(|_| view! { " " <span class="badge danger">"Flagged"</span> })}</td>
+            <td>{age(now_ms - row.opened_at_ms)}</td>
+            <td><span class=class>{label}</span></td>
+            <td>{by}</td>
+            <td>{row.assignee.unwrap_or_else(|| "Nobody".to_owned())}</td>
+        </tr>
     }
 }

@@ -105,6 +105,9 @@ const TABLE: &[(&str, [u16; 6])] = &[
     // Leads of the workflow assign, and admins anywhere; only the assignee claims.
     ("review/assign", [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, OK]),
     ("review/claim-assigned", MEMBERS),
+    // Leads and admins; a lead outside the workflow sees an inbox without its escalations
+    // (`review::escalation_inbox` checks which rows each sees).
+    ("escalations/inbox", [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, OK, OK]),
     // Administration.
     ("users/list", ADMIN_ONLY),
     ("users/add", ADMIN_ONLY),
@@ -318,7 +321,8 @@ impl Fixture {
             | "review/queues"
             | "users/list"
             | "api-keys/list"
-            | "workflows/list" => {
+            | "workflows/list"
+            | "escalations/inbox" => {
                 vec![]
             }
             "auth/login" => match self.accounts.get(&caller) {

@@ -1,0 +1,83 @@
+// The leads' escalations inbox: low-confidence items arrive escalated and are listed with their
+// reason, level and time left; the filters narrow the list and live in the address.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  MODES, applyWorkflow, checkAccessibility, cli, createFirstAdmin, pathOf, reloadUntil, screenshot, setUpApp,
+  signInAs, signOut, visit,
+} from '../support/harness.mjs';
+
+const LEAD = { email: 'lena@example.com', password: 'lead-password-123' };
+const SLUG = 'invoices';
+
+const WORKFLOW = {
+  slug: SLUG,
+  name: 'Invoice extraction',
+  members: [LEAD.email],
+  auto_approve_at: 0.9,
+  escalate_below: 0.3,
+  audit_rate: 0,
+  escalation_sla_secs: 3600,
+};
+
+async function submitItems(app, apiKey, items) {
+  const response = await fetch(`${app.url}/api/v1/workflows/${SLUG}/items:batch`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ items }),
+  });
+  assert.ok(response.ok, await response.text());
+}
+
+const lowConfidence = (externalId) => ({
+  external_id: externalId,
+  payload: { invoice_number: externalId },
+  prediction: { label: 'invoice' },
+  confidence: 0.12,
+});
+
+for (const mode of MODES) {
+  describe(`escalations inbox (${mode.name})`, () => {
+    const app = setUpApp(mode);
+
+    test('a lead sees escalated items with their reason and time left, and filters them', async () => {
+      const { page } = app;
+      await createFirstAdmin(app);
+      await cli(app, ['user', 'add', LEAD.email, '--role', 'lead', '--name', 'Lena Lead'], {
+        GATEHOUSE_PASSWORD: LEAD.password,
+      });
+      const apiKey = await applyWorkflow(app, WORKFLOW);
+      await signOut(app);
+      await signInAs(app, LEAD);
+
+      await visit(app, '/escalations');
+      await page.getByRole('heading', { name: 'Nothing escalated' }).waitFor();
+      await screenshot(app, 'escalations-empty');
+      await checkAccessibility(app, 'the empty inbox');
+
+      await submitItems(app, apiKey, ['INV-101', 'INV-102', 'INV-103'].map(lowConfidence));
+      // The escalation sweeper opens an escalation for each within a second or so.
+      const rows = page.getByRole('table').getByRole('row');
+      await reloadUntil(app, '/escalations', page.getByText('3 open escalations'), 'three open escalations');
+      assert.equal(await rows.count(), 4, 'a header row and three escalations');
+      const first = rows.filter({ has: page.getByRole('rowheader', { name: 'INV-101', exact: true }) });
+      await first.getByRole('cell', { name: 'Low confidence', exact: true }).waitFor();
+      await first.getByRole('cell', { name: '1: leads', exact: true }).waitFor();
+      assert.match(await first.getByRole('cell', { name: /left$/ }).innerText(), /^\d+ min left$|^1 h left$/);
+      assert.match(await page.title(), /^Escalations \(3\)/);
+      await screenshot(app, 'escalations-full');
+      await checkAccessibility(app, 'the inbox with escalations');
+
+      // Filtering is a plain form: the filtered view has an address of its own.
+      await page.getByLabel('Level').selectOption('2');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.getByText('No open escalation matches these filters.').waitFor();
+      assert.equal(pathOf(page), '/escalations');
+      assert.match(page.url(), /[?&]level=2(&|$)/);
+      await screenshot(app, 'escalations-filtered');
+      await page.getByRole('link', { name: 'Clear filters' }).click();
+      await page.getByText('3 open escalations').waitFor();
+    });
+  });
+}
