@@ -78,6 +78,19 @@ pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppErr
     let mut escalated = 0;
     for (workflow_id, slug, sla_secs) in workflows {
         let cutoff = now.saturating_sub(sla_secs.saturating_mul(1000));
+        // A look first, outside any write transaction: most passes find nothing to do.
+        let any: Option<(i64,)> = sqlx::query_as(concat!(
+            "select id from items where workflow_id = $1 and state = ",
+            state_sql!(Queued),
+            " and created_at <= $2 limit 1"
+        ))
+        .bind(workflow_id)
+        .bind(cutoff)
+        .fetch_optional(db.pool())
+        .await?;
+        if any.is_none() {
+            continue;
+        }
         let _turn = db.write_turn().await;
         let mut tx = db.begin_write().await?;
         // The partial index on queued items by (workflow, creation) answers this.
@@ -182,14 +195,26 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
     let mut kept = Kept::default();
     for (workflow_id, sla_secs) in workflows {
         let rules = Rules { escalation_sla_ms: sla_secs.saturating_mul(1000), ..Rules::default() };
+        let cutoff = now.saturating_sub(rules.escalation_sla_ms);
+        // A look first, outside any write transaction: most passes find nothing to do.
+        let (work,): (i64,) =
+            sqlx::query_as(&format!("select ({UNOPENED_EXISTS}) + ({CLOSABLE_EXISTS}) + ({DUE_EXISTS})"))
+                .bind(workflow_id)
+                .bind(cutoff)
+                .fetch_one(db.pool())
+                .await?;
+        if work == 0 {
+            continue;
+        }
         let _turn = db.write_turn().await;
         let mut tx = db.begin_write().await?;
         kept.opened += open_escalations(&mut tx, workflow_id).await?;
+        // Only the open escalations are looked at (their partial index), each item by its key.
         let resolved = sqlx::query(concat!(
             "update escalations set resolved_at = coalesce((select i.decided_at from items i \
              where i.id = escalations.item_id), $2) \
-             where workflow_id = $1 and resolved_at is null and item_id in (select id from items \
-             where workflow_id = $1 and state not in (",
+             where workflow_id = $1 and resolved_at is null and exists (select 1 from items i \
+             where i.id = escalations.item_id and i.state not in (",
             state_sql!(Escalated),
             ", ",
             state_sql!(Assigned),
@@ -208,7 +233,7 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
             db.backend().skip_locked()
         ))
         .bind(workflow_id)
-        .bind(now.saturating_sub(rules.escalation_sla_ms))
+        .bind(cutoff)
         .fetch_all(&mut *tx)
         .await?;
         for open in due {
@@ -241,6 +266,29 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
     }
     Ok(kept)
 }
+
+/// Whether workflow `$1` has an escalated item without an open escalation (0 or 1).
+const UNOPENED_EXISTS: &str = concat!(
+    "select count(*) from (select 1 from items i where i.workflow_id = $1 and i.state = ",
+    state_sql!(Escalated),
+    " and not exists (select 1 from escalations x where x.item_id = i.id and x.resolved_at is null) limit 1) u"
+);
+
+/// Whether workflow `$1` has an open escalation whose item was decided or sent back (0 or 1).
+const CLOSABLE_EXISTS: &str = concat!(
+    "select count(*) from (select 1 from escalations e join items i on i.id = e.item_id \
+     where e.workflow_id = $1 and e.resolved_at is null and i.state not in (",
+    state_sql!(Escalated),
+    ", ",
+    state_sql!(Assigned),
+    ", ",
+    state_sql!(Claimed),
+    ") limit 1) c"
+);
+
+/// Whether workflow `$1` has an open escalation due to climb or be flagged by `$2` (0 or 1).
+const DUE_EXISTS: &str = "select count(*) from (select 1 from escalations where workflow_id = $1 \
+     and resolved_at is null and flagged_at is null and level_since <= $2 limit 1) d";
 
 /// Opens an escalation for each escalated item of the workflow that has none.
 async fn open_escalations(conn: &mut AnyConnection, workflow_id: i64) -> Result<usize, AppError> {
