@@ -94,3 +94,53 @@ pub async fn check_credentials(
     tracing::info!(user_id = user.id, "signed in");
     Ok(user)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::throttle::ThrottlePolicy;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+    /// The longest value any span field was given.
+    #[derive(Clone, Default)]
+    struct Longest(Arc<AtomicUsize>);
+
+    impl Visit for Longest {
+        fn record_debug(&mut self, _: &Field, value: &dyn std::fmt::Debug) {
+            self.0.fetch_max(format!("{value:?}").len(), Ordering::Relaxed);
+        }
+    }
+
+    impl<S: tracing::Subscriber> Layer<S> for Longest {
+        fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, _: &tracing::span::Id, _: Context<'_, S>) {
+            attrs.record(&mut self.clone());
+        }
+
+        fn on_record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>, _: Context<'_, S>) {
+            values.record(&mut self.clone());
+        }
+    }
+
+    /// A megabyte typed into the email field is refused before it reaches the logs.
+    #[tokio::test]
+    async fn an_overlong_email_never_reaches_a_span() {
+        let longest = Longest::default();
+        let _logging = tracing::subscriber::set_default(tracing_subscriber::registry().with(longest.clone()));
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let path = std::env::temp_dir().join(format!("gatehouse-sign-in-span-{nanos}.db"));
+        let db = Db::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+        let policy = SignInPolicy { account: ThrottlePolicy::ACCOUNT, client: ThrottlePolicy::CLIENT };
+        let huge = format!("{}@example.com", "x".repeat(1 << 20));
+        let refused = check_credentials(&db, policy, None, &huge, "whatever".into()).await;
+        assert_eq!(refused.unwrap_err().field(), Some("email"));
+        assert!(
+            longest.0.load(Ordering::Relaxed) < 300,
+            "a span field took {} bytes",
+            longest.0.load(Ordering::Relaxed)
+        );
+        let _ = std::fs::remove_file(path);
+    }
+}
