@@ -49,5 +49,7 @@ pub struct Inbox {
     pub next_cursor: Option<String>,
     /// (slug, name) of each workflow whose escalations the caller sees.
     pub workflows: Vec<(String, String)>,
+    /// (slug, email) of each enabled member of those workflows, whom an item can be assigned to.
+    pub members: Vec<(String, String)>,
     pub now_ms: i64,
 }

@@ -4,17 +4,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  MODES, applyWorkflow, checkAccessibility, cli, createFirstAdmin, pathOf, reloadUntil, screenshot, setUpApp,
-  signInAs, signOut, visit,
+  MODES, applyWorkflow, checkAccessibility, cli, createFirstAdmin, pathOf, reloadUntil, screenshot, serverError,
+  setUpApp, signInAs, signOut, submit, visit,
 } from '../support/harness.mjs';
 
 const LEAD = { email: 'lena@example.com', password: 'lead-password-123' };
+const REVIEWER = { email: 'rita@example.com', password: 'reviewer-password-1' };
 const SLUG = 'invoices';
 
 const WORKFLOW = {
   slug: SLUG,
   name: 'Invoice extraction',
-  members: [LEAD.email],
+  members: [LEAD.email, REVIEWER.email],
   auto_approve_at: 0.9,
   escalate_below: 0.3,
   audit_rate: 0,
@@ -47,6 +48,9 @@ for (const mode of MODES) {
       await cli(app, ['user', 'add', LEAD.email, '--role', 'lead', '--name', 'Lena Lead'], {
         GATEHOUSE_PASSWORD: LEAD.password,
       });
+      await cli(app, ['user', 'add', REVIEWER.email, '--role', 'reviewer', '--name', 'Rita Reviewer'], {
+        GATEHOUSE_PASSWORD: REVIEWER.password,
+      });
       const apiKey = await applyWorkflow(app, WORKFLOW);
       await signOut(app);
       await signInAs(app, LEAD);
@@ -68,6 +72,15 @@ for (const mode of MODES) {
       assert.match(await page.title(), /^Escalations \(3\)/);
       await screenshot(app, 'escalations-full');
       await checkAccessibility(app, 'the inbox with escalations');
+
+      // A lead hands one to a member of the workflow, from the inbox.
+      await page.getByLabel('Assign INV-101 to').selectOption(REVIEWER.email);
+      const assigned = await submit(app, 'review/assign', () =>
+        page.getByRole('button', { name: 'Assign INV-101' }).click(),
+      );
+      assert.equal(await serverError(assigned), null);
+      await first.getByRole('cell', { name: REVIEWER.email, exact: true }).waitFor();
+      assert.equal(pathOf(page), '/escalations');
 
       // Filtering is a plain form: the filtered view has an address of its own.
       await page.getByLabel('Level').selectOption('2');

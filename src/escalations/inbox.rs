@@ -107,6 +107,16 @@ pub async fn list(db: &Db, user: &UserRecord, filter: &Filter) -> Result<Inbox, 
     .bind(user.id)
     .fetch_all(db.pool())
     .await?;
+    let members: Vec<(String, String)> = sqlx::query_as(
+        "select w.slug, u.email from workflow_members m join users u on u.id = m.user_id \
+         join workflows w on w.id = m.workflow_id where u.disabled_at is null and ($1 = 1 \
+         or exists (select 1 from workflow_members me where me.workflow_id = w.id and me.user_id = $2)) \
+         order by w.slug, u.email",
+    )
+    .bind(admin)
+    .bind(user.id)
+    .fetch_all(db.pool())
+    .await?;
     let (total,): (i64,) = sqlx::query_as(&format!("select count(*) {FROM} {WHERE}"))
         .bind(admin)
         .bind(user.id)
@@ -159,7 +169,7 @@ pub async fn list(db: &Db, user: &UserRecord, filter: &Filter) -> Result<Inbox, 
             assignee: r.assignee,
         })
         .collect();
-    Ok(Inbox { rows, total, next_cursor, workflows, now_ms: now_ms() })
+    Ok(Inbox { rows, total, next_cursor, workflows, members, now_ms: now_ms() })
 }
 
 #[cfg(test)]

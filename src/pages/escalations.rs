@@ -2,6 +2,7 @@
 //! of (every workflow's, for an admin), soonest due first, filtered by the address's query (a
 //! plain GET form, so that a filtered view works without JavaScript and can be shared).
 
+use crate::components::form::{ErrorAlert, action_error};
 use crate::components::format::age;
 use crate::components::layout::Protected;
 use crate::components::table::DataTable;
@@ -9,6 +10,7 @@ use crate::domain::Role;
 use crate::domain::escalation::{Reason, Rules, Standing};
 use crate::escalations::api::load_inbox;
 use crate::escalations::{EscalationRow, Inbox};
+use crate::review::api::Assign;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -34,18 +36,22 @@ fn EscalationsInbox() -> impl IntoView {
             (FILTERS.map(get), get("cursor"))
         })
     };
-    let inbox = Resource::new(params, |([workflow, reason, level, assignee], cursor)| {
-        load_inbox(workflow, reason, level, assignee, cursor)
-    });
+    let assign = ServerAction::<Assign>::new();
+    let assign_error = action_error(assign);
+    let inbox = Resource::new(
+        move || (params(), assign.version().get()),
+        |(([workflow, reason, level, assignee], cursor), _)| load_inbox(workflow, reason, level, assignee, cursor),
+    );
     view! {
         <div class="page-header">
             <h1>"Escalations"</h1>
             <p class="lead">"Items taken out of the queues for a lead to decide, soonest due first."</p>
         </div>
+        <ErrorAlert error=assign_error id="assign-error" />
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading escalations…"</p> }>
             {move || Suspend::new(async move {
                 match inbox.await {
-                    Ok(inbox) => view! { <InboxView inbox filters=params().0 /> }.into_any(),
+                    Ok(inbox) => view! { <InboxView inbox filters=params().0 assign /> }.into_any(),
                     Err(error) => view! {
                         <Title text="Escalations" />
                         <p class="alert error" role="alert">{error.to_string()}</p>
@@ -68,8 +74,8 @@ fn escape(value: &str) -> String {
 }
 
 #[component]
-fn InboxView(inbox: Inbox, filters: [Option<String>; 4]) -> impl IntoView {
-    let Inbox { rows, total, next_cursor, workflows, now_ms } = inbox;
+fn InboxView(inbox: Inbox, filters: [Option<String>; 4], assign: ServerAction<Assign>) -> impl IntoView {
+    let Inbox { rows, total, next_cursor, workflows, members, now_ms } = inbox;
     let [workflow, reason, level, assignee] = filters.clone();
     let filtered = filters.iter().any(Option::is_some);
     let next_href = next_cursor.map(|cursor| {
@@ -139,8 +145,12 @@ fn InboxView(inbox: Inbox, filters: [Option<String>; 4]) -> impl IntoView {
             }.into_any()
         } else {
             view! {
-                <DataTable columns=&["Item", "Workflow", "Reason", "Level", "Waiting", "Time left", "Escalated by", "Assignee"]>
-                    {rows.into_iter().map(|row| view! { <InboxRow row now_ms /> }).collect_view()}
+                <DataTable columns=&["Item", "Workflow", "Reason", "Level", "Waiting", "Time left", "Escalated by", "Assignee", ""]>
+                    {rows.into_iter().map(|row| {
+                        let candidates: Vec<String> =
+                            members.iter().filter(|(slug, _)| *slug == row.slug).map(|(_, email)| email.clone()).collect();
+                        view! { <InboxRow row now_ms candidates assign /> }
+                    }).collect_view()}
                 </DataTable>
             }.into_any()
         }}
@@ -149,7 +159,7 @@ fn InboxView(inbox: Inbox, filters: [Option<String>; 4]) -> impl IntoView {
 }
 
 #[component]
-fn InboxRow(row: EscalationRow, now_ms: i64) -> impl IntoView {
+fn InboxRow(row: EscalationRow, now_ms: i64, candidates: Vec<String>, assign: ServerAction<Assign>) -> impl IntoView {
     let rules = Rules { escalation_sla_ms: row.escalation_sla_ms, ..Rules::default() };
     let standing = rules.standing(row.due_at_ms, now_ms);
     let (class, label) = match standing {
@@ -159,6 +169,9 @@ fn InboxRow(row: EscalationRow, now_ms: i64) -> impl IntoView {
     };
     let reason = Reason::parse(&row.reason).map_or(row.reason.clone(), |r| r.label().to_owned());
     let level = if row.level >= 2 { "2: admins" } else { "1: leads" };
+    let select_id = format!("assign-{}", row.item_id);
+    let (assign_label, button_label) =
+        (format!("Assign {} to", row.external_id), format!("Assign {}", row.external_id));
     let by = match (&row.escalated_by, &row.note) {
         (Some(who), Some(note)) => format!("{who}: {note}"),
         (Some(who), None) => who.clone(),
@@ -167,14 +180,27 @@ fn InboxRow(row: EscalationRow, now_ms: i64) -> impl IntoView {
     };
     view! {
         <tr data-item=row.item_id>
-            <th scope="row">{row.external_id}</th>
+            <th scope="row" class="nowrap">{row.external_id}</th>
             <td>{row.workflow}</td>
             <td>{reason}</td>
             <td>{level}{row.flagged_at_ms.map(|_| view! { " " <span class="badge danger">"Flagged"</span> })}</td>
             <td>{age(now_ms - row.opened_at_ms)}</td>
-            <td><span class=class>{label}</span></td>
+            <td class="nowrap"><span class=class>{label}</span></td>
             <td>{by}</td>
-            <td>{row.assignee.unwrap_or_else(|| "Nobody".to_owned())}</td>
+            <td>{row.assignee.clone().unwrap_or_else(|| "Nobody".to_owned())}</td>
+            <td>
+                <ActionForm action=assign attr:class="inline-form assign-form">
+                    <input type="hidden" name="item_id" value=row.item_id />
+                    <label class="visually-hidden" for=select_id.clone()>{assign_label}</label>
+                    <select id=select_id name="assignee">
+                        {candidates.into_iter().map(|email| {
+                            let current = row.assignee.as_deref() == Some(email.as_str());
+                            view! { <option value=email.clone() selected=current>{email.clone()}</option> }
+                        }).collect_view()}
+                    </select>
+                    <button type="submit" class="button" aria-label=button_label>"Assign"</button>
+                </ActionForm>
+            </td>
         </tr>
     }
 }
