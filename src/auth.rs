@@ -24,6 +24,23 @@ pub struct SessionUser {
     pub must_change_password: bool,
 }
 
+/// The value of the cookie `name` in a `Cookie` header's text (or `document.cookie`): for the
+/// short-lived cookies this site sets beside the session's (a flashed secret, a form's error).
+pub fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+    cookies.split(';').find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
+/// [`cookie_value`] in a request's `Cookie` headers.
+#[cfg(feature = "ssr")]
+pub fn request_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|cookies| cookie_value(cookies, name))
+        .map(str::to_owned)
+}
+
 /// A secret shown once (a new API key or webhook secret) to an admin whose browser posted the
 /// form without JavaScript: carried to the next page in a short-lived cookie, never stored on
 /// the server (see `RequestCtx::flash_secret`).

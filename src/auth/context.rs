@@ -45,12 +45,7 @@ pub async fn with_flash_memo(
 /// The flashed secret a request's cookies carry, if any.
 fn flash_from_cookies(headers: &axum::http::HeaderMap) -> Option<super::FlashSecret> {
     use base64::Engine;
-    let encoded = headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(FLASH_COOKIE)?.strip_prefix('='))?;
+    let encoded = super::request_cookie(headers, FLASH_COOKIE)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded).ok()?;
     serde_json::from_slice(&bytes).ok()
 }

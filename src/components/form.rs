@@ -28,26 +28,19 @@ where
     })
 }
 
-/// The value of the cookie `name` in a `Cookie` header (or `document.cookie`).
-pub fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
-    cookies.split(';').find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
-}
-
 /// Whether the error text `raw` from the address is the one the server sent this browser.
 fn vouched_for(raw: &str) -> bool {
-    request_cookies().is_some_and(|cookies| cookie_value(&cookies, FORM_ERROR_COOKIE) == Some(raw))
+    form_error_cookie().as_deref() == Some(raw)
 }
 
 #[cfg(feature = "ssr")]
-fn request_cookies() -> Option<String> {
+fn form_error_cookie() -> Option<String> {
     let parts = use_context::<axum::http::request::Parts>()?;
-    let values: Vec<&str> =
-        parts.headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
-    Some(values.join("; "))
+    crate::auth::request_cookie(&parts.headers, FORM_ERROR_COOKIE)
 }
 
 #[cfg(all(not(feature = "ssr"), feature = "hydrate"))]
-fn request_cookies() -> Option<String> {
+fn form_error_cookie() -> Option<String> {
     use wasm_bindgen::prelude::*;
     #[wasm_bindgen]
     extern "C" {
@@ -57,11 +50,11 @@ fn request_cookies() -> Option<String> {
         #[wasm_bindgen(method, getter)]
         fn cookie(this: &Document) -> String;
     }
-    Some(DOCUMENT.with(Document::cookie))
+    DOCUMENT.with(|document| crate::auth::cookie_value(&document.cookie(), FORM_ERROR_COOKIE).map(str::to_owned))
 }
 
 #[cfg(all(not(feature = "ssr"), not(feature = "hydrate")))]
-fn request_cookies() -> Option<String> {
+fn form_error_cookie() -> Option<String> {
     None
 }
 

@@ -64,15 +64,45 @@ impl Filter {
     }
 }
 
+/// Whether the caller may see the workflow `$column` names: `$1` is 1 for an admin (every
+/// workflow), else `$2` (the caller) must be a member.
+macro_rules! visible {
+    ($column:literal) => {
+        concat!(
+            "($1 = 1 or exists (select 1 from workflow_members vm where vm.workflow_id = ",
+            $column,
+            " and vm.user_id = $2))"
+        )
+    };
+}
+
+/// Binds who is asking and the filters, `$1` to `$6` of [`WHERE`].
+fn bind_filter<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    admin: i64,
+    user: &UserRecord,
+    filter: &'q Filter,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(admin)
+        .bind(user.id)
+        .bind(filter.workflow.as_deref())
+        .bind(filter.reason.map(Reason::as_str))
+        .bind(filter.level)
+        .bind(filter.assignee.as_deref())
+}
+
 /// What the list and its count share: the escalation with its item, workflow and assignee,
 /// then who may see which workflow ($1 admin, $2 the caller) and the filters ($3 workflow,
 /// $4 reason, $5 level, $6 assignee).
 const FROM: &str = "from escalations e join items i on i.id = e.item_id \
      join workflows w on w.id = e.workflow_id left join users u on u.id = i.assigned_to";
-const WHERE: &str = "where e.resolved_at is null \
-     and ($1 = 1 or exists (select 1 from workflow_members m where m.workflow_id = e.workflow_id and m.user_id = $2)) \
-     and ($3 is null or w.slug = $3) and ($4 is null or e.reason = $4) and ($5 is null or e.level = $5) \
-     and ($6 is null or ($6 = 'none' and i.assigned_to is null) or u.email = $6)";
+const WHERE: &str = concat!(
+    "where e.resolved_at is null and ",
+    visible!("e.workflow_id"),
+    " and ($3 is null or w.slug = $3) and ($4 is null or e.reason = $4) and ($5 is null or e.level = $5) \
+     and ($6 is null or ($6 = 'none' and i.assigned_to is null) or u.email = $6)"
+);
 
 /// When an open escalation's current level runs out.
 const DUE: &str = "e.level_since + w.escalation_sla_secs * 1000";
@@ -99,36 +129,27 @@ struct Row {
 /// The page of `filter` that `user` (a lead or an admin) may see.
 pub async fn list(db: &Db, user: &UserRecord, filter: &Filter) -> Result<Inbox, AppError> {
     let admin = i64::from(user.role == Role::Admin);
-    let workflows: Vec<(String, String)> = sqlx::query_as(
-        "select w.slug, w.name from workflows w where $1 = 1 \
-         or exists (select 1 from workflow_members m where m.workflow_id = w.id and m.user_id = $2) order by w.name",
-    )
-    .bind(admin)
-    .bind(user.id)
-    .fetch_all(db.pool())
-    .await?;
-    let members: Vec<(String, String)> = sqlx::query_as(
+    let workflows: Vec<(String, String)> =
+        sqlx::query_as(concat!("select w.slug, w.name from workflows w where ", visible!("w.id"), " order by w.name"))
+            .bind(admin)
+            .bind(user.id)
+            .fetch_all(db.pool())
+            .await?;
+    let members: Vec<(String, String)> = sqlx::query_as(concat!(
         "select w.slug, u.email from workflow_members m join users u on u.id = m.user_id \
-         join workflows w on w.id = m.workflow_id where u.disabled_at is null and ($1 = 1 \
-         or exists (select 1 from workflow_members me where me.workflow_id = w.id and me.user_id = $2)) \
-         order by w.slug, u.email",
-    )
+         join workflows w on w.id = m.workflow_id where u.disabled_at is null and ",
+        visible!("w.id"),
+        " order by w.slug, u.email"
+    ))
     .bind(admin)
     .bind(user.id)
     .fetch_all(db.pool())
     .await?;
-    let (total,): (i64,) = sqlx::query_as(&format!("select count(*) {FROM} {WHERE}"))
-        .bind(admin)
-        .bind(user.id)
-        .bind(filter.workflow.as_deref())
-        .bind(filter.reason.map(Reason::as_str))
-        .bind(filter.level)
-        .bind(filter.assignee.as_deref())
-        .fetch_one(db.pool())
-        .await?;
+    let count = format!("select count(*) {FROM} {WHERE}");
+    let (total,): (i64,) = bind_filter(sqlx::query_as(&count), admin, user, filter).fetch_one(db.pool()).await?;
     let (after_due, after_id) = filter.after.map_or((None, None), |(due, id)| (Some(due), Some(id)));
     // The last escalate decision says who escalated and why (none for a low confidence).
-    let rows: Vec<Row> = sqlx::query_as(&format!(
+    let list = format!(
         "select e.id as escalation_id, i.id as item_id, i.external_id, w.slug, w.name as workflow, e.reason, e.level, \
          e.opened_at, {DUE} as due_at, w.escalation_sla_secs * 1000 as escalation_sla_ms, e.flagged_at, \
          d.actor_id, d.actor_label, d.note, u.email as assignee \
@@ -136,18 +157,13 @@ pub async fn list(db: &Db, user: &UserRecord, filter: &Filter) -> Result<Inbox, 
          (select max(x.id) from decisions x where x.item_id = e.item_id and x.kind = 'escalate') \
          {WHERE} and ($7 is null or {DUE} > $7 or ({DUE} = $7 and e.id > $8)) \
          order by due_at, e.id limit $9"
-    ))
-    .bind(admin)
-    .bind(user.id)
-    .bind(filter.workflow.as_deref())
-    .bind(filter.reason.map(Reason::as_str))
-    .bind(filter.level)
-    .bind(filter.assignee.as_deref())
-    .bind(after_due)
-    .bind(after_id)
-    .bind(PAGE + 1)
-    .fetch_all(db.pool())
-    .await?;
+    );
+    let rows: Vec<Row> = bind_filter(sqlx::query_as(&list), admin, user, filter)
+        .bind(after_due)
+        .bind(after_id)
+        .bind(PAGE + 1)
+        .fetch_all(db.pool())
+        .await?;
     let more = rows.len() as i64 > PAGE;
     let rows: Vec<Row> = rows.into_iter().take(PAGE as usize).collect();
     let next_cursor = more.then(|| rows.last().map(|r| format!("{}:{}", r.due_at, r.escalation_id))).flatten();

@@ -63,6 +63,10 @@ pub async fn escalate_by_system(
     Ok(true)
 }
 
+/// The queued items of workflow `$1` created by `$2` (the review SLA before now).
+const OVERDUE: &str =
+    concat!("from items where workflow_id = $1 and state = ", state_sql!(Queued), " and created_at <= $2");
+
 /// The most items one pass escalates per workflow; the next pass takes the rest.
 const BATCH: i64 = 500;
 
@@ -79,15 +83,11 @@ pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppErr
     for (workflow_id, slug, sla_secs) in workflows {
         let cutoff = now.saturating_sub(sla_secs.saturating_mul(1000));
         // A look first, outside any write transaction: most passes find nothing to do.
-        let any: Option<(i64,)> = sqlx::query_as(concat!(
-            "select id from items where workflow_id = $1 and state = ",
-            state_sql!(Queued),
-            " and created_at <= $2 limit 1"
-        ))
-        .bind(workflow_id)
-        .bind(cutoff)
-        .fetch_optional(db.pool())
-        .await?;
+        let any: Option<(i64,)> = sqlx::query_as(&format!("select id {OVERDUE} limit 1"))
+            .bind(workflow_id)
+            .bind(cutoff)
+            .fetch_optional(db.pool())
+            .await?;
         if any.is_none() {
             continue;
         }
@@ -95,11 +95,7 @@ pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppErr
         let mut tx = db.begin_write().await?;
         // The partial index on queued items by (workflow, creation) answers this.
         let due: Vec<(i64, i64)> = sqlx::query_as(&format!(
-            concat!(
-                "select id, created_at from items where workflow_id = $1 and state = ",
-                state_sql!(Queued),
-                " and created_at <= $2 order by created_at limit $3{}"
-            ),
+            "select id, created_at {OVERDUE} order by created_at limit $3{}",
             db.backend().skip_locked()
         ))
         .bind(workflow_id)
