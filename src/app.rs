@@ -5,6 +5,7 @@ use crate::pages::{
     account::AccountPage,
     api_keys::ApiKeysPage,
     api_reference::ApiReferencePage,
+    escalation::EscalationPage,
     escalations::EscalationsPage,
     home::HomePage,
     login::LoginPage,
@@ -86,6 +87,7 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/review/:slug") view=ReviewQueuePage ssr=SsrMode::Async />
                 <Route path=path!("/review/:slug/:item") view=ReviewPage ssr=SsrMode::Async />
                 <Route path=path!("/escalations") view=EscalationsPage ssr=SsrMode::Async />
+                <Route path=path!("/escalations/:item") view=EscalationPage ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/workflows") view=WorkflowsPage ssr=SsrMode::Async />

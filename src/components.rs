@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod browser_clock;
 pub mod correction_fields;
+pub mod decision_fields;
 pub mod form;
 pub mod format;
 pub mod item_display;

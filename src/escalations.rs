@@ -4,14 +4,24 @@
 //! area's decisions), a low confidence at ingest (routing), a lease that ran out as often as the
 //! workflow allows (the lease sweeper), and a wait past the review SLA ([`server`]'s sweeper),
 //! which also keeps each escalation's level. The rules themselves are pure:
-//! `crate::domain::escalation`.
+//! `crate::domain::escalation`. A lead assigns an escalated item (`crate::review::assign`),
+//! decides it or sends it back ([`resolve`]) from its page ([`detail`]); [`events`] are the
+//! escalation webhooks.
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod detail;
+#[cfg(feature = "ssr")]
+pub mod events;
+#[cfg(feature = "ssr")]
 pub mod inbox;
+#[cfg(feature = "ssr")]
+pub mod resolve;
 #[cfg(feature = "ssr")]
 pub mod server;
 
+use crate::domain::escalation::{Reason, Rules, Standing};
+use crate::review::ReviewItem;
 use serde::{Deserialize, Serialize};
 
 /// How many escalations one page of the inbox lists.
@@ -40,6 +50,41 @@ pub struct EscalationRow {
     pub assignee: Option<String>,
 }
 
+impl EscalationRow {
+    /// How it stands at `now_ms`: on time, at risk, or overdue, with the time left or past.
+    pub fn standing(&self, now_ms: i64) -> Standing {
+        Rules { escalation_sla_ms: self.escalation_sla_ms, ..Rules::default() }.standing(self.due_at_ms, now_ms)
+    }
+
+    /// The badge class of its standing (none when on time); the standing's label says it in words.
+    pub fn standing_class(&self, now_ms: i64) -> &'static str {
+        match self.standing(now_ms) {
+            Standing::OnTime { .. } => "",
+            Standing::AtRisk { .. } => "badge warn",
+            Standing::Overdue { .. } => "badge danger",
+        }
+    }
+
+    /// The trigger, in words.
+    pub fn reason_text(&self) -> String {
+        Reason::parse(&self.reason).map_or_else(|| self.reason.clone(), |r| r.label().to_owned())
+    }
+
+    pub fn level_text(&self) -> &'static str {
+        if self.level >= 2 { "2: admins" } else { "1: leads" }
+    }
+
+    /// Who escalated it and their note; the system's triggers are Gatehouse's.
+    pub fn escalated_by_text(&self) -> String {
+        match (&self.escalated_by, &self.note) {
+            (Some(who), Some(note)) => format!("{who}: {note}"),
+            (Some(who), None) => who.clone(),
+            (None, Some(note)) => format!("Gatehouse: {note}"),
+            (None, None) => "Gatehouse".to_owned(),
+        }
+    }
+}
+
 /// A filtered page of the inbox: its rows (soonest due first), how many match in all, the
 /// cursor of the next page, and the workflows the caller may filter by.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,4 +97,31 @@ pub struct Inbox {
     /// (slug, email) of each enabled member of those workflows, whom an item can be assigned to.
     pub members: Vec<(String, String)>,
     pub now_ms: i64,
+}
+
+/// An item a lead answers for, as its escalation page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationItem {
+    /// The item as the review page shows it (without a lease: nobody need hold it).
+    pub item: ReviewItem,
+    /// The item's state (`escalated`, `assigned`, `claimed` once its assignee took it, or how
+    /// it ended).
+    pub state: String,
+    /// Its open escalation; none once resolved (or in the second before the sweeper opens it).
+    pub open: Option<EscalationRow>,
+    pub assignee: Option<String>,
+    /// The enabled members of its workflow, whom it can be assigned to.
+    pub members: Vec<String>,
+}
+
+impl EscalationItem {
+    /// Whether a lead can still act on it: assign, decide, send back.
+    pub fn actionable(&self) -> bool {
+        matches!(self.state.as_str(), "escalated" | "assigned")
+    }
+}
+
+/// The page of one escalated item.
+pub fn escalation_href(item_id: i64) -> String {
+    format!("/escalations/{item_id}")
 }

@@ -57,6 +57,7 @@ pub fn kind_text(kind: &str) -> &'static str {
         "lease_expired" => "Lease expired",
         "assign" => "Assigned",
         "undo" => "Undone",
+        "send_back" => "Sent back to the queue",
         _ => "Recorded",
     }
 }

@@ -14,8 +14,15 @@ pub mod outbox;
 use serde::{Deserialize, Serialize};
 
 /// The events an endpoint can subscribe to.
-pub const EVENT_TYPES: &[&str] =
-    &["item.auto_approved", "item.approved", "item.rejected", "item.corrected", "item.escalated"];
+pub const EVENT_TYPES: &[&str] = &[
+    "item.auto_approved",
+    "item.approved",
+    "item.rejected",
+    "item.corrected",
+    "item.escalated",
+    "escalation.assigned",
+    "escalation.resolved",
+];
 
 /// The event "Send test event" sends to one endpoint (never retried, never dead-lettered).
 pub const TEST_EVENT: &str = "webhook.test";

@@ -1,7 +1,8 @@
 //! The life of an item (docs/DESIGN.md, Item life), as a pure state machine.
 //!
 //! `queued -> claimed -> decided`, `claimed -> queued` on release or lease expiry,
-//! `queued | claimed -> escalated -> assigned -> claimed -> decided`. The storage layer asks
+//! `queued | claimed -> escalated -> assigned -> claimed -> decided`; a lead decides an
+//! escalated or assigned item directly, or sends it back to the queue. The storage layer asks
 //! [`ItemState::apply`] before every change, so a refused transition changes nothing.
 
 use super::routing::Destination;
@@ -72,6 +73,8 @@ pub enum Action {
     Assign,
     /// The reviewer takes back their last decision within the undo window.
     Undo,
+    /// A lead sends an escalated (or assigned) item back to the normal queue.
+    SendBack,
 }
 
 /// Why a transition is refused, in words a reviewer understands.
@@ -153,6 +156,11 @@ impl ItemState {
             (S::Claimed, A::Correct) => S::Corrected,
             (S::Queued | S::Claimed, A::Escalate) => S::Escalated,
             (S::Queued | S::Escalated | S::Assigned, A::Assign) => S::Assigned,
+            // A lead decides an escalation directly, without a lease: nobody else holds it.
+            (S::Escalated | S::Assigned, A::Approve) => S::Approved,
+            (S::Escalated | S::Assigned, A::Reject) => S::Rejected,
+            (S::Escalated | S::Assigned, A::Correct) => S::Corrected,
+            (S::Escalated | S::Assigned, A::SendBack) => S::Queued,
             // Undo puts a human decision back in the hands of the reviewer who made it.
             (S::Approved | S::Rejected | S::Corrected | S::Escalated, A::Undo) => S::Claimed,
             (state, action) => return Err(Refused { state, action }),
@@ -168,7 +176,7 @@ impl fmt::Display for ItemState {
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Action::Claim,
         Action::Release,
         Action::ExpireLease,
@@ -178,6 +186,7 @@ impl Action {
         Action::Escalate,
         Action::Assign,
         Action::Undo,
+        Action::SendBack,
     ];
 
     pub fn parse(raw: &str) -> Option<Self> {
@@ -195,6 +204,7 @@ impl Action {
             Action::Escalate => "escalate",
             Action::Assign => "assign",
             Action::Undo => "undo",
+            Action::SendBack => "send_back",
         }
     }
 
@@ -209,6 +219,7 @@ impl Action {
             Action::Escalate => "escalated",
             Action::Assign => "assigned",
             Action::Undo => "undone",
+            Action::SendBack => "sent back to the queue",
         }
     }
 
@@ -240,7 +251,7 @@ mod tests {
     use Action as A;
     use ItemState as S;
 
-    const ACTIONS: [Action; 9] = Action::ALL;
+    const ACTIONS: [Action; 10] = Action::ALL;
 
     /// Every allowed transition, written out once more by hand: anything not listed is refused.
     fn expected(state: S, action: A, assigned: bool) -> Option<S> {
@@ -262,6 +273,14 @@ mod tests {
             (S::Rejected, A::Undo) => S::Claimed,
             (S::Corrected, A::Undo) => S::Claimed,
             (S::Escalated, A::Undo) => S::Claimed,
+            (S::Escalated, A::Approve) => S::Approved,
+            (S::Assigned, A::Approve) => S::Approved,
+            (S::Escalated, A::Reject) => S::Rejected,
+            (S::Assigned, A::Reject) => S::Rejected,
+            (S::Escalated, A::Correct) => S::Corrected,
+            (S::Assigned, A::Correct) => S::Corrected,
+            (S::Escalated, A::SendBack) => S::Queued,
+            (S::Assigned, A::SendBack) => S::Queued,
             _ => return None,
         })
     }
@@ -283,7 +302,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(allowed, 32, "16 allowed transitions, each with and without an assignee");
+        assert_eq!(allowed, 48, "24 allowed transitions, each with and without an assignee");
     }
 
     #[test]
@@ -306,6 +325,8 @@ mod tests {
     fn refusals_say_why_in_plain_words() {
         let e = S::Approved.apply(A::Reject, false).unwrap_err();
         assert_eq!(e.to_string(), "This item cannot be rejected because it has already been decided.");
+        let e = S::Approved.apply(A::SendBack, false).unwrap_err();
+        assert_eq!(e.to_string(), "This item cannot be sent back to the queue because it has already been decided.");
         let e = S::Queued.apply(A::Approve, false).unwrap_err();
         assert_eq!(e.to_string(), "This item cannot be approved because nobody holds it.");
     }

@@ -107,6 +107,16 @@ const WHERE: &str = concat!(
 /// When an open escalation's current level runs out.
 const DUE: &str = "e.level_since + w.escalation_sla_secs * 1000";
 
+/// What a [`Row`] reads, from [`FROM`] and [`BY_WHOM`].
+const COLUMNS: &str = "e.id as escalation_id, i.id as item_id, i.external_id, w.slug, w.name as workflow, e.reason, \
+     e.level, e.opened_at, e.level_since + w.escalation_sla_secs * 1000 as due_at, \
+     w.escalation_sla_secs * 1000 as escalation_sla_ms, e.flagged_at, d.actor_id, d.actor_label, d.note, \
+     u.email as assignee";
+
+/// The last escalate decision says who escalated and why (none for a low confidence).
+const BY_WHOM: &str = "left join decisions d on d.id = \
+     (select max(x.id) from decisions x where x.item_id = e.item_id and x.kind = 'escalate')";
+
 #[derive(sqlx::FromRow)]
 struct Row {
     escalation_id: i64,
@@ -148,14 +158,8 @@ pub async fn list(db: &Db, user: &UserRecord, filter: &Filter) -> Result<Inbox, 
     let count = format!("select count(*) {FROM} {WHERE}");
     let (total,): (i64,) = bind_filter(sqlx::query_as(&count), admin, user, filter).fetch_one(db.pool()).await?;
     let (after_due, after_id) = filter.after.map_or((None, None), |(due, id)| (Some(due), Some(id)));
-    // The last escalate decision says who escalated and why (none for a low confidence).
     let list = format!(
-        "select e.id as escalation_id, i.id as item_id, i.external_id, w.slug, w.name as workflow, e.reason, e.level, \
-         e.opened_at, {DUE} as due_at, w.escalation_sla_secs * 1000 as escalation_sla_ms, e.flagged_at, \
-         d.actor_id, d.actor_label, d.note, u.email as assignee \
-         {FROM} left join decisions d on d.id = \
-         (select max(x.id) from decisions x where x.item_id = e.item_id and x.kind = 'escalate') \
-         {WHERE} and ($7 is null or {DUE} > $7 or ({DUE} = $7 and e.id > $8)) \
+        "select {COLUMNS} {FROM} {BY_WHOM} {WHERE} and ($7 is null or {DUE} > $7 or ({DUE} = $7 and e.id > $8)) \
          order by due_at, e.id limit $9"
     );
     let rows: Vec<Row> = bind_filter(sqlx::query_as(&list), admin, user, filter)
@@ -167,9 +171,21 @@ pub async fn list(db: &Db, user: &UserRecord, filter: &Filter) -> Result<Inbox, 
     let more = rows.len() as i64 > PAGE;
     let rows: Vec<Row> = rows.into_iter().take(PAGE as usize).collect();
     let next_cursor = more.then(|| rows.last().map(|r| format!("{}:{}", r.due_at, r.escalation_id))).flatten();
-    let rows = rows
-        .into_iter()
-        .map(|r| EscalationRow {
+    let rows = rows.into_iter().map(Row::into_row).collect();
+    Ok(Inbox { rows, total, next_cursor, workflows, members, now_ms: now_ms() })
+}
+
+/// The open escalation of the item, if it has one; the caller has checked that they may see it.
+pub async fn open_escalation(db: &Db, item_id: i64) -> Result<Option<EscalationRow>, AppError> {
+    let one = format!("select {COLUMNS} {FROM} {BY_WHOM} where e.item_id = $1 and e.resolved_at is null");
+    let row: Option<Row> = sqlx::query_as(&one).bind(item_id).fetch_optional(db.pool()).await?;
+    Ok(row.map(Row::into_row))
+}
+
+impl Row {
+    fn into_row(self) -> EscalationRow {
+        let r = self;
+        EscalationRow {
             item_id: r.item_id,
             external_id: r.external_id,
             slug: r.slug,
@@ -183,9 +199,8 @@ pub async fn list(db: &Db, user: &UserRecord, filter: &Filter) -> Result<Inbox, 
             escalated_by: r.actor_id.and(r.actor_label),
             note: r.note,
             assignee: r.assignee,
-        })
-        .collect();
-    Ok(Inbox { rows, total, next_cursor, workflows, members, now_ms: now_ms() })
+        }
+    }
 }
 
 #[cfg(test)]

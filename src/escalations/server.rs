@@ -3,7 +3,8 @@
 //! escalations: one open escalation an escalated item, its level (leads, then admins) and since
 //! when, flagged when overdue at the top, closed once the item is decided.
 
-use crate::domain::escalation::{Due, Level, Reason, Rules};
+use super::events::{self, About};
+use crate::domain::escalation::{Due, Level, Reason, Rules, duration_words};
 use crate::domain::item_state::{Action, ItemState, state_sql};
 use crate::error::AppError;
 use crate::items::decisions::{self, NewDecision};
@@ -63,9 +64,13 @@ pub async fn escalate_by_system(
     Ok(true)
 }
 
-/// The queued items of workflow `$1` created by `$2` (the review SLA before now).
-const OVERDUE: &str =
-    concat!("from items where workflow_id = $1 and state = ", state_sql!(Queued), " and created_at <= $2");
+/// The queued items of workflow `$1` created by `$2` (the review SLA before now) that were never
+/// escalated: one a lead sent back to the queue is not escalated again for the same wait.
+const OVERDUE: &str = concat!(
+    "from items where workflow_id = $1 and state = ",
+    state_sql!(Queued),
+    " and created_at <= $2 and not exists (select 1 from escalations x where x.item_id = items.id)"
+);
 
 /// The most items one pass escalates per workflow; the next pass takes the rest.
 const BATCH: i64 = 500;
@@ -103,8 +108,7 @@ pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppErr
         .bind(BATCH)
         .fetch_all(&mut *tx)
         .await?;
-        let note =
-            format!("It waited past the review SLA of {}.", crate::domain::escalation::duration_words(sla_secs * 1000));
+        let note = format!("It waited past the review SLA of {}.", duration_words(sla_secs * 1000));
         for (item_id, created_at) in due {
             let item = Escalating { item_id, workflow_id, slug: &slug };
             let at = created_at.saturating_add(sla_secs.saturating_mul(1000));
@@ -174,6 +178,7 @@ impl Unopened {
 #[derive(sqlx::FromRow)]
 struct Open {
     id: i64,
+    item_id: i64,
     level: i64,
     level_since: i64,
 }
@@ -186,10 +191,10 @@ struct Open {
 /// several instances at once: one open escalation an item (a unique index), climbs under SKIP
 /// LOCKED on PostgreSQL and in turns on SQLite.
 pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
-    let workflows: Vec<(i64, i64)> =
-        sqlx::query_as("select id, escalation_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
+    let workflows: Vec<(i64, String, i64)> =
+        sqlx::query_as("select id, slug, escalation_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
     let mut kept = Kept::default();
-    for (workflow_id, sla_secs) in workflows {
+    for (workflow_id, slug, sla_secs) in workflows {
         let rules = Rules { escalation_sla_ms: sla_secs.saturating_mul(1000), ..Rules::default() };
         let cutoff = now.saturating_sub(rules.escalation_sla_ms);
         // A look first, outside any write transaction: most passes find nothing to do.
@@ -205,26 +210,10 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
         let _turn = db.write_turn().await;
         let mut tx = db.begin_write().await?;
         kept.opened += open_escalations(&mut tx, workflow_id).await?;
-        // Only the open escalations are looked at (their partial index), each item by its key.
-        let resolved = sqlx::query(concat!(
-            "update escalations set resolved_at = coalesce((select i.decided_at from items i \
-             where i.id = escalations.item_id), $2) \
-             where workflow_id = $1 and resolved_at is null and exists (select 1 from items i \
-             where i.id = escalations.item_id and i.state not in (",
-            state_sql!(Escalated),
-            ", ",
-            state_sql!(Assigned),
-            ", ",
-            state_sql!(Claimed),
-            "))"
-        ))
-        .bind(workflow_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        kept.resolved += resolved.rows_affected() as usize;
+        let workflow = Workflow { id: workflow_id, slug: &slug };
+        kept.resolved += close_decided(&mut tx, db.backend(), workflow, now).await?;
         let due: Vec<Open> = sqlx::query_as(&format!(
-            "select id, level, level_since from escalations where workflow_id = $1 and resolved_at is null \
+            "select id, item_id, level, level_since from escalations where workflow_id = $1 and resolved_at is null \
              and flagged_at is null and level_since <= $2 order by level_since limit 1000{}",
             db.backend().skip_locked()
         ))
@@ -237,8 +226,18 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
             let (mut level, mut since, mut flagged) = (start, open.level_since, None);
             loop {
                 match rules.due_by(level, since, now) {
-                    Due::Climb { to, at } => (level, since) = (to, at),
+                    Due::Climb { to, at } => {
+                        let note = format!(
+                            "Climbed to level {}: the escalation SLA of {} ran out.",
+                            to.number(),
+                            duration_words(rules.escalation_sla_ms)
+                        );
+                        record(&mut tx, db.backend(), workflow, open.item_id, "climb", &note, at).await?;
+                        (level, since) = (to, at);
+                    }
                     Due::Overdue { since: at } => {
+                        let note = "Overdue at the top level: nobody is left to climb to.";
+                        record(&mut tx, db.backend(), workflow, open.item_id, "flag", note, at).await?;
                         flagged = Some(at);
                         break;
                     }
@@ -261,6 +260,84 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
         tx.commit().await?;
     }
     Ok(kept)
+}
+
+/// The workflow a pass of [`keep_escalations`] is at.
+#[derive(Debug, Clone, Copy)]
+struct Workflow<'a> {
+    id: i64,
+    slug: &'a str,
+}
+
+/// A climb or a flag, as a line of the item's history by the system, dated when it fell due.
+async fn record(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    workflow: Workflow<'_>,
+    item_id: i64,
+    kind: &str,
+    note: &str,
+    at: i64,
+) -> Result<(), AppError> {
+    let decision =
+        NewDecision { note: Some(note), settles_at: Some(at), ..NewDecision::system(item_id, workflow.id, kind, at) };
+    decisions::insert(conn, backend, &decision).await?;
+    Ok(())
+}
+
+/// An open escalation whose item was decided (by its assignee, or by the reviewer who had
+/// escalated it and took that back), with the item's last final decision.
+#[derive(sqlx::FromRow)]
+struct Closing {
+    id: i64,
+    item_id: i64,
+    state: String,
+    decided_at: Option<i64>,
+    decision_id: Option<i64>,
+    decided_by: Option<String>,
+    settles_at: Option<i64>,
+}
+
+/// Closes the open escalations of the workflow whose item is no longer with a lead or an
+/// assignee, each with the decision that ended it, and queues `escalation.resolved` for each
+/// (sent when that decision settles, withdrawn should it be undone).
+async fn close_decided(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    workflow: Workflow<'_>,
+    now: i64,
+) -> Result<usize, AppError> {
+    // Only the open escalations are looked at (their partial index), each item by its key.
+    let closing: Vec<Closing> = sqlx::query_as(&format!(
+        "select e.id, e.item_id, i.state, i.decided_at, d.id as decision_id, d.actor_label as decided_by, d.settles_at \
+         from escalations e join items i on i.id = e.item_id \
+         left join decisions d on d.id = (select max(f.id) from decisions f where f.item_id = e.item_id and f.final = 1) \
+         where e.workflow_id = $1 and e.resolved_at is null and i.state not in ({}, {}, {}) order by e.id limit 1000{}",
+        state_sql!(Escalated),
+        state_sql!(Assigned),
+        state_sql!(Claimed),
+        backend.skip_locked_of("e")
+    ))
+    .bind(workflow.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &closing {
+        let terminal = ItemState::parse(&row.state).is_some_and(ItemState::is_terminal);
+        let resolution = if terminal { row.state.as_str() } else { Action::SendBack.as_str() };
+        sqlx::query(
+            "update escalations set resolved_at = $2, resolution = $3, resolved_by = $4 where id = $1 and resolved_at is null",
+        )
+        .bind(row.id)
+        .bind(row.decided_at.unwrap_or(now))
+        .bind(resolution)
+        .bind(row.decided_by.as_deref())
+        .execute(&mut *conn)
+        .await?;
+        let about = About { workflow_id: workflow.id, slug: workflow.slug, item_id: row.item_id };
+        let decision = if terminal { row.decision_id } else { None };
+        events::emit(conn, about, events::RESOLVED, row.settles_at.unwrap_or(now).max(now), decision).await?;
+    }
+    Ok(closing.len())
 }
 
 /// Whether workflow `$1` has an escalated item without an open escalation (0 or 1).

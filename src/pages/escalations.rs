@@ -7,10 +7,10 @@ use crate::components::format::age;
 use crate::components::layout::Protected;
 use crate::components::table::DataTable;
 use crate::domain::Role;
-use crate::domain::escalation::{Reason, Rules, Standing};
+use crate::domain::escalation::Reason;
 use crate::escalations::api::load_inbox;
-use crate::escalations::{EscalationRow, Inbox};
-use crate::review::api::Assign;
+use crate::escalations::api::{AssignEscalation, AssignSelected};
+use crate::escalations::{EscalationRow, Inbox, escalation_href};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -36,10 +36,12 @@ fn EscalationsInbox() -> impl IntoView {
             (FILTERS.map(get), get("cursor"))
         })
     };
-    let assign = ServerAction::<Assign>::new();
+    let assign = ServerAction::<AssignEscalation>::new();
     let assign_error = action_error(assign);
+    let bulk = ServerAction::<AssignSelected>::new();
+    let bulk_error = action_error(bulk);
     let inbox = Resource::new(
-        move || (params(), assign.version().get()),
+        move || (params(), assign.version().get() + bulk.version().get()),
         |(([workflow, reason, level, assignee], cursor), _)| load_inbox(workflow, reason, level, assignee, cursor),
     );
     view! {
@@ -48,10 +50,11 @@ fn EscalationsInbox() -> impl IntoView {
             <p class="lead">"Items taken out of the queues for a lead to decide, soonest due first."</p>
         </div>
         <ErrorAlert error=assign_error id="assign-error" />
+        <ErrorAlert error=bulk_error id="bulk-error" />
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading escalations…"</p> }>
             {move || Suspend::new(async move {
                 match inbox.await {
-                    Ok(inbox) => view! { <InboxView inbox filters=params().0 assign /> }.into_any(),
+                    Ok(inbox) => view! { <InboxView inbox filters=params().0 assign bulk /> }.into_any(),
                     Err(error) => view! {
                         <Title text="Escalations" />
                         <p class="alert error" role="alert">{error.to_string()}</p>
@@ -74,7 +77,12 @@ fn escape(value: &str) -> String {
 }
 
 #[component]
-fn InboxView(inbox: Inbox, filters: [Option<String>; 4], assign: ServerAction<Assign>) -> impl IntoView {
+fn InboxView(
+    inbox: Inbox,
+    filters: [Option<String>; 4],
+    assign: ServerAction<AssignEscalation>,
+    bulk: ServerAction<AssignSelected>,
+) -> impl IntoView {
     let Inbox { rows, total, next_cursor, workflows, members, now_ms } = inbox;
     let [workflow, reason, level, assignee] = filters.clone();
     let filtered = filters.iter().any(Option::is_some);
@@ -144,8 +152,20 @@ fn InboxView(inbox: Inbox, filters: [Option<String>; 4], assign: ServerAction<As
                 </section>
             }.into_any()
         } else {
+            let mut everyone: Vec<String> = members.iter().map(|(_, email)| email.clone()).collect();
+            everyone.sort();
+            everyone.dedup();
             view! {
-                <DataTable columns=&["Item", "Workflow", "Reason", "Level", "Waiting", "Time left", "Escalated by", "Assignee", ""]>
+                <ActionForm action=bulk attr:id="assign-selected" attr:class="inline-form bulk-assign" attr:aria-label="Assign the selected escalations">
+                    <label for="bulk-assignee">"Assign selected to"</label>
+                    <select id="bulk-assignee" name="assignee">
+                        {everyone.into_iter().map(|email| view! { <option value=email.clone()>{email.clone()}</option> }).collect_view()}
+                    </select>
+                    <label for="bulk-note">"Note"</label>
+                    <input id="bulk-note" name="note" type="text" />
+                    <button type="submit" class="button">"Assign selected"</button>
+                </ActionForm>
+                <DataTable columns=&["Select", "Item", "Workflow", "Reason", "Level", "Waiting", "Time left", "Escalated by", "Assignee", ""]>
                     {rows.into_iter().map(|row| {
                         let candidates: Vec<String> =
                             members.iter().filter(|(slug, _)| *slug == row.slug).map(|(_, email)| email.clone()).collect();
@@ -159,28 +179,24 @@ fn InboxView(inbox: Inbox, filters: [Option<String>; 4], assign: ServerAction<As
 }
 
 #[component]
-fn InboxRow(row: EscalationRow, now_ms: i64, candidates: Vec<String>, assign: ServerAction<Assign>) -> impl IntoView {
-    let rules = Rules { escalation_sla_ms: row.escalation_sla_ms, ..Rules::default() };
-    let standing = rules.standing(row.due_at_ms, now_ms);
-    let (class, label) = match standing {
-        Standing::OnTime { .. } => ("", standing.label()),
-        Standing::AtRisk { .. } => ("badge warn", standing.label()),
-        Standing::Overdue { .. } => ("badge danger", standing.label()),
-    };
-    let reason = Reason::parse(&row.reason).map_or(row.reason.clone(), |r| r.label().to_owned());
-    let level = if row.level >= 2 { "2: admins" } else { "1: leads" };
+fn InboxRow(
+    row: EscalationRow,
+    now_ms: i64,
+    candidates: Vec<String>,
+    assign: ServerAction<AssignEscalation>,
+) -> impl IntoView {
+    let (class, label) = (row.standing_class(now_ms), row.standing(now_ms).label());
+    let (reason, level, by) = (row.reason_text(), row.level_text(), row.escalated_by_text());
     let select_id = format!("assign-{}", row.item_id);
     let (assign_label, button_label) =
         (format!("Assign {} to", row.external_id), format!("Assign {}", row.external_id));
-    let by = match (&row.escalated_by, &row.note) {
-        (Some(who), Some(note)) => format!("{who}: {note}"),
-        (Some(who), None) => who.clone(),
-        (None, Some(note)) => format!("Gatehouse: {note}"),
-        (None, None) => "Gatehouse".to_owned(),
-    };
     view! {
         <tr data-item=row.item_id>
-            <th scope="row" class="nowrap">{row.external_id}</th>
+            <td>
+                <input type="checkbox" form="assign-selected" name=format!("selected[{}]", row.item_id) id=format!("select-{}", row.item_id) />
+                <label class="visually-hidden" for=format!("select-{}", row.item_id)>{format!("Select {}", row.external_id)}</label>
+            </td>
+            <th scope="row" class="nowrap"><a href=escalation_href(row.item_id)>{row.external_id.clone()}</a></th>
             <td>{row.workflow}</td>
             <td>{reason}</td>
             <td>{level}{row.flagged_at_ms.map(|_| view! { " " <span class="badge danger">"Flagged"</span> })}</td>

@@ -170,5 +170,5 @@ pub async fn assign(item_id: i64, assignee: String) -> Result<(), AppError> {
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| AppError::invalid("assignee", "No active user has that email."))?;
-    super::assign::assign(ctx.db(), &lead, item_id, &target).await
+    super::assign::assign(ctx.db(), &lead, item_id, &target, None).await
 }

@@ -1,9 +1,11 @@
 //! Assignment: a lead hands an item to one reviewer of its workflow, who then finds it under
 //! "Assigned to me" and alone may claim it.
 
+use super::decide::MAX_NOTE_CHARS;
 use crate::domain::Role;
 use crate::domain::item_state::{Action, ItemState};
 use crate::error::AppError;
+use crate::escalations::events::{self, About};
 use crate::items::decisions::{self, NewDecision};
 use crate::storage::audit;
 use crate::storage::clock::now_ms;
@@ -13,8 +15,25 @@ use crate::workflows::membership::{is_member, require_member};
 use crate::workflows::server as workflows;
 use serde_json::json;
 
-/// A lead hands an item to one reviewer (a member of its workflow).
-pub async fn assign(db: &Db, lead: &UserRecord, item_id: i64, assignee: &UserRecord) -> Result<(), AppError> {
+/// A lead hands an item to one reviewer (a member of its workflow), with an optional note for
+/// them. Assigning an escalated item (or handing an assigned one to someone else) queues
+/// `escalation.assigned`.
+pub async fn assign(
+    db: &Db,
+    lead: &UserRecord,
+    item_id: i64,
+    assignee: &UserRecord,
+    note: Option<&str>,
+) -> Result<(), AppError> {
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    if let Some(note) = note
+        && (note.chars().count() > MAX_NOTE_CHARS || !crate::domain::text::is_lines(note))
+    {
+        return Err(AppError::invalid(
+            "note",
+            format!("A note is at most {MAX_NOTE_CHARS} characters, without control characters."),
+        ));
+    }
     let now = now_ms();
     let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
@@ -41,7 +60,10 @@ pub async fn assign(db: &Db, lead: &UserRecord, item_id: i64, assignee: &UserRec
         .bind(item_id)
         .execute(&mut *tx)
         .await?;
-    let note = format!("to {}", assignee.email);
+    let note = match note {
+        Some(note) => format!("to {}: {note}", assignee.email),
+        None => format!("to {}", assignee.email),
+    };
     let decision = NewDecision {
         actor_id: Some(lead.id),
         actor_label: &lead.email,
@@ -49,7 +71,11 @@ pub async fn assign(db: &Db, lead: &UserRecord, item_id: i64, assignee: &UserRec
         settles_at: Some(now),
         ..NewDecision::system(item_id, workflow_id, Action::Assign.as_str(), now)
     };
-    decisions::insert(&mut tx, db.backend(), &decision).await?;
+    let decision_id = decisions::insert(&mut tx, db.backend(), &decision).await?;
+    if matches!(state, ItemState::Escalated | ItemState::Assigned) {
+        let about = About { workflow_id, slug: workflow.slug(), item_id };
+        events::emit(&mut tx, about, events::ASSIGNED, now, Some(decision_id)).await?;
+    }
     audit::record(&mut tx, &lead.actor(), "item.assign", &format!("item:{item_id}"), json!({ "to": assignee.email }))
         .await?;
     tx.commit().await?;

@@ -166,8 +166,11 @@ pub async fn decide(
     require_listed(&workflow, user)?;
     let action = match &verdict {
         // A rejection for a reason the workflow escalates on goes to a lead instead of settling
-        // the item; the escalate decision keeps the reason code and the note.
-        Verdict::Reject { reason_code, .. } if workflow.spec.escalation_rules().reject_escalates(reason_code) => {
+        // the item; the escalate decision keeps the reason code and the note. An item a lead
+        // assigned has been through a lead already: its rejection settles it.
+        Verdict::Reject { reason_code, .. }
+            if row.assigned_to.is_none() && workflow.spec.escalation_rules().reject_escalates(reason_code) =>
+        {
             Action::Escalate
         }
         _ => verdict.action(),

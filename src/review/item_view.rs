@@ -53,6 +53,7 @@ struct LeasedRow {
     item: ItemColumns,
     state: String,
     leased_by: Option<i64>,
+    assigned_to: Option<i64>,
     kind: Option<String>,
     actor_label: Option<String>,
     decided_at: Option<i64>,
@@ -77,7 +78,7 @@ impl LeasedRow {
 /// The item columns and history lines of the item `$1` (a row per line), for [`LeasedRow`].
 const LEASED_ITEM: &str = "select i.workflow_id, i.external_id, i.payload, i.prediction, i.confidence, \
      i.model_version, i.priority, i.route_reason, i.review_probability, i.created_at, i.state, i.leased_by, \
-     i.lease_token, i.lease_expires_at, d.kind, d.actor_label, d.created_at as decided_at, d.reason_code, d.note, \
+     i.assigned_to, i.lease_token, i.lease_expires_at, d.kind, d.actor_label, d.created_at as decided_at, d.reason_code, d.note, \
      (select count(*) from decisions u where u.undoes = d.id) as undone \
      from items i left join decisions d on d.item_id = i.id where i.id = $1 order by d.id";
 
@@ -156,4 +157,22 @@ pub async fn leased_item(
     let history = rows.iter().filter_map(LeasedRow::history_line).collect();
     let row = rows.into_iter().next().ok_or_else(|| AppError::internal("the item vanished"))?;
     Ok(review_item(&workflow, item_id, row.item, history, now))
+}
+
+/// An item as a lead's page shows it, whoever holds it (no lease of the caller's), with its
+/// state and whom it is assigned to; the caller has checked that they may see its workflow.
+pub async fn shown_item(
+    db: &Db,
+    workflow: &Workflow,
+    item_id: i64,
+) -> Result<(ReviewItem, ItemState, Option<i64>), AppError> {
+    let rows: Vec<LeasedRow> = sqlx::query_as(LEASED_ITEM).bind(item_id).fetch_all(db.pool()).await?;
+    let row = rows.first().filter(|r| r.workflow_id == workflow.id).ok_or_else(|| AppError::not_found("That item"))?;
+    let state = ItemState::parse(&row.state).ok_or_else(|| AppError::internal("unknown item state"))?;
+    let assigned_to = row.assigned_to;
+    let history = rows.iter().filter_map(LeasedRow::history_line).collect();
+    let row = rows.into_iter().next().ok_or_else(|| AppError::internal("the item vanished"))?;
+    let mut item = review_item(workflow, item_id, row.item, history, now_ms());
+    item.lease_token = String::new();
+    Ok((item, state, assigned_to))
 }

@@ -3,16 +3,13 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 
-/// Adds a webhook endpoint; the answer carries its signing secret, shown once.
+/// Adds a webhook endpoint; the answer carries its signing secret, shown once. `events` names
+/// the events it subscribes to, one checkbox each (`events[item.approved]=on`).
 #[server(endpoint = "webhooks/add")]
 pub async fn add_webhook(
     slug: String,
     url: String,
-    ev_auto_approved: Option<String>,
-    ev_approved: Option<String>,
-    ev_rejected: Option<String>,
-    ev_corrected: Option<String>,
-    ev_escalated: Option<String>,
+    events: Option<std::collections::HashMap<String, String>>,
 ) -> Result<String, AppError> {
     use crate::auth::context::RequestCtx;
     use crate::domain::Role;
@@ -20,16 +17,11 @@ pub async fn add_webhook(
     let admin = ctx.require(Role::Admin).await?;
     let workflow = crate::workflows::server::require_by_slug(ctx.db(), &slug).await?;
     let policy = ctx.state.settings.webhook_destinations();
-    let events: Vec<String> = [
-        (ev_auto_approved, "item.auto_approved"),
-        (ev_approved, "item.approved"),
-        (ev_rejected, "item.rejected"),
-        (ev_corrected, "item.corrected"),
-        (ev_escalated, "item.escalated"),
-    ]
-    .into_iter()
-    .filter_map(|(on, name)| on.map(|_| name.to_owned()))
-    .collect();
+    // In the order of the list of events, whatever the form's order.
+    let chosen = events.unwrap_or_default();
+    let mut events: Vec<String> =
+        super::EVENT_TYPES.iter().filter(|e| chosen.contains_key(**e)).map(|e| (*e).to_owned()).collect();
+    events.extend(chosen.into_keys().filter(|e| !super::EVENT_TYPES.contains(&e.as_str())));
     let (endpoint, secret) =
         super::endpoints::create(ctx.db(), &admin.actor(), workflow.id, &url, &events, policy).await?;
     ctx.flash_secret(&format!("Signing secret of {}", endpoint.url), &secret).await?;

@@ -7,6 +7,8 @@ use crate::fixtures::{SLUG, invoice, person, submit_all};
 use crate::helpers::{Backend, PASSWORD, TestApp, client, spawn_app_with};
 use crate::on_both_backends;
 use gatehouse::domain::Role;
+use gatehouse::domain::escalation::Reason;
+use gatehouse::escalations::server::{Escalating, escalate_by_system};
 use gatehouse::webhooks::delivery::{Deliverer, DeliverySettings};
 use gatehouse::webhooks::destination::DestinationPolicy;
 use gatehouse::workflows::WorkflowForm;
@@ -108,6 +110,14 @@ const TABLE: &[(&str, [u16; 6])] = &[
     // Leads and admins; a lead outside the workflow sees an inbox without its escalations
     // (`review::escalation_inbox` checks which rows each sees).
     ("escalations/inbox", [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, OK, OK]),
+    // An escalation's page and what a lead does there: leads of its workflow, and admins.
+    ("escalations/item", LEADS),
+    ("escalations/assign", LEADS),
+    ("escalations/assign-selected", LEADS),
+    ("escalations/approve", LEADS),
+    ("escalations/reject", LEADS),
+    ("escalations/correct", LEADS),
+    ("escalations/send-back", LEADS),
     // Administration.
     ("users/list", ADMIN_ONLY),
     ("users/add", ADMIN_ONLY),
@@ -128,6 +138,7 @@ const TABLE: &[(&str, [u16; 6])] = &[
 
 const SIGNED_IN: [u16; 6] = [UNAUTHENTICATED, OK, OK, OK, OK, OK];
 const MEMBERS: [u16; 6] = [UNAUTHENTICATED, OK, FORBIDDEN, OK, FORBIDDEN, FORBIDDEN];
+const LEADS: [u16; 6] = [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, OK];
 const ADMIN_ONLY: [u16; 6] = [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK];
 
 /// The second workflow, which `workflows/save` tries to change (so that an admin's allowed
@@ -263,8 +274,8 @@ impl Fixture {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let url = format!("http://127.0.0.1:{closed}/hooks");
         let mut hook = vec![("slug", SLUG.to_owned()), ("url", url)];
-        for event in ["ev_auto_approved", "ev_approved", "ev_rejected", "ev_corrected", "ev_escalated"] {
-            hook.push((event, "on".to_owned()));
+        for event in gatehouse::webhooks::EVENT_TYPES {
+            hook.push((Box::leak(format!("events[{event}]").into_boxed_str()), "on".to_owned()));
         }
         fx.ok(Caller::Admin, "webhooks/add", &hook).await;
         let key =
@@ -359,6 +370,29 @@ impl Fixture {
                 vec![("item_id", self.queued_item().await.to_string()), ("assignee", Caller::Reviewer.email().into())]
             }
             "review/claim-assigned" => vec![("item_id", self.assigned_item(owner).await.to_string())],
+            "escalations/item" | "escalations/approve" => vec![("item_id", self.escalated_item().await.to_string())],
+            "escalations/assign" => vec![
+                ("item_id", self.escalated_item().await.to_string()),
+                ("assignee", Caller::Reviewer.email().into()),
+                ("note", "yours".into()),
+            ],
+            "escalations/assign-selected" => {
+                // The checkbox's name carries the item: leaked, as the form's keys are static.
+                let selected: &'static str =
+                    Box::leak(format!("selected[{}]", self.escalated_item().await).into_boxed_str());
+                vec![(selected, "on".into()), ("assignee", Caller::Reviewer.email().into())]
+            }
+            "escalations/reject" => vec![
+                ("item_id", self.escalated_item().await.to_string()),
+                ("reason_code", "blurry".into()),
+                ("note", "unreadable".into()),
+            ],
+            "escalations/correct" => {
+                vec![("item_id", self.escalated_item().await.to_string()), ("fields[/fields/total]", "99".into())]
+            }
+            "escalations/send-back" => {
+                vec![("item_id", self.escalated_item().await.to_string()), ("note", "a reviewer can do it".into())]
+            }
             "users/add" => vec![
                 ("email", format!("added-by-{}@example.com", caller.tag())),
                 ("name", "Added".into()),
@@ -375,7 +409,7 @@ impl Fixture {
             "webhooks/add" => vec![
                 ("slug", SLUG.into()),
                 ("url", format!("http://127.0.0.1:9/{}", caller.tag())),
-                ("ev_approved", "on".into()),
+                ("events[item.approved]", "on".into()),
             ],
             "webhooks/test" | "webhooks/rotate-secret" => vec![("endpoint_id", self.endpoint.to_string())],
             "webhooks/replay" => vec![("outbox_id", self.dead_event.to_string())],
@@ -451,6 +485,29 @@ impl Fixture {
         let item = self.queued_item().await;
         let form = [("item_id", item.to_string()), ("assignee", who.email().to_owned())];
         self.ok(Caller::Admin, "review/assign", &form).await;
+        item
+    }
+
+    /// An escalated item (the system escalates a waiting one when none is left).
+    async fn escalated_item(&self) -> i64 {
+        let escalated: Option<(i64,)> = sqlx::query_as("select min(id) from items where state = 'escalated'")
+            .fetch_one(self.app.db.pool())
+            .await
+            .ok()
+            .and_then(|(id,): (Option<i64>,)| id.map(|id| (id,)));
+        if let Some((item,)) = escalated {
+            return item;
+        }
+        let item = self.queued_item().await;
+        let workflow = self.id(&format!("select id from workflows where slug = '{SLUG}'")).await;
+        let mut conn = self.app.db.pool().acquire().await.unwrap();
+        let escalating = Escalating { item_id: item, workflow_id: workflow, slug: SLUG };
+        let at = gatehouse::storage::clock::now_ms();
+        assert!(
+            escalate_by_system(&mut conn, self.app.db.backend(), escalating, Reason::ReviewSla, "waited", at)
+                .await
+                .unwrap()
+        );
         item
     }
 

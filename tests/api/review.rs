@@ -7,6 +7,7 @@ mod access;
 mod claims;
 mod counts;
 mod decisions;
+mod escalation_actions;
 mod escalation_inbox;
 mod escalation_levels;
 mod escalation_triggers;

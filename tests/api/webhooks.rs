@@ -434,7 +434,7 @@ async fn private_destinations_are_refused_unless_allowed(backend: Backend) {
     let admin = person(&app, "admin@example.com", Role::Admin).await;
     let workflow = workflow().create(&app).await;
     for refused in [url.as_str(), "http://localhost:9/hook", "http://[::1]:9/hook", "http://169.254.169.254/latest"] {
-        let form = [("slug", SLUG), ("url", refused), ("ev_auto_approved", "on")];
+        let form = [("slug", SLUG), ("url", refused), ("events[item.auto_approved]", "on")];
         let response = app.call_with(&admin.client, "webhooks/add", &form).await;
         let (status, body) = (response.status().as_u16(), response.json::<Value>().await.unwrap());
         assert_eq!((status, body["field"].as_str()), (422, Some("url")), "{refused}: {body}");

@@ -7,6 +7,7 @@ use super::shortcuts::{Shortcuts, keyboard_shortcuts};
 use super::undo_banner::UndoBanner;
 use crate::components::browser_clock::js_now;
 use crate::components::correction_fields::correction_fields;
+use crate::components::decision_fields::RejectFields;
 use crate::components::form::{ErrorAlert, action_error};
 use crate::components::format::{age, when};
 use crate::components::item_display::{ItemHistory, ItemPanels};
@@ -168,17 +169,7 @@ pub fn ReviewView(item: ReviewItem) -> impl IntoView {
                 <summary>"Reject " <kbd>"r"</kbd></summary>
                 <ActionForm action=reject attr:class="stack">
                     {hidden(2)}
-                    <div class="field">
-                        <label for="reject-reason">"Reason"</label>
-                        <select id="reject-reason" name="reason_code" required>
-                            <option value="">"Choose a reason…"</option>
-                            {reason_options(&reason_codes)}
-                        </select>
-                    </div>
-                    <div class="field">
-                        <label for="reject-note">"Note " <span class="muted">"(optional)"</span></label>
-                        <textarea id="reject-note" name="note" rows="2"></textarea>
-                    </div>
+                    <RejectFields reason_codes />
                     <button type="submit" class="button danger" disabled=pending>"Reject item"</button>
                 </ActionForm>
             </details>
@@ -229,9 +220,4 @@ fn lease_fields(item_id: i64, token: &str) -> impl IntoView + use<> {
         <input type="hidden" name="item_id" value=item_id.to_string() />
         <input type="hidden" name="lease_token" value=token.to_owned() />
     }
-}
-
-fn reason_options(codes: &[String]) -> impl IntoView + use<> {
-    let codes = if codes.is_empty() { vec!["other".to_owned()] } else { codes.to_vec() };
-    codes.into_iter().map(|code| view! { <option value=code.clone()>{code.replace('_', " ")}</option> }).collect_view()
 }

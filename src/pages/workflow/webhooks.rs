@@ -118,13 +118,6 @@ fn Attempts(attempts: Vec<AttemptView>) -> impl IntoView {
 #[component]
 pub fn AddEndpoint(action: ServerAction<AddWebhook>, slug: String, private_allowed: bool) -> impl IntoView {
     let error = action_error(action);
-    let events = [
-        ("ev_auto_approved", "item.auto_approved"),
-        ("ev_approved", "item.approved"),
-        ("ev_rejected", "item.rejected"),
-        ("ev_corrected", "item.corrected"),
-        ("ev_escalated", "item.escalated"),
-    ];
     let hint = if private_allowed {
         "This server allows endpoints on private, loopback and link-local addresses (--allow-private-webhooks)."
     } else {
@@ -138,10 +131,10 @@ pub fn AddEndpoint(action: ServerAction<AddWebhook>, slug: String, private_allow
             <Field id="hook-url" label="Endpoint URL" name="url" kind="url" required=true hint=hint error error_id="hook-error" />
             <fieldset class="checks">
                 <legend>"Events"</legend>
-                {events
-                    .into_iter()
-                    .map(|(name, event)| view! {
-                        <label class="check"><input type="checkbox" name=name value="on" checked=true />{event}</label>
+                {crate::webhooks::EVENT_TYPES
+                    .iter()
+                    .map(|event| view! {
+                        <label class="check"><input type="checkbox" name=format!("events[{event}]") value="on" checked=true />{*event}</label>
                     })
                     .collect_view()}
             </fieldset>
