@@ -58,6 +58,8 @@ pub fn kind_text(kind: &str) -> &'static str {
         "assign" => "Assigned",
         "undo" => "Undone",
         "send_back" => "Sent back to the queue",
+        "climb" => "Climbed to the admins",
+        "flag" => "Flagged overdue",
         _ => "Recorded",
     }
 }

@@ -63,7 +63,23 @@ async fn escalations_open_with_their_reason_climb_when_due_and_close_when_decide
     let rows = escalations_of(&app, low).await;
     let [(_, 2, opened, since, Some(flagged), None)] = &rows[..] else { panic!("{rows:?}") };
     assert_eq!((*since, *flagged), (opened + HOUR, opened + 2 * HOUR));
+    let (opened, climbed, flagged) = (*opened, *since, *flagged);
     assert_eq!(keep_escalations(&app.db, asked_at + 9 * HOUR).await.unwrap(), Kept::default(), "each step once");
+    // Each step is a line of the item's history too, by the system, dated when it fell due.
+    let steps: Vec<(String, String, i64, String)> = sqlx::query_as(
+        "select kind, actor_label, created_at, note from decisions where item_id = $1 and kind in ('climb', 'flag') \
+         order by id",
+    )
+    .bind(low)
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        steps.iter().map(|(kind, by, at, _)| (kind.as_str(), by.as_str(), *at)).collect::<Vec<_>>(),
+        [("climb", "system", climbed), ("flag", "system", flagged)],
+        "opened at {opened}"
+    );
+    assert!(steps[0].3.contains("level 2") && steps[0].3.contains("1 h"), "{}", steps[0].3);
 
     // The lead hands the reviewer's escalation to the reviewer, who decides it: it closes.
     ok(&app, &lead, "review/assign", &[("item_id", &asked.to_string()), ("assignee", "a@example.com")]).await;
