@@ -14,6 +14,7 @@ use crate::pages::{
     review::{ReviewPage, ReviewQueuePage},
     settings::SettingsPage,
     setup::SetupPage,
+    team::TeamPage,
     users::UsersPage,
     workflow::WorkflowPage,
     workflows::WorkflowsPage,
@@ -88,6 +89,7 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/review/:slug/:item") view=ReviewPage ssr=SsrMode::Async />
                 <Route path=path!("/escalations") view=EscalationsPage ssr=SsrMode::Async />
                 <Route path=path!("/escalations/:item") view=EscalationPage ssr=SsrMode::Async />
+                <Route path=path!("/team") view=TeamPage ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/workflows") view=WorkflowsPage ssr=SsrMode::Async />

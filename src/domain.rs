@@ -10,6 +10,7 @@ pub mod routing;
 pub mod text;
 pub mod throttle;
 pub mod workflow;
+pub mod workload;
 
 pub use account::{DisplayName, Email, Password};
 pub use role::Role;

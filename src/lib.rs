@@ -23,6 +23,7 @@ pub mod auth;
 pub mod escalations;
 pub mod items;
 pub mod review;
+pub mod team;
 pub mod users;
 pub mod webhooks;
 pub mod workflows;

@@ -12,6 +12,7 @@ pub mod queues;
 pub mod review;
 pub mod settings;
 pub mod setup;
+pub mod team;
 pub mod users;
 pub mod workflow;
 pub mod workflows;

@@ -44,6 +44,7 @@ const AREAS: &[&str] = &[
     "items",
     "review",
     "users",
+    "team",
     "webhooks",
     "workflows",
 ];

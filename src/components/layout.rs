@@ -57,6 +57,7 @@ pub fn Layout(user: SessionUser, children: Children) -> impl IntoView {
                 <ul class="nav">
                     <li><A href="/queues">"Queues"</A></li>
                     {role.includes(Role::Lead).then(|| view! { <li><A href="/escalations">"Escalations"</A></li> })}
+                    {role.includes(Role::Lead).then(|| view! { <li><A href="/team">"Team"</A></li> })}
                     {role.includes(Role::Admin).then(|| view! { <li><A href="/settings">"Settings"</A></li> })}
                 </ul>
             </nav>

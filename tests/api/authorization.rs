@@ -118,6 +118,8 @@ const TABLE: &[(&str, [u16; 6])] = &[
     ("escalations/reject", LEADS),
     ("escalations/correct", LEADS),
     ("escalations/send-back", LEADS),
+    // The team page: leads and admins; a lead outside the workflow sees none of its members.
+    ("team/overview", [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, OK, OK]),
     // Administration.
     ("users/list", ADMIN_ONLY),
     ("users/add", ADMIN_ONLY),
@@ -220,6 +222,12 @@ fn reveals_too_much(endpoint: &str, caller: Caller, body: &Value) -> Option<&'st
             if !caller.is_member() && body["queues"].as_array().into_iter().flatten().any(|q| q["slug"] == SLUG) =>
         {
             Some("a queue to someone who is not its member")
+        }
+        "team/overview"
+            if caller == Caller::OutsideLead
+                && body["members"].as_array().into_iter().flatten().any(|m| m["email"] == Caller::Reviewer.email()) =>
+        {
+            Some("the members of a workflow the lead does not answer for")
         }
         "review/undo-offer" if !caller.is_member() && !body.is_null() => {
             Some("an offer to undo someone else's decision")
@@ -333,7 +341,8 @@ impl Fixture {
             | "users/list"
             | "api-keys/list"
             | "workflows/list"
-            | "escalations/inbox" => {
+            | "escalations/inbox"
+            | "team/overview" => {
                 vec![]
             }
             "auth/login" => match self.accounts.get(&caller) {

@@ -12,6 +12,7 @@ mod escalation_inbox;
 mod escalation_levels;
 mod escalation_triggers;
 mod leases;
+mod team_workload;
 mod undo;
 
 use crate::fixtures::{Person, SLUG, WorkflowFixture, invoice, person, submit_all, workflow};
