@@ -61,9 +61,7 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Title formatter=|text: String| {
-            if text.is_empty() { "Gatehouse".to_owned() } else { format!("{text} · Gatehouse") }
-        } />
+        <Title formatter=|text: String| crate::components::layout::page_title(&text, 0) />
         <Router>
             <AppRoutes />
         </Router>

@@ -10,6 +10,8 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod counts;
+#[cfg(feature = "ssr")]
 pub mod detail;
 #[cfg(feature = "ssr")]
 pub mod events;
@@ -120,6 +122,21 @@ impl EscalationItem {
         matches!(self.state.as_str(), "escalated" | "assigned")
     }
 }
+
+/// What the navigation tells the signed-in user needs them, refreshed every
+/// [`COUNTS_EVERY_SECS`] while a page is open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Open escalations nobody is assigned: of the workflows a lead is a member of; for an
+    /// admin also every workflow's at level 2.
+    pub escalations: i64,
+    /// Items a lead assigned to them, not yet claimed.
+    pub assigned: i64,
+}
+
+/// How often an open page asks for [`Counts`] again (short polling: one small request, no
+/// connection held open per tab).
+pub const COUNTS_EVERY_SECS: u64 = 30;
 
 /// The page of one escalated item.
 pub fn escalation_href(item_id: i64) -> String {

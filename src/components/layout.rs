@@ -2,6 +2,8 @@ use crate::auth::SessionUser;
 use crate::components::auth::Auth;
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::escalations::api::load_counts;
+use crate::escalations::{COUNTS_EVERY_SECS, Counts};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{A, Redirect};
@@ -46,7 +48,26 @@ pub fn Protected(role: Role, #[prop(optional)] own_account: bool, children: Chil
 pub fn Layout(user: SessionUser, children: Children) -> impl IntoView {
     let auth = expect_context::<Auth>();
     let role = user.role;
+    // What needs this user, asked again every half minute while the page is open.
+    let tick = RwSignal::new(0_u32);
+    let counts = Resource::new(move || tick.get(), |_| load_counts());
+    Effect::new(move |_| {
+        let every = std::time::Duration::from_secs(COUNTS_EVERY_SECS);
+        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), every) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    // Set once the counts arrive (on the server before the title is written, so that the page
+    // comes with it), read by the title.
+    let needing = RwSignal::new(0_i64);
     view! {
+        <Title formatter=move |text: String| page_title(&text, needing.get()) />
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let total = counts.await.map_or(0, |c| c.assigned + if role.includes(Role::Lead) { c.escalations } else { 0 });
+                needing.set(total);
+            })}
+        </Transition>
         <a class="skip-link" href="#main">"Skip to main content"</a>
         <header class="topbar">
             <a class="brand" href="/queues">
@@ -55,8 +76,10 @@ pub fn Layout(user: SessionUser, children: Children) -> impl IntoView {
             </a>
             <nav aria-label="Main">
                 <ul class="nav">
-                    <li><A href="/queues">"Queues"</A></li>
-                    {role.includes(Role::Lead).then(|| view! { <li><A href="/escalations">"Escalations"</A></li> })}
+                    <li><A href="/queues">"Queues" <NavCount counts pick=|c| c.assigned what=" assigned to you" /></A></li>
+                    {role.includes(Role::Lead).then(|| view! {
+                        <li><A href="/escalations">"Escalations" <NavCount counts pick=|c| c.escalations what=" need you" /></A></li>
+                    })}
                     {role.includes(Role::Lead).then(|| view! { <li><A href="/team">"Team"</A></li> })}
                     {role.includes(Role::Admin).then(|| view! { <li><A href="/settings">"Settings"</A></li> })}
                 </ul>
@@ -75,6 +98,29 @@ pub fn Layout(user: SessionUser, children: Children) -> impl IntoView {
         <main id="main" class="page" tabindex="-1">
             {children()}
         </main>
+    }
+}
+
+/// A page's title: its own text, then the product's name, led by how many things need the
+/// user when any do (`(3) Escalations · Gatehouse`).
+pub fn page_title(text: &str, needing: i64) -> String {
+    let title = if text.is_empty() { "Gatehouse".to_owned() } else { format!("{text} · Gatehouse") };
+    if needing > 0 { format!("({needing}) {title}") } else { title }
+}
+
+/// A count beside a navigation link, when there is something to count; `what` says of what
+/// to a screen reader.
+#[component]
+fn NavCount(counts: Resource<Result<Counts, AppError>>, pick: fn(&Counts) -> i64, what: &'static str) -> impl IntoView {
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let n = counts.await.ok().map_or(0, |c| pick(&c));
+                (n > 0).then(|| view! {
+                    <span class="nav-count" data-count=n>{n}<span class="visually-hidden">{what}</span></span>
+                })
+            })}
+        </Transition>
     }
 }
 
@@ -136,6 +182,13 @@ pub fn percent_encode(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_title_leads_with_what_needs_the_user() {
+        assert_eq!(super::page_title("Team", 0), "Team · Gatehouse");
+        assert_eq!(super::page_title("Escalations", 3), "(3) Escalations · Gatehouse");
+        assert_eq!(super::page_title("", 0), "Gatehouse");
+    }
+
     #[test]
     fn percent_encoding_keeps_paths_readable() {
         assert_eq!(super::percent_encode("/settings/users"), "/settings/users");

@@ -1,7 +1,7 @@
 //! Server functions of the escalations area. Each checks on the server that the caller is a
 //! lead (or an admin), and lets a lead act only in the workflows they are a member of.
 
-use super::{EscalationItem, Inbox};
+use super::{Counts, EscalationItem, Inbox};
 use crate::error::AppError;
 use leptos::prelude::*;
 use std::collections::HashMap;
@@ -122,4 +122,13 @@ pub async fn send_back(item_id: i64, note: Option<String>) -> Result<(), AppErro
     super::resolve::send_back(ctx.db(), &ctx.state.api_caches.workflows, &lead, item_id, note.as_deref()).await?;
     leptos_axum::redirect("/escalations");
     Ok(())
+}
+
+/// What the navigation shows as needing the caller: any signed-in user.
+#[server(endpoint = "escalations/counts")]
+pub async fn load_counts() -> Result<Counts, AppError> {
+    use crate::auth::context::RequestCtx;
+    let ctx = RequestCtx::from_leptos().await?;
+    let user = ctx.require(crate::domain::Role::Reviewer).await?;
+    super::counts::counts(ctx.db(), &user).await
 }

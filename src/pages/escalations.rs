@@ -103,7 +103,7 @@ fn InboxView(
     };
     let selected = |current: &Option<String>, value: &str| current.as_deref() == Some(value);
     view! {
-        <Title text=format!("Escalations ({total})") />
+        <Title text="Escalations" />
         <form method="get" action="/escalations" class="form-grid filters" aria-label="Filter escalations">
             <div class="field">
                 <label for="filter-workflow">"Workflow"</label>

@@ -118,6 +118,8 @@ const TABLE: &[(&str, [u16; 6])] = &[
     ("escalations/reject", LEADS),
     ("escalations/correct", LEADS),
     ("escalations/send-back", LEADS),
+    // What the navigation counts: anyone signed in, for themselves.
+    ("escalations/counts", SIGNED_IN),
     // The team page: leads and admins; a lead outside the workflow sees none of its members.
     ("team/overview", [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, OK, OK]),
     // Administration.
@@ -342,7 +344,8 @@ impl Fixture {
             | "api-keys/list"
             | "workflows/list"
             | "escalations/inbox"
-            | "team/overview" => {
+            | "team/overview"
+            | "escalations/counts" => {
                 vec![]
             }
             "auth/login" => match self.accounts.get(&caller) {

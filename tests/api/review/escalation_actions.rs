@@ -15,6 +15,7 @@ on_both_backends!(
     an_item_sent_back_waits_in_the_queue_and_is_not_escalated_again,
     leads_act_only_on_the_escalations_of_their_workflows,
     a_selection_is_assigned_at_once,
+    the_navigation_counts_what_needs_each_user,
 );
 
 const ESCALATION_EVENTS: [&str; 4] = ["item.escalated", "item.approved", "escalation.assigned", "escalation.resolved"];
@@ -270,4 +271,41 @@ async fn a_selection_is_assigned_at_once(backend: Backend) {
     assert_eq!(states, ["assigned", "escalated", "assigned"]);
     let assigned = ok(&app, &a, "review/queues", &[]).await["assigned"].as_array().unwrap().len();
     assert_eq!(assigned, 2);
+}
+
+async fn the_navigation_counts_what_needs_each_user(backend: Backend) {
+    let app = app_with(backend, |s| s.lease_sweep_ms = 3_600_000).await;
+    let a = person(&app, "a@example.com", Role::Reviewer).await;
+    let lead = person(&app, "lead@example.com", Role::Lead).await;
+    let admin = person(&app, "admin@example.com", Role::Admin).await;
+    let created = reviewed(&[&a, &lead]).with("escalation_sla_secs", json!(3600)).create(&app).await;
+    let items: Vec<Value> = (0..3).map(|i| invoice(&format!("low-{i}"), 0.1)).collect();
+    let ids: Vec<i64> = crate::fixtures::submit_all(&app, &created.key, SLUG, &items)
+        .await
+        .iter()
+        .map(|item| item["id"].as_i64().unwrap())
+        .collect();
+    keep_escalations(&app.db, now_ms()).await.unwrap();
+    assert_eq!(counts(&app, &lead).await, (3, 0));
+    assert_eq!(counts(&app, &a).await, (0, 0), "a reviewer is counted no escalations");
+    assert_eq!(counts(&app, &admin).await, (0, 0), "level 1 is the leads'");
+    let form = [("item_id", ids[0].to_string()), ("assignee", "a@example.com".into())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ok(&app, &lead, "escalations/assign", &form).await;
+    assert_eq!(counts(&app, &lead).await, (2, 0), "an assigned escalation is in someone's hands");
+    assert_eq!(counts(&app, &a).await, (0, 1));
+    keep_escalations(&app.db, now_ms() + 2 * 3_600_000).await.unwrap();
+    assert_eq!(counts(&app, &admin).await, (2, 0), "past the SLA, the admins' too");
+
+    // Every page's title leads with the count, and the navigation shows it.
+    let page = lead.client.get(app.url("/team")).header("accept", "text/html").send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<title>(2) Team · Gatehouse</title>"), "{html}");
+    assert!(html.contains("data-count=\"2\" class=\"nav-count\""), "{html}");
+}
+
+/// (escalations, assigned) as the navigation counts them for `who`.
+async fn counts(app: &TestApp, who: &Person) -> (i64, i64) {
+    let c = ok(app, who, "escalations/counts", &[]).await;
+    (c["escalations"].as_i64().unwrap(), c["assigned"].as_i64().unwrap())
 }

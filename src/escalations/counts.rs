@@ -1,0 +1,33 @@
+//! The navigation's counts: what needs the signed-in user now. Two counts on indexes (open
+//! escalations by workflow, items by assignee), asked every half minute by each open page.
+
+use super::Counts;
+use crate::domain::Role;
+use crate::domain::item_state::state_sql;
+use crate::error::AppError;
+use crate::storage::db::Db;
+use crate::users::server::UserRecord;
+
+/// The counts of `user`: escalations only for leads and admins.
+pub async fn counts(db: &Db, user: &UserRecord) -> Result<Counts, AppError> {
+    let (assigned,): (i64,) =
+        sqlx::query_as(concat!("select count(*) from items where assigned_to = $1 and state = ", state_sql!(Assigned)))
+            .bind(user.id)
+            .fetch_one(db.pool())
+            .await?;
+    let escalations = if user.role.includes(Role::Lead) {
+        let (n,): (i64,) = sqlx::query_as(
+            "select count(*) from escalations e join items i on i.id = e.item_id \
+             where e.resolved_at is null and i.assigned_to is null and (($2 = 1 and e.level = 2) \
+             or exists (select 1 from workflow_members m where m.workflow_id = e.workflow_id and m.user_id = $1))",
+        )
+        .bind(user.id)
+        .bind(i64::from(user.role == Role::Admin))
+        .fetch_one(db.pool())
+        .await?;
+        n
+    } else {
+        0
+    };
+    Ok(Counts { escalations, assigned })
+}
