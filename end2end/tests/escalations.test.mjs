@@ -69,16 +69,20 @@ for (const mode of MODES) {
       await first.getByRole('cell', { name: 'Low confidence', exact: true }).waitFor();
       await first.getByRole('cell', { name: '1: leads', exact: true }).waitFor();
       assert.match(await first.getByRole('cell', { name: /left$/ }).innerText(), /^\d+ min left$|^1 h left$/);
-      assert.match(await page.title(), /^Escalations \(3\)/);
+      assert.match(await page.title(), /^\(3\) Escalations · Gatehouse$/, 'the title leads with what needs the lead');
       await screenshot(app, 'escalations-full');
       await checkAccessibility(app, 'the inbox with escalations');
 
-      // A lead hands one to a member of the workflow, from the inbox.
-      await page.getByLabel('Assign INV-101 to').selectOption(REVIEWER.email);
-      const assigned = await submit(app, 'review/assign', () =>
-        page.getByRole('button', { name: 'Assign INV-101' }).click(),
+      // A lead hands the selected ones to a member of the workflow, from the inbox.
+      await page.getByLabel('Select INV-101').check();
+      await page.getByLabel('Select INV-103').check();
+      await page.getByLabel('Assign selected to').selectOption(REVIEWER.email);
+      const assigned = await submit(app, 'escalations/assign-selected', () =>
+        page.getByRole('button', { name: 'Assign selected' }).click(),
       );
       assert.equal(await serverError(assigned), null);
+      const third = rows.filter({ has: page.getByRole('rowheader', { name: 'INV-103', exact: true }) });
+      await third.getByRole('cell', { name: REVIEWER.email, exact: true }).waitFor();
       await first.getByRole('cell', { name: REVIEWER.email, exact: true }).waitFor();
       assert.equal(pathOf(page), '/escalations');
 

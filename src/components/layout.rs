@@ -53,7 +53,12 @@ pub fn Layout(user: SessionUser, children: Children) -> impl IntoView {
     let counts = Resource::new(move || tick.get(), |_| load_counts());
     Effect::new(move |_| {
         let every = std::time::Duration::from_secs(COUNTS_EVERY_SECS);
-        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), every) {
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                tick.try_update(|t| *t += 1);
+            },
+            every,
+        ) {
             on_cleanup(move || handle.clear());
         }
     });
@@ -61,11 +66,12 @@ pub fn Layout(user: SessionUser, children: Children) -> impl IntoView {
     // comes with it), read by the title.
     let needing = RwSignal::new(0_i64);
     view! {
-        <Title formatter=move |text: String| page_title(&text, needing.get()) />
+        <Title formatter=move |text: String| page_title(&text, needing.try_get().unwrap_or_default()) />
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 let total = counts.await.map_or(0, |c| c.assigned + if role.includes(Role::Lead) { c.escalations } else { 0 });
-                needing.set(total);
+                // The page may have moved on (and this layout gone) by the time they arrive.
+                needing.try_set(total);
             })}
         </Transition>
         <a class="skip-link" href="#main">"Skip to main content"</a>

@@ -97,6 +97,7 @@ fn EscalationView(item: EscalationItem, actions: Actions) -> impl IntoView {
             || actions.correct.pending().get()
             || actions.send_back.pending().get()
     });
+    let running = actionable || state == "claimed";
     let about = open.map(|row| {
         let (class, standing) = (row.standing_class(now_ms), row.standing(now_ms).label());
         view! {
@@ -107,7 +108,8 @@ fn EscalationView(item: EscalationItem, actions: Actions) -> impl IntoView {
                     <dd>{row.level_text()}{row.flagged_at_ms.map(|_| view! { " " <span class="badge danger">"Flagged"</span> })}</dd>
                 </div>
                 <div><dt>"Escalated"</dt><dd>{age(now_ms - row.opened_at_ms)} " ago"</dd></div>
-                <div><dt>"Time left"</dt><dd><span class=class>{standing}</span></dd></div>
+                // Once decided, the clock has stopped (the sweeper closes the row a moment later).
+                {running.then(|| view! { <div><dt>"Time left"</dt><dd><span class=class>{standing}</span></dd></div> })}
                 <div><dt>"Escalated by"</dt><dd>{row.escalated_by_text()}</dd></div>
             </dl>
         }

@@ -8,8 +8,8 @@ use crate::components::layout::Protected;
 use crate::components::table::DataTable;
 use crate::domain::Role;
 use crate::domain::escalation::Reason;
+use crate::escalations::api::AssignSelected;
 use crate::escalations::api::load_inbox;
-use crate::escalations::api::{AssignEscalation, AssignSelected};
 use crate::escalations::{EscalationRow, Inbox, escalation_href};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -36,12 +36,10 @@ fn EscalationsInbox() -> impl IntoView {
             (FILTERS.map(get), get("cursor"))
         })
     };
-    let assign = ServerAction::<AssignEscalation>::new();
-    let assign_error = action_error(assign);
     let bulk = ServerAction::<AssignSelected>::new();
     let bulk_error = action_error(bulk);
     let inbox = Resource::new(
-        move || (params(), assign.version().get() + bulk.version().get()),
+        move || (params(), bulk.version().get()),
         |(([workflow, reason, level, assignee], cursor), _)| load_inbox(workflow, reason, level, assignee, cursor),
     );
     view! {
@@ -49,12 +47,11 @@ fn EscalationsInbox() -> impl IntoView {
             <h1>"Escalations"</h1>
             <p class="lead">"Items taken out of the queues for a lead to decide, soonest due first."</p>
         </div>
-        <ErrorAlert error=assign_error id="assign-error" />
         <ErrorAlert error=bulk_error id="bulk-error" />
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading escalations…"</p> }>
             {move || Suspend::new(async move {
                 match inbox.await {
-                    Ok(inbox) => view! { <InboxView inbox filters=params().0 assign bulk /> }.into_any(),
+                    Ok(inbox) => view! { <InboxView inbox filters=params().0 bulk /> }.into_any(),
                     Err(error) => view! {
                         <Title text="Escalations" />
                         <p class="alert error" role="alert">{error.to_string()}</p>
@@ -77,12 +74,7 @@ fn escape(value: &str) -> String {
 }
 
 #[component]
-fn InboxView(
-    inbox: Inbox,
-    filters: [Option<String>; 4],
-    assign: ServerAction<AssignEscalation>,
-    bulk: ServerAction<AssignSelected>,
-) -> impl IntoView {
+fn InboxView(inbox: Inbox, filters: [Option<String>; 4], bulk: ServerAction<AssignSelected>) -> impl IntoView {
     let Inbox { rows, total, next_cursor, workflows, members, now_ms } = inbox;
     let [workflow, reason, level, assignee] = filters.clone();
     let filtered = filters.iter().any(Option::is_some);
@@ -157,20 +149,20 @@ fn InboxView(
             everyone.dedup();
             view! {
                 <ActionForm action=bulk attr:id="assign-selected" attr:class="inline-form bulk-assign" attr:aria-label="Assign the selected escalations">
-                    <label for="bulk-assignee">"Assign selected to"</label>
-                    <select id="bulk-assignee" name="assignee">
-                        {everyone.into_iter().map(|email| view! { <option value=email.clone()>{email.clone()}</option> }).collect_view()}
-                    </select>
-                    <label for="bulk-note">"Note"</label>
-                    <input id="bulk-note" name="note" type="text" />
+                    <div class="field">
+                        <label for="bulk-assignee">"Assign selected to"</label>
+                        <select id="bulk-assignee" name="assignee">
+                            {everyone.into_iter().map(|email| view! { <option value=email.clone()>{email.clone()}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <div class="field">
+                        <label for="bulk-note">"Note for them " <span class="muted">"(optional)"</span></label>
+                        <input id="bulk-note" name="note" type="text" />
+                    </div>
                     <button type="submit" class="button">"Assign selected"</button>
                 </ActionForm>
-                <DataTable columns=&["Select", "Item", "Workflow", "Reason", "Level", "Waiting", "Time left", "Escalated by", "Assignee", ""]>
-                    {rows.into_iter().map(|row| {
-                        let candidates: Vec<String> =
-                            members.iter().filter(|(slug, _)| *slug == row.slug).map(|(_, email)| email.clone()).collect();
-                        view! { <InboxRow row now_ms candidates assign /> }
-                    }).collect_view()}
+                <DataTable columns=&["Select", "Item", "Workflow", "Reason", "Level", "Waiting", "Time left", "Escalated by", "Assignee"]>
+                    {rows.into_iter().map(|row| view! { <InboxRow row now_ms /> }).collect_view()}
                 </DataTable>
             }.into_any()
         }}
@@ -179,22 +171,15 @@ fn InboxView(
 }
 
 #[component]
-fn InboxRow(
-    row: EscalationRow,
-    now_ms: i64,
-    candidates: Vec<String>,
-    assign: ServerAction<AssignEscalation>,
-) -> impl IntoView {
+fn InboxRow(row: EscalationRow, now_ms: i64) -> impl IntoView {
     let (class, label) = (row.standing_class(now_ms), row.standing(now_ms).label());
     let (reason, level, by) = (row.reason_text(), row.level_text(), row.escalated_by_text());
-    let select_id = format!("assign-{}", row.item_id);
-    let (assign_label, button_label) =
-        (format!("Assign {} to", row.external_id), format!("Assign {}", row.external_id));
+    let select_id = format!("select-{}", row.item_id);
     view! {
         <tr data-item=row.item_id>
             <td>
-                <input type="checkbox" form="assign-selected" name=format!("selected[{}]", row.item_id) id=format!("select-{}", row.item_id) />
-                <label class="visually-hidden" for=format!("select-{}", row.item_id)>{format!("Select {}", row.external_id)}</label>
+                <input type="checkbox" form="assign-selected" name=format!("selected[{}]", row.item_id) id=select_id.clone() />
+                <label class="visually-hidden" for=select_id>{format!("Select {}", row.external_id)}</label>
             </td>
             <th scope="row" class="nowrap"><a href=escalation_href(row.item_id)>{row.external_id.clone()}</a></th>
             <td>{row.workflow}</td>
@@ -204,19 +189,6 @@ fn InboxRow(
             <td class="nowrap"><span class=class>{label}</span></td>
             <td>{by}</td>
             <td>{row.assignee.clone().unwrap_or_else(|| "Nobody".to_owned())}</td>
-            <td>
-                <ActionForm action=assign attr:class="inline-form assign-form">
-                    <input type="hidden" name="item_id" value=row.item_id />
-                    <label class="visually-hidden" for=select_id.clone()>{assign_label}</label>
-                    <select id=select_id name="assignee">
-                        {candidates.into_iter().map(|email| {
-                            let current = row.assignee.as_deref() == Some(email.as_str());
-                            view! { <option value=email.clone() selected=current>{email.clone()}</option> }
-                        }).collect_view()}
-                    </select>
-                    <button type="submit" class="button" aria-label=button_label>"Assign"</button>
-                </ActionForm>
-            </td>
         </tr>
     }
 }

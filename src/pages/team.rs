@@ -50,7 +50,7 @@ fn TeamView(team: Team, chosen: Option<String>) -> impl IntoView {
     let Team { members, escalations_by_reason, workflows, .. } = team;
     let total_escalations: i64 = escalations_by_reason.iter().map(|(_, n)| n).sum();
     view! {
-        <form method="get" action="/team" class="form-grid filters" aria-label="Choose a workflow">
+        <form method="get" action="/team" class="form-grid filters narrow" aria-label="Choose a workflow">
             <div class="field">
                 <label for="team-workflow">"Workflow"</label>
                 <select id="team-workflow" name="workflow">
