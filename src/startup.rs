@@ -175,7 +175,8 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
         .layer(session_layer)
         .layer(axum::middleware::from_fn_with_state(max_body, crate::web::control_chars::refuse_in_form))
         .layer(axum::middleware::from_fn_with_state(allowed_origins, security::same_origin))
-        .layer(RequestBodyLimitLayer::new(max_body));
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(crate::web::compression::pages());
     // The machine API authenticates with bearer keys and has limits of its own per route.
     Router::new()
         .nest("/api/v1", api)

@@ -67,13 +67,6 @@ pub fn Layout(user: SessionUser, children: Children) -> impl IntoView {
     let needing = RwSignal::new(0_i64);
     view! {
         <Title formatter=move |text: String| page_title(&text, needing.try_get().unwrap_or_default()) />
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let total = counts.await.map_or(0, |c| c.assigned + if role.includes(Role::Lead) { c.escalations } else { 0 });
-                // The page may have moved on (and this layout gone) by the time they arrive.
-                needing.try_set(total);
-            })}
-        </Transition>
         <a class="skip-link" href="#main">"Skip to main content"</a>
         <header class="topbar">
             <a class="brand" href="/queues">
@@ -81,14 +74,16 @@ pub fn Layout(user: SessionUser, children: Children) -> impl IntoView {
                 <span>"Gatehouse"</span>
             </a>
             <nav aria-label="Main">
-                <ul class="nav">
-                    <li><A href="/queues">"Queues" <NavCount counts pick=|c| c.assigned what=" assigned to you" /></A></li>
-                    {role.includes(Role::Lead).then(|| view! {
-                        <li><A href="/escalations">"Escalations" <NavCount counts pick=|c| c.escalations what=" need you" /></A></li>
+                // The links stay while the counts are asked again; they change once the answer is in.
+                <Transition fallback=move || nav_links(role, Counts::default())>
+                    {move || Suspend::new(async move {
+                        let counts = counts.await.unwrap_or_default();
+                        let lead = role.includes(Role::Lead);
+                        // The page may have moved on (and this layout gone) by the time they arrive.
+                        needing.try_set(counts.assigned + if lead { counts.escalations } else { 0 });
+                        nav_links(role, counts)
                     })}
-                    {role.includes(Role::Lead).then(|| view! { <li><A href="/team">"Team"</A></li> })}
-                    {role.includes(Role::Admin).then(|| view! { <li><A href="/settings">"Settings"</A></li> })}
-                </ul>
+                </Transition>
             </nav>
             <div class="account">
                 <a class="account-name" href="/account">
@@ -114,20 +109,24 @@ pub fn page_title(text: &str, needing: i64) -> String {
     if needing > 0 { format!("({needing}) {title}") } else { title }
 }
 
+/// The navigation this role may use, with what needs the user beside its links.
+fn nav_links(role: Role, counts: Counts) -> impl IntoView {
+    let lead = role.includes(Role::Lead);
+    view! {
+        <ul class="nav">
+            <li><A href="/queues">"Queues" {nav_count(counts.assigned, " assigned to you")}</A></li>
+            {lead.then(|| view! { <li><A href="/escalations">"Escalations" {nav_count(counts.escalations, " need you")}</A></li> })}
+            {lead.then(|| view! { <li><A href="/team">"Team"</A></li> })}
+            {role.includes(Role::Admin).then(|| view! { <li><A href="/settings">"Settings"</A></li> })}
+        </ul>
+    }
+}
+
 /// A count beside a navigation link, when there is something to count; `what` says of what
 /// to a screen reader.
-#[component]
-fn NavCount(counts: Resource<Result<Counts, AppError>>, pick: fn(&Counts) -> i64, what: &'static str) -> impl IntoView {
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let n = counts.await.ok().map_or(0, |c| pick(&c));
-                (n > 0).then(|| view! {
-                    <span class="nav-count" data-count=n>{n}<span class="visually-hidden">{what}</span></span>
-                })
-            })}
-        </Transition>
-    }
+fn nav_count(n: i64, what: &'static str) -> impl IntoView {
+    (n > 0)
+        .then(|| view! { <span class="nav-count" data-count=n>{n}<span class="visually-hidden">{what}</span></span> })
 }
 
 #[component]

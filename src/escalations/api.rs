@@ -98,21 +98,26 @@ pub async fn assign_selected(
     Ok(ids.len())
 }
 
-#[server(endpoint = "escalations/approve")]
-pub async fn approve_escalation(item_id: i64) -> Result<(), AppError> {
-    support::decide(item_id, crate::review::decide::Verdict::Approve).await
-}
-
-#[server(endpoint = "escalations/reject")]
-pub async fn reject_escalation(item_id: i64, reason_code: String, note: Option<String>) -> Result<(), AppError> {
-    support::decide(item_id, crate::review::decide::Verdict::Reject { reason_code, note }).await
-}
-
-/// `fields` maps JSON pointers into the prediction to their new values, as on the review page.
-#[server(endpoint = "escalations/correct")]
-pub async fn correct_escalation(item_id: i64, fields: Option<HashMap<String, String>>) -> Result<(), AppError> {
-    let fields = fields.unwrap_or_default();
-    support::decide(item_id, crate::review::decide::Verdict::Correct { fields }).await
+/// The lead decides the item directly: `verdict` is `approve`, `reject` (with `reason_code` and
+/// an optional `note`) or `correct` (with `fields`, JSON pointers into the prediction to their
+/// new values), validated as on the review page. One endpoint for the three, so that the page
+/// carries one form handler instead of three.
+#[server(endpoint = "escalations/decide")]
+pub async fn decide_escalation(
+    item_id: i64,
+    verdict: String,
+    reason_code: Option<String>,
+    note: Option<String>,
+    fields: Option<HashMap<String, String>>,
+) -> Result<(), AppError> {
+    use crate::review::decide::Verdict;
+    let verdict = match verdict.as_str() {
+        "approve" => Verdict::Approve,
+        "reject" => Verdict::Reject { reason_code: reason_code.unwrap_or_default(), note },
+        "correct" => Verdict::Correct { fields: fields.unwrap_or_default() },
+        _ => return Err(AppError::invalid("verdict", "Approve, reject or correct the item.")),
+    };
+    support::decide(item_id, verdict).await
 }
 
 /// Sends the item back to the normal queue, with an optional note for its next reviewer.

@@ -13,9 +13,7 @@ use crate::components::layout::{ErrorPanel, Protected};
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::escalations::EscalationItem;
-use crate::escalations::api::{
-    ApproveEscalation, AssignEscalation, CorrectEscalation, RejectEscalation, SendBack, load_escalation,
-};
+use crate::escalations::api::{AssignSelected, DecideEscalation, SendBack, load_escalation};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -32,10 +30,8 @@ pub fn EscalationPage() -> impl IntoView {
 /// The forms of the page, whose answers reload it (or lead back to the inbox).
 #[derive(Clone, Copy)]
 struct Actions {
-    assign: ServerAction<AssignEscalation>,
-    approve: ServerAction<ApproveEscalation>,
-    reject: ServerAction<RejectEscalation>,
-    correct: ServerAction<CorrectEscalation>,
+    assign: ServerAction<AssignSelected>,
+    decide: ServerAction<DecideEscalation>,
     send_back: ServerAction<SendBack>,
 }
 
@@ -43,20 +39,8 @@ struct Actions {
 fn EscalationLoader() -> impl IntoView {
     let params = use_params_map();
     let item_id = move || params.with(|p| p.get("item").and_then(|i| i.parse::<i64>().ok()));
-    let actions = Actions {
-        assign: ServerAction::new(),
-        approve: ServerAction::new(),
-        reject: ServerAction::new(),
-        correct: ServerAction::new(),
-        send_back: ServerAction::new(),
-    };
-    let errors = [
-        action_error(actions.assign),
-        action_error(actions.approve),
-        action_error(actions.reject),
-        action_error(actions.correct),
-        action_error(actions.send_back),
-    ];
+    let actions = Actions { assign: ServerAction::new(), decide: ServerAction::new(), send_back: ServerAction::new() };
+    let errors = [action_error(actions.assign), action_error(actions.decide), action_error(actions.send_back)];
     let error = Signal::derive(move || errors.iter().find_map(|e| e.get()));
     let item = Resource::new(
         move || (item_id(), actions.assign.version().get()),
@@ -91,26 +75,31 @@ fn EscalationView(item: EscalationItem, actions: Actions) -> impl IntoView {
     let now_ms = item.now_ms;
     let item_id = item.item_id;
     let pending = Signal::derive(move || {
-        actions.assign.pending().get()
-            || actions.approve.pending().get()
-            || actions.reject.pending().get()
-            || actions.correct.pending().get()
-            || actions.send_back.pending().get()
+        actions.assign.pending().get() || actions.decide.pending().get() || actions.send_back.pending().get()
     });
     let running = actionable || state == "claimed";
+    // Each fact a line of the same shape: a label, and a value with a badge's class or none.
     let about = open.map(|row| {
-        let (class, standing) = (row.standing_class(now_ms), row.standing(now_ms).label());
+        let level = if row.flagged_at_ms.is_some() {
+            (format!("{}, flagged", row.level_text()), "badge danger")
+        } else {
+            (row.level_text().to_owned(), "")
+        };
+        let mut facts = vec![
+            ("Reason", row.reason_text(), ""),
+            ("Level", level.0, level.1),
+            ("Escalated", format!("{} ago", age(now_ms - row.opened_at_ms)), ""),
+        ];
+        // Once decided, the clock has stopped (the sweeper closes the row a moment later).
+        if running {
+            facts.push(("Time left", row.standing(now_ms).label(), row.standing_class(now_ms)));
+        }
+        facts.push(("Escalated by", row.escalated_by_text(), ""));
         view! {
             <dl class="facts escalation-facts" aria-label="The escalation">
-                <div><dt>"Reason"</dt><dd>{row.reason_text()}</dd></div>
-                <div>
-                    <dt>"Level"</dt>
-                    <dd>{row.level_text()}{row.flagged_at_ms.map(|_| view! { " " <span class="badge danger">"Flagged"</span> })}</dd>
-                </div>
-                <div><dt>"Escalated"</dt><dd>{age(now_ms - row.opened_at_ms)} " ago"</dd></div>
-                // Once decided, the clock has stopped (the sweeper closes the row a moment later).
-                {running.then(|| view! { <div><dt>"Time left"</dt><dd><span class=class>{standing}</span></dd></div> })}
-                <div><dt>"Escalated by"</dt><dd>{row.escalated_by_text()}</dd></div>
+                {facts.into_iter().map(|(label, value, class)| view! {
+                    <div><dt>{label}</dt><dd><span class=class>{value}</span></dd></div>
+                }).collect_view()}
             </dl>
         }
     });
@@ -127,6 +116,12 @@ fn EscalationView(item: EscalationItem, actions: Actions) -> impl IntoView {
     let correction = correction_fields(&item.prediction, &item.labels);
     let reason_codes = item.reason_codes.clone();
     let hidden = move || view! { <input type="hidden" name="item_id" value=item_id.to_string() /> };
+    let verdict = move |verdict: &'static str| {
+        view! {
+            <input type="hidden" name="item_id" value=item_id.to_string() />
+            <input type="hidden" name="verdict" value=verdict />
+        }
+    };
     view! {
         <Title text=format!("Escalation {}", item.external_id) />
         <div class="page-header">
@@ -153,8 +148,9 @@ fn EscalationView(item: EscalationItem, actions: Actions) -> impl IntoView {
             <div class="review-grid">
                 <section class="panel" aria-labelledby="assign-heading">
                     <h2 id="assign-heading">"Assign"</h2>
+                    // One item of the inbox's "Assign selected", with a note.
                     <ActionForm action=actions.assign attr:class="stack">
-                        {hidden()}
+                        <input type="hidden" name=format!("selected[{item_id}]") value="on" />
                         <div class="field">
                             <label for="assign-to">"Assign to"</label>
                             <select id="assign-to" name="assignee" required>
@@ -182,22 +178,22 @@ fn EscalationView(item: EscalationItem, actions: Actions) -> impl IntoView {
                 <section class="panel decision-panel" aria-labelledby="decide-heading">
                     <h2 id="decide-heading">"Decide it yourself"</h2>
                     <p class="hint">"A lead's decision resolves the escalation at once; it has no undo."</p>
-                    <ActionForm action=actions.approve attr:class="inline-form">
-                        {hidden()}
+                    <ActionForm action=actions.decide attr:class="inline-form">
+                        {verdict("approve")}
                         <button type="submit" class="button primary" disabled=pending>"Approve"</button>
                     </ActionForm>
                     <details class="decision-box">
                         <summary>"Reject"</summary>
-                        <ActionForm action=actions.reject attr:class="stack">
-                            {hidden()}
+                        <ActionForm action=actions.decide attr:class="stack">
+                            {verdict("reject")}
                             <RejectFields reason_codes />
                             <button type="submit" class="button danger" disabled=pending>"Reject item"</button>
                         </ActionForm>
                     </details>
                     <details class="decision-box">
                         <summary>"Correct"</summary>
-                        <ActionForm action=actions.correct attr:class="stack">
-                            {hidden()}
+                        <ActionForm action=actions.decide attr:class="stack">
+                            {verdict("correct")}
                             <p class="hint">"Edit the fields that are wrong. The correction is checked against the workflow's contract."</p>
                             {correction}
                             <button type="submit" class="button primary" disabled=pending>"Save correction"</button>

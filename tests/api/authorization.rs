@@ -114,9 +114,7 @@ const TABLE: &[(&str, [u16; 6])] = &[
     ("escalations/item", LEADS),
     ("escalations/assign", LEADS),
     ("escalations/assign-selected", LEADS),
-    ("escalations/approve", LEADS),
-    ("escalations/reject", LEADS),
-    ("escalations/correct", LEADS),
+    ("escalations/decide", LEADS),
     ("escalations/send-back", LEADS),
     // What the navigation counts: anyone signed in, for themselves.
     ("escalations/counts", SIGNED_IN),
@@ -382,7 +380,7 @@ impl Fixture {
                 vec![("item_id", self.queued_item().await.to_string()), ("assignee", Caller::Reviewer.email().into())]
             }
             "review/claim-assigned" => vec![("item_id", self.assigned_item(owner).await.to_string())],
-            "escalations/item" | "escalations/approve" => vec![("item_id", self.escalated_item().await.to_string())],
+            "escalations/item" => vec![("item_id", self.escalated_item().await.to_string())],
             "escalations/assign" => vec![
                 ("item_id", self.escalated_item().await.to_string()),
                 ("assignee", Caller::Reviewer.email().into()),
@@ -394,14 +392,13 @@ impl Fixture {
                     Box::leak(format!("selected[{}]", self.escalated_item().await).into_boxed_str());
                 vec![(selected, "on".into()), ("assignee", Caller::Reviewer.email().into())]
             }
-            "escalations/reject" => vec![
+            // A rejection: the verdict with the most to check.
+            "escalations/decide" => vec![
                 ("item_id", self.escalated_item().await.to_string()),
+                ("verdict", "reject".into()),
                 ("reason_code", "blurry".into()),
                 ("note", "unreadable".into()),
             ],
-            "escalations/correct" => {
-                vec![("item_id", self.escalated_item().await.to_string()), ("fields[/fields/total]", "99".into())]
-            }
             "escalations/send-back" => {
                 vec![("item_id", self.escalated_item().await.to_string()), ("note", "a reviewer can do it".into())]
             }

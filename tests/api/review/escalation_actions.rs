@@ -141,20 +141,30 @@ async fn a_lead_decides_directly_with_the_review_pages_validation(backend: Backe
 
     // The same refusals as on the review page, each naming its field, and nothing changes.
     let id = rejected.to_string();
-    let (status, body) = call(&app, &lead, "escalations/reject", &[("item_id", &id), ("reason_code", "bogus")]).await;
+    let (status, body) =
+        call(&app, &lead, "escalations/decide", &[("verdict", "reject"), ("item_id", &id), ("reason_code", "bogus")])
+            .await;
     assert_eq!((status, body["field"].as_str()), (422, Some("reason_code")), "{body}");
-    let form = [("item_id", corrected.to_string()), ("fields[/fields/total]", "-4".into())];
+    let form =
+        [("item_id", corrected.to_string()), ("verdict", "correct".into()), ("fields[/fields/total]", "-4".into())];
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, body) = call(&app, &lead, "escalations/correct", &form).await;
+    let (status, body) = call(&app, &lead, "escalations/decide", &form).await;
     assert_eq!(status, 422, "below the contract's minimum: {body}");
     assert_eq!(rest_item(&app, &created.key, corrected).await["state"], "escalated");
 
-    ok(&app, &lead, "escalations/approve", &[("item_id", &approved.to_string())]).await;
+    ok(&app, &lead, "escalations/decide", &[("verdict", "approve"), ("item_id", &approved.to_string())]).await;
     // A reason the workflow escalates on settles an item a lead rejects.
-    ok(&app, &lead, "escalations/reject", &[("item_id", &id), ("reason_code", "blurry"), ("note", "unreadable")]).await;
-    let form = [("item_id", corrected.to_string()), ("fields[/fields/total]", "12".into())];
+    ok(
+        &app,
+        &lead,
+        "escalations/decide",
+        &[("verdict", "reject"), ("item_id", &id), ("reason_code", "blurry"), ("note", "unreadable")],
+    )
+    .await;
+    let form =
+        [("item_id", corrected.to_string()), ("verdict", "correct".into()), ("fields[/fields/total]", "12".into())];
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    ok(&app, &lead, "escalations/correct", &form).await;
+    ok(&app, &lead, "escalations/decide", &form).await;
 
     for (item, state, kind) in
         [(approved, "approved", "approve"), (rejected, "rejected", "reject"), (corrected, "corrected", "correct")]
@@ -169,7 +179,8 @@ async fn a_lead_decides_directly_with_the_review_pages_validation(backend: Backe
     let events: Vec<String> = events_of(&app, approved).await.into_iter().map(|(e, _)| e).collect();
     assert_eq!(events, ["item.escalated", "item.approved", "escalation.resolved"]);
     assert_eq!(keep_escalations(&app.db, now_ms()).await.unwrap().resolved, 0, "closed already, in the decision");
-    let (status, _) = call(&app, &lead, "escalations/approve", &[("item_id", &approved.to_string())]).await;
+    let (status, _) =
+        call(&app, &lead, "escalations/decide", &[("verdict", "approve"), ("item_id", &approved.to_string())]).await;
     assert_eq!(status, 409, "decided once");
 }
 
@@ -220,8 +231,8 @@ async fn leads_act_only_on_the_escalations_of_their_workflows(backend: Backend) 
             "escalations/assign-selected",
             vec![(&*format!("selected[{id}]").leak(), "on"), ("assignee", "a@example.com")],
         ),
-        ("escalations/approve", vec![("item_id", &id)]),
-        ("escalations/reject", vec![("item_id", &id), ("reason_code", "blurry")]),
+        ("escalations/decide", vec![("item_id", &id), ("verdict", "approve")]),
+        ("escalations/decide", vec![("item_id", &id), ("verdict", "reject"), ("reason_code", "blurry")]),
         ("escalations/send-back", vec![("item_id", &id)]),
     ];
     for (endpoint, form) in &attempts {
@@ -241,7 +252,7 @@ async fn leads_act_only_on_the_escalations_of_their_workflows(backend: Backend) 
     assert_eq!((status, body["field"].as_str()), (422, Some("assignee")));
     // An admin, of no workflow, acts on any.
     ok(&app, &admin, "escalations/item", &[("item_id", &id)]).await;
-    ok(&app, &admin, "escalations/approve", &[("item_id", &id)]).await;
+    ok(&app, &admin, "escalations/decide", &[("verdict", "approve"), ("item_id", &id)]).await;
     assert_eq!(rest_item(&app, &created.key, item).await["state"], "approved");
 }
 

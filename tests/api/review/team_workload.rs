@@ -52,7 +52,7 @@ async fn the_team_page_counts_each_members_work_in_the_leads_workflows(backend: 
         .await
         .unwrap();
     keep_escalations(&app.db, now_ms()).await.unwrap();
-    ok(&app, &lead, "escalations/approve", &[("item_id", &rejected.to_string())]).await;
+    ok(&app, &lead, "escalations/decide", &[("verdict", "approve"), ("item_id", &rejected.to_string())]).await;
     // b: holds one item and has one assigned.
     assert!(start(&app, &b).await.is_some());
     let queued: i64 =
