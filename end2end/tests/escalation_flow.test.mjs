@@ -112,7 +112,7 @@ for (const mode of MODES) {
       await checkAccessibility(app, 'an escalation page');
       await page.getByLabel('Assign to').selectOption(ROB.email);
       await page.getByLabel('Note for them').fill('You know this vendor');
-      const assigned = await submit(app, 'escalations/assign', () =>
+      const assigned = await submit(app, 'escalations/assign-selected', () =>
         page.getByRole('button', { name: 'Assign', exact: true }).click(),
       );
       assert.equal(await serverError(assigned), null);
@@ -174,6 +174,17 @@ for (const mode of MODES) {
       assert.match(await lateRow.innerText(), /Overdue/);
       await screenshot(app, 'escalations-at-risk');
       await checkAccessibility(app, 'the inbox with rows at risk');
+
+      // The lead decides one directly from its page, and is back in the inbox without it.
+      await page.getByRole('link', { name: 'INV-301', exact: true }).click();
+      await page.getByRole('heading', { name: 'INV-301', level: 1 }).waitFor();
+      const decided = await submit(app, 'escalations/decide', () =>
+        page.getByRole('button', { name: 'Approve', exact: true }).click(),
+      );
+      assert.equal(await serverError(decided), null);
+      await page.getByText('1 open escalation').waitFor();
+      assert.equal(pathOf(page), '/escalations');
+      assert.equal(await page.getByRole('rowheader', { name: 'INV-301' }).count(), 0);
     });
   });
 }

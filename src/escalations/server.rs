@@ -72,8 +72,15 @@ const OVERDUE: &str = concat!(
     " and created_at <= $2 and not exists (select 1 from escalations x where x.item_id = items.id)"
 );
 
-/// The most items one pass escalates per workflow; the next pass takes the rest.
-const BATCH: i64 = 500;
+/// How many items one transaction of a pass escalates (or escalations it opens or climbs): a
+/// pass takes all that are due, a chunk at a time, so that other writers wait at most a chunk.
+const CHUNK: i64 = 2000;
+
+/// A comma-separated list of ids for an `in (...)`: numbers read from the database, never text
+/// from a request.
+fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
+    ids.into_iter().map(|id| id.to_string()).collect::<Vec<_>>().join(", ")
+}
 
 /// Escalates every item that has waited in a queue past its workflow's review SLA by `now`,
 /// each recorded when its SLA ran out (created + SLA), not when the sweeper woke: after the
@@ -87,41 +94,95 @@ pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppErr
     let mut escalated = 0;
     for (workflow_id, slug, sla_secs) in workflows {
         let cutoff = now.saturating_sub(sla_secs.saturating_mul(1000));
-        // A look first, outside any write transaction: most passes find nothing to do.
-        let any: Option<(i64,)> = sqlx::query_as(&format!("select id {OVERDUE} limit 1"))
+        let note = format!("It waited past the review SLA of {}.", duration_words(sla_secs * 1000));
+        loop {
+            // A look first, outside any write transaction: most passes find nothing to do.
+            let any: Option<(i64,)> = sqlx::query_as(&format!("select id {OVERDUE} limit 1"))
+                .bind(workflow_id)
+                .bind(cutoff)
+                .fetch_optional(db.pool())
+                .await?;
+            if any.is_none() {
+                break;
+            }
+            let _turn = db.write_turn().await;
+            let mut tx = db.begin_write().await?;
+            // The partial index on queued items by (workflow, creation) answers this.
+            let due: Vec<(i64, i64)> = sqlx::query_as(&format!(
+                "select id, created_at {OVERDUE} order by created_at limit $3{}",
+                db.backend().skip_locked()
+            ))
             .bind(workflow_id)
             .bind(cutoff)
-            .fetch_optional(db.pool())
+            .bind(CHUNK)
+            .fetch_all(&mut *tx)
             .await?;
-        if any.is_none() {
-            continue;
-        }
-        let _turn = db.write_turn().await;
-        let mut tx = db.begin_write().await?;
-        // The partial index on queued items by (workflow, creation) answers this.
-        let due: Vec<(i64, i64)> = sqlx::query_as(&format!(
-            "select id, created_at {OVERDUE} order by created_at limit $3{}",
-            db.backend().skip_locked()
-        ))
-        .bind(workflow_id)
-        .bind(cutoff)
-        .bind(BATCH)
-        .fetch_all(&mut *tx)
-        .await?;
-        let note = format!("It waited past the review SLA of {}.", duration_words(sla_secs * 1000));
-        for (item_id, created_at) in due {
-            let item = Escalating { item_id, workflow_id, slug: &slug };
-            let at = created_at.saturating_add(sla_secs.saturating_mul(1000));
-            if escalate_by_system(&mut tx, db.backend(), item, Reason::ReviewSla, &note, at).await? {
-                escalated += 1;
+            if due.is_empty() {
+                // Another instance holds the rest.
+                break;
             }
+            let workflow = Workflow { id: workflow_id, slug: &slug };
+            let due: Vec<(i64, i64)> = due
+                .into_iter()
+                .map(|(id, created_at)| (id, created_at.saturating_add(sla_secs.saturating_mul(1000))))
+                .collect();
+            escalated +=
+                escalate_many_by_system(&mut tx, db.backend(), workflow, &due, Reason::ReviewSla, &note).await?;
+            tx.commit().await?;
         }
-        tx.commit().await?;
     }
     if escalated > 0 {
         tracing::info!(escalated, "items waiting past their review SLA escalated");
     }
     Ok(escalated)
+}
+
+/// [`escalate_by_system`] for many queued items of one workflow at once, each `(item, when it
+/// fell due)`: one update, one multi-row insert of their decisions, and their events. Those no
+/// longer queued are passed over. How many it escalated.
+async fn escalate_many_by_system(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    workflow: Workflow<'_>,
+    due: &[(i64, i64)],
+    reason: Reason,
+    note: &str,
+) -> Result<usize, AppError> {
+    let next = ItemState::Queued.apply(Action::Escalate, false).map_err(|e| AppError::internal(e.to_string()))?;
+    let moved: Vec<(i64,)> = sqlx::query_as(&format!(
+        concat!(
+            "update items set state = $1, updated_at = $2 where id in ({}) and state = ",
+            state_sql!(Queued),
+            " returning id"
+        ),
+        id_list(due.iter().map(|(id, _)| *id))
+    ))
+    .bind(next.as_str())
+    .bind(now_ms())
+    .fetch_all(&mut *conn)
+    .await?;
+    let moved: std::collections::HashSet<i64> = moved.into_iter().map(|(id,)| id).collect();
+    let decisions: Vec<NewDecision<'_>> = due
+        .iter()
+        .filter(|(id, _)| moved.contains(id))
+        .map(|&(item_id, at)| NewDecision {
+            reason_code: Some(reason.as_str()),
+            note: Some(note),
+            settles_at: Some(at),
+            ..NewDecision::system(item_id, workflow.id, Action::Escalate.as_str(), at)
+        })
+        .collect();
+    decisions::insert_many(conn, backend, &decisions).await?;
+    let subscriptions = Subscriptions::load(conn, workflow.id).await?;
+    if subscriptions.wants("item.escalated") {
+        for decision in &decisions {
+            let view = load_view(conn, workflow.slug, decision.item_id)
+                .await?
+                .ok_or_else(|| AppError::internal("item vanished"))?;
+            outbox::enqueue(conn, &subscriptions, "item.escalated", &json!(view)).await?;
+        }
+    }
+    Ok(decisions.len())
 }
 
 /// The escalation sweeper: every `every` until the process ends, [`escalate_overdue_reviews`]
@@ -197,69 +258,108 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
     for (workflow_id, slug, sla_secs) in workflows {
         let rules = Rules { escalation_sla_ms: sla_secs.saturating_mul(1000), ..Rules::default() };
         let cutoff = now.saturating_sub(rules.escalation_sla_ms);
-        // A look first, outside any write transaction: most passes find nothing to do.
-        let (work,): (i64,) =
-            sqlx::query_as(&format!("select ({UNOPENED_EXISTS}) + ({CLOSABLE_EXISTS}) + ({DUE_EXISTS})"))
-                .bind(workflow_id)
-                .bind(cutoff)
-                .fetch_one(db.pool())
-                .await?;
-        if work == 0 {
-            continue;
-        }
-        let _turn = db.write_turn().await;
-        let mut tx = db.begin_write().await?;
-        kept.opened += open_escalations(&mut tx, workflow_id).await?;
         let workflow = Workflow { id: workflow_id, slug: &slug };
-        kept.resolved += close_decided(&mut tx, db.backend(), workflow, now).await?;
-        let due: Vec<Open> = sqlx::query_as(&format!(
-            "select id, item_id, level, level_since from escalations where workflow_id = $1 and resolved_at is null \
-             and flagged_at is null and level_since <= $2 order by level_since limit 1000{}",
-            db.backend().skip_locked()
-        ))
-        .bind(workflow_id)
-        .bind(cutoff)
-        .fetch_all(&mut *tx)
-        .await?;
-        for open in due {
-            let Some(start) = Level::from_number(open.level) else { continue };
-            let (mut level, mut since, mut flagged) = (start, open.level_since, None);
-            loop {
-                match rules.due_by(level, since, now) {
-                    Due::Climb { to, at } => {
-                        let note = format!(
-                            "Climbed to level {}: the escalation SLA of {} ran out.",
-                            to.number(),
-                            duration_words(rules.escalation_sla_ms)
-                        );
-                        record(&mut tx, db.backend(), workflow, open.item_id, "climb", &note, at).await?;
-                        (level, since) = (to, at);
-                    }
-                    Due::Overdue { since: at } => {
-                        let note = "Overdue at the top level: nobody is left to climb to.";
-                        record(&mut tx, db.backend(), workflow, open.item_id, "flag", note, at).await?;
-                        flagged = Some(at);
-                        break;
-                    }
-                    Due::Nothing { .. } => break,
-                }
+        // A chunk a transaction, until nothing is left to do (or another instance holds it).
+        loop {
+            // A look first, outside any write transaction: most passes find nothing to do.
+            let (work,): (i64,) =
+                sqlx::query_as(&format!("select ({UNOPENED_EXISTS}) + ({CLOSABLE_EXISTS}) + ({DUE_EXISTS})"))
+                    .bind(workflow_id)
+                    .bind(cutoff)
+                    .fetch_one(db.pool())
+                    .await?;
+            if work == 0 {
+                break;
             }
-            sqlx::query(
-                "update escalations set level = $2, level_since = $3, flagged_at = $4 \
-                 where id = $1 and resolved_at is null",
-            )
-            .bind(open.id)
-            .bind(level.number())
-            .bind(since)
-            .bind(flagged)
-            .execute(&mut *tx)
-            .await?;
-            kept.climbed += usize::from(level != start);
-            kept.flagged += usize::from(flagged.is_some());
+            let _turn = db.write_turn().await;
+            let mut tx = db.begin_write().await?;
+            let opened = open_escalations(&mut tx, db.backend(), workflow_id).await?;
+            let resolved = close_decided(&mut tx, db.backend(), workflow, now).await?;
+            let (climbed, flagged, stepped) = climb_due(&mut tx, db.backend(), workflow, &rules, now).await?;
+            tx.commit().await?;
+            kept.opened += opened;
+            kept.resolved += resolved;
+            kept.climbed += climbed;
+            kept.flagged += flagged;
+            if opened + resolved + stepped == 0 {
+                break;
+            }
         }
-        tx.commit().await?;
     }
     Ok(kept)
+}
+
+/// Climbs and flags the open escalations of the workflow due by `now` (a chunk of them, under
+/// SKIP LOCKED on PostgreSQL), each step dated when it fell due by the domain's rules and
+/// written as a line of the item's history: the decisions in one multi-row insert, the
+/// escalations in one update. How many climbed, how many were flagged, and how many it looked at.
+async fn climb_due(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    workflow: Workflow<'_>,
+    rules: &Rules,
+    now: i64,
+) -> Result<(usize, usize, usize), AppError> {
+    let due: Vec<Open> = sqlx::query_as(&format!(
+        "select id, item_id, level, level_since from escalations where workflow_id = $1 and resolved_at is null \
+         and flagged_at is null and level_since <= $2 order by level_since limit $3{}",
+        backend.skip_locked()
+    ))
+    .bind(workflow.id)
+    .bind(now.saturating_sub(rules.escalation_sla_ms))
+    .bind(CHUNK)
+    .fetch_all(&mut *conn)
+    .await?;
+    let climb_note =
+        format!("Climbed to level 2: the escalation SLA of {} ran out.", duration_words(rules.escalation_sla_ms));
+    let flag_note = "Overdue at the top level: nobody is left to climb to.";
+    let (mut steps, mut updates) = (Vec::new(), Vec::new());
+    let (mut climbed, mut flagged) = (0, 0);
+    for open in &due {
+        let Some(start) = Level::from_number(open.level) else { continue };
+        let (mut level, mut since, mut flagged_at) = (start, open.level_since, None);
+        loop {
+            match rules.due_by(level, since, now) {
+                Due::Climb { to, at } => {
+                    steps.push((open.item_id, "climb", climb_note.as_str(), at));
+                    (level, since) = (to, at);
+                }
+                Due::Overdue { since: at } => {
+                    steps.push((open.item_id, "flag", flag_note, at));
+                    flagged_at = Some(at);
+                    break;
+                }
+                Due::Nothing { .. } => break,
+            }
+        }
+        climbed += usize::from(level != start);
+        flagged += usize::from(flagged_at.is_some());
+        updates.push((open.id, level.number(), since, flagged_at));
+    }
+    let lines: Vec<NewDecision<'_>> = steps
+        .iter()
+        .map(|&(item_id, kind, note, at)| NewDecision {
+            note: Some(note),
+            settles_at: Some(at),
+            ..NewDecision::system(item_id, workflow.id, kind, at)
+        })
+        .collect();
+    decisions::insert_many(conn, backend, &lines).await?;
+    for range in crate::storage::dialect::chunks(updates.len()) {
+        let rows = &updates[range];
+        let sql = format!(
+            "with v (id, level, since, flagged) as (values {}) update escalations set level = v.level, \
+             level_since = v.since, flagged_at = v.flagged from v where escalations.id = v.id \
+             and escalations.resolved_at is null",
+            backend.values(rows.len(), "(?, ?, ?, ?)")
+        );
+        let mut query = sqlx::query(&sql);
+        for &(id, level, since, flagged_at) in rows {
+            query = query.bind(id).bind(level).bind(since).bind(flagged_at);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok((climbed, flagged, due.len()))
 }
 
 /// The workflow a pass of [`keep_escalations`] is at.
@@ -267,22 +367,6 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
 struct Workflow<'a> {
     id: i64,
     slug: &'a str,
-}
-
-/// A climb or a flag, as a line of the item's history by the system, dated when it fell due.
-async fn record(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    workflow: Workflow<'_>,
-    item_id: i64,
-    kind: &str,
-    note: &str,
-    at: i64,
-) -> Result<(), AppError> {
-    let decision =
-        NewDecision { note: Some(note), settles_at: Some(at), ..NewDecision::system(item_id, workflow.id, kind, at) };
-    decisions::insert(conn, backend, &decision).await?;
-    Ok(())
 }
 
 /// An open escalation whose item was decided (by its assignee, or by the reviewer who had
@@ -312,10 +396,11 @@ async fn close_decided(
         "select e.id, e.item_id, i.state, i.decided_at, d.id as decision_id, d.actor_label as decided_by, d.settles_at \
          from escalations e join items i on i.id = e.item_id \
          left join decisions d on d.id = (select max(f.id) from decisions f where f.item_id = e.item_id and f.final = 1) \
-         where e.workflow_id = $1 and e.resolved_at is null and i.state not in ({}, {}, {}) order by e.id limit 1000{}",
+         where e.workflow_id = $1 and e.resolved_at is null and i.state not in ({}, {}, {}) order by e.id limit {}{}",
         state_sql!(Escalated),
         state_sql!(Assigned),
         state_sql!(Claimed),
+        CHUNK,
         backend.skip_locked_of("e")
     ))
     .bind(workflow.id)
@@ -364,7 +449,7 @@ const DUE_EXISTS: &str = "select count(*) from (select 1 from escalations where 
      and resolved_at is null and flagged_at is null and level_since <= $2 limit 1) d";
 
 /// Opens an escalation for each escalated item of the workflow that has none.
-async fn open_escalations(conn: &mut AnyConnection, workflow_id: i64) -> Result<usize, AppError> {
+async fn open_escalations(conn: &mut AnyConnection, backend: Backend, workflow_id: i64) -> Result<usize, AppError> {
     let unopened: Vec<Unopened> = sqlx::query_as(concat!(
         "select i.id, i.created_at, d.actor_id, d.reason_code, d.created_at as escalated_at from items i \
          left join decisions d on d.id = (select max(e.id) from decisions e where e.item_id = i.id \
@@ -372,25 +457,26 @@ async fn open_escalations(conn: &mut AnyConnection, workflow_id: i64) -> Result<
          where i.workflow_id = $1 and i.state = ",
         state_sql!(Escalated),
         " and not exists (select 1 from escalations x where x.item_id = i.id and x.resolved_at is null) \
-         order by i.id limit 1000"
+         order by i.id limit $2"
     ))
     .bind(workflow_id)
+    .bind(CHUNK)
     .fetch_all(&mut *conn)
     .await?;
     let mut opened = 0;
-    for item in &unopened {
-        let since = item.escalated_at.unwrap_or(item.created_at);
-        let inserted = sqlx::query(
-            "insert into escalations (item_id, workflow_id, reason, level, opened_at, level_since) \
-             values ($1, $2, $3, 1, $4, $4) on conflict (item_id) where resolved_at is null do nothing",
-        )
-        .bind(item.id)
-        .bind(workflow_id)
-        .bind(item.reason().as_str())
-        .bind(since)
-        .execute(&mut *conn)
-        .await?;
-        opened += inserted.rows_affected() as usize;
+    for range in crate::storage::dialect::chunks(unopened.len()) {
+        let rows = &unopened[range];
+        let sql = format!(
+            "insert into escalations (item_id, workflow_id, reason, level, opened_at, level_since) values {} \
+             on conflict (item_id) where resolved_at is null do nothing",
+            backend.values(rows.len(), "(?, ?, ?, 1, ?, ?)")
+        );
+        let mut query = sqlx::query(&sql);
+        for item in rows {
+            let since = item.escalated_at.unwrap_or(item.created_at);
+            query = query.bind(item.id).bind(workflow_id).bind(item.reason().as_str()).bind(since).bind(since);
+        }
+        opened += query.execute(&mut *conn).await?.rows_affected() as usize;
     }
     Ok(opened)
 }
