@@ -1,5 +1,6 @@
 //! The navigation's counts: what needs the signed-in user now. Two counts on indexes (open
-//! escalations by workflow, items by assignee), asked every half minute by each open page.
+//! escalations by workflow, assignee and level; items by assignee), asked every half minute by
+//! each open page.
 
 use super::Counts;
 use crate::domain::Role;
@@ -17,9 +18,9 @@ pub async fn counts(db: &Db, user: &UserRecord) -> Result<Counts, AppError> {
             .await?;
     let escalations = if user.role.includes(Role::Lead) {
         let (n,): (i64,) = sqlx::query_as(
-            "select count(*) from escalations e join items i on i.id = e.item_id \
-             where e.resolved_at is null and i.assigned_to is null and (($2 = 1 and e.level = 2) \
-             or exists (select 1 from workflow_members m where m.workflow_id = e.workflow_id and m.user_id = $1))",
+            "select count(*) from escalations e where e.resolved_at is null and e.assignee_id is null \
+             and (($2 = 1 and e.level = 2) or e.workflow_id in \
+             (select m.workflow_id from workflow_members m where m.user_id = $1))",
         )
         .bind(user.id)
         .bind(i64::from(user.role == Role::Admin))

@@ -76,45 +76,28 @@ macro_rules! visible {
     };
 }
 
-/// Binds who is asking and the filters, `$1` to `$6` of [`WHERE`].
-fn bind_filter<'q, O>(
-    query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
-    admin: i64,
-    user: &UserRecord,
-    filter: &'q Filter,
-) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
-    query
-        .bind(admin)
-        .bind(user.id)
-        .bind(filter.workflow.as_deref())
-        .bind(filter.reason.map(Reason::as_str))
-        .bind(filter.level)
-        .bind(filter.assignee.as_deref())
+/// The open escalations a filter keeps, on the escalations alone (their partial indexes): the
+/// workflows are a list of ids the caller may see, then `$1` reason, `$2` level, `$3` 1 for
+/// "nobody assigned", `$4` an assignee's id.
+fn matching(workflow_ids: &[i64]) -> String {
+    let ids = workflow_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    format!(
+        "from escalations e where e.resolved_at is null and e.workflow_id in ({ids}) \
+         and ($1 is null or e.reason = $1) and ($2 is null or e.level = $2) \
+         and ($3 = 0 or e.assignee_id is null) and ($4 is null or e.assignee_id = $4)"
+    )
 }
 
-/// What the list and its count share: the escalation with its item, workflow and assignee,
-/// then who may see which workflow ($1 admin, $2 the caller) and the filters ($3 workflow,
-/// $4 reason, $5 level, $6 assignee).
-const FROM: &str = "from escalations e join items i on i.id = e.item_id \
-     join workflows w on w.id = e.workflow_id left join users u on u.id = i.assigned_to";
-const WHERE: &str = concat!(
-    "where e.resolved_at is null and ",
-    visible!("e.workflow_id"),
-    " and ($3 is null or w.slug = $3) and ($4 is null or e.reason = $4) and ($5 is null or e.level = $5) \
-     and ($6 is null or ($6 = 'none' and i.assigned_to is null) or u.email = $6)"
-);
-
-/// When an open escalation's current level runs out.
-const DUE: &str = "e.level_since + w.escalation_sla_secs * 1000";
-
-/// What a [`Row`] reads, from [`FROM`] and [`BY_WHOM`].
+/// What a [`Row`] reads of one page of escalations (`e`, already ordered and cut) and what
+/// they point at.
 const COLUMNS: &str = "e.id as escalation_id, i.id as item_id, i.external_id, w.slug, w.name as workflow, e.reason, \
-     e.level, e.opened_at, e.level_since + w.escalation_sla_secs * 1000 as due_at, \
-     w.escalation_sla_secs * 1000 as escalation_sla_ms, e.flagged_at, d.actor_id, d.actor_label, d.note, \
-     u.email as assignee";
+     e.level, e.opened_at, e.due_at, w.escalation_sla_secs * 1000 as escalation_sla_ms, e.flagged_at, \
+     d.actor_id, d.actor_label, d.note, u.email as assignee";
 
-/// The last escalate decision says who escalated and why (none for a low confidence).
-const BY_WHOM: &str = "left join decisions d on d.id = \
+/// The item, workflow and assignee of each escalation `e`, and the last escalate decision,
+/// which says who escalated and why (none for a low confidence).
+const JOINS: &str = "join items i on i.id = e.item_id join workflows w on w.id = e.workflow_id \
+     left join users u on u.id = e.assignee_id left join decisions d on d.id = \
      (select max(x.id) from decisions x where x.item_id = e.item_id and x.kind = 'escalate')";
 
 #[derive(sqlx::FromRow)]
@@ -139,12 +122,15 @@ struct Row {
 /// The page of `filter` that `user` (a lead or an admin) may see.
 pub async fn list(db: &Db, user: &UserRecord, filter: &Filter) -> Result<Inbox, AppError> {
     let admin = i64::from(user.role == Role::Admin);
-    let workflows: Vec<(String, String)> =
-        sqlx::query_as(concat!("select w.slug, w.name from workflows w where ", visible!("w.id"), " order by w.name"))
-            .bind(admin)
-            .bind(user.id)
-            .fetch_all(db.pool())
-            .await?;
+    let visible: Vec<(i64, String, String)> = sqlx::query_as(concat!(
+        "select w.id, w.slug, w.name from workflows w where ",
+        visible!("w.id"),
+        " order by w.name"
+    ))
+    .bind(admin)
+    .bind(user.id)
+    .fetch_all(db.pool())
+    .await?;
     let members: Vec<(String, String)> = sqlx::query_as(concat!(
         "select w.slug, u.email from workflow_members m join users u on u.id = m.user_id \
          join workflows w on w.id = m.workflow_id where u.disabled_at is null and ",
@@ -155,14 +141,44 @@ pub async fn list(db: &Db, user: &UserRecord, filter: &Filter) -> Result<Inbox, 
     .bind(user.id)
     .fetch_all(db.pool())
     .await?;
-    let count = format!("select count(*) {FROM} {WHERE}");
-    let (total,): (i64,) = bind_filter(sqlx::query_as(&count), admin, user, filter).fetch_one(db.pool()).await?;
+    let workflow_ids: Vec<i64> = visible
+        .iter()
+        .filter(|(_, slug, _)| filter.workflow.as_deref().is_none_or(|w| w == slug))
+        .map(|(id, _, _)| *id)
+        .collect();
+    let workflows = visible.into_iter().map(|(_, slug, name)| (slug, name)).collect();
+    // An assignee by email: their id (an email nobody has matches nothing).
+    let assignee_id = match filter.assignee.as_deref() {
+        None | Some("none") => None,
+        Some(email) => {
+            let id: Option<(i64,)> =
+                sqlx::query_as("select id from users where email = $1").bind(email).fetch_optional(db.pool()).await?;
+            Some(id.map_or(-1, |(id,)| id))
+        }
+    };
+    let unassigned = i64::from(filter.assignee.as_deref() == Some("none"));
+    if workflow_ids.is_empty() {
+        return Ok(Inbox { rows: Vec::new(), total: 0, next_cursor: None, workflows, members, now_ms: now_ms() });
+    }
+    let from = matching(&workflow_ids);
+    let (total,): (i64,) = sqlx::query_as(&format!("select count(*) {from}"))
+        .bind(filter.reason.map(Reason::as_str))
+        .bind(filter.level)
+        .bind(unassigned)
+        .bind(assignee_id)
+        .fetch_one(db.pool())
+        .await?;
     let (after_due, after_id) = filter.after.map_or((None, None), |(due, id)| (Some(due), Some(id)));
+    // The page is cut on the escalations' own index (soonest due first), then joined.
     let list = format!(
-        "select {COLUMNS} {FROM} {BY_WHOM} {WHERE} and ($7 is null or {DUE} > $7 or ({DUE} = $7 and e.id > $8)) \
-         order by due_at, e.id limit $9"
+        "select {COLUMNS} from (select e.* {from} and ($5 is null or e.due_at > $5 or (e.due_at = $5 and e.id > $6)) \
+         order by e.due_at, e.id limit $7) e {JOINS} order by e.due_at, e.id"
     );
-    let rows: Vec<Row> = bind_filter(sqlx::query_as(&list), admin, user, filter)
+    let rows: Vec<Row> = sqlx::query_as(&list)
+        .bind(filter.reason.map(Reason::as_str))
+        .bind(filter.level)
+        .bind(unassigned)
+        .bind(assignee_id)
         .bind(after_due)
         .bind(after_id)
         .bind(PAGE + 1)
@@ -177,7 +193,9 @@ pub async fn list(db: &Db, user: &UserRecord, filter: &Filter) -> Result<Inbox, 
 
 /// The open escalation of the item, if it has one; the caller has checked that they may see it.
 pub async fn open_escalation(db: &Db, item_id: i64) -> Result<Option<EscalationRow>, AppError> {
-    let one = format!("select {COLUMNS} {FROM} {BY_WHOM} where e.item_id = $1 and e.resolved_at is null");
+    let one = format!(
+        "select {COLUMNS} from (select * from escalations where item_id = $1 and resolved_at is null) e {JOINS}"
+    );
     let row: Option<Row> = sqlx::query_as(&one).bind(item_id).fetch_optional(db.pool()).await?;
     Ok(row.map(Row::into_row))
 }

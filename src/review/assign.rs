@@ -60,6 +60,12 @@ pub async fn assign(
         .bind(item_id)
         .execute(&mut *tx)
         .await?;
+    // The open escalation, if the item has one, names its assignee too (the inbox filters by it).
+    sqlx::query("update escalations set assignee_id = $1 where item_id = $2 and resolved_at is null")
+        .bind(assignee.id)
+        .bind(item_id)
+        .execute(&mut *tx)
+        .await?;
     let note = match note {
         Some(note) => format!("to {}: {note}", assignee.email),
         None => format!("to {}", assignee.email),
