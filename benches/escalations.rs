@@ -227,11 +227,13 @@ async fn main() {
     }
 
     // Every open escalation overdue twice over: each climbs to the admins and is flagged.
-    sqlx::query("update escalations set opened_at = opened_at - $1, level_since = level_since - $1")
-        .bind(3 * HOUR_MS)
-        .execute(db.pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "update escalations set opened_at = opened_at - $1, level_since = level_since - $1, due_at = due_at - $1",
+    )
+    .bind(3 * HOUR_MS)
+    .execute(db.pool())
+    .await
+    .unwrap();
     let later = now_ms();
     let (climb_took, climb_passes, _) = until_done(async || {
         let kept = keep_escalations(&db, later).await.unwrap();

@@ -84,6 +84,10 @@ pub struct ServeArgs {
     /// How often expired review leases are returned to their queue, in milliseconds.
     #[arg(long, env = "GATEHOUSE_LEASE_SWEEP_MS", default_value_t = 1000)]
     pub lease_sweep_ms: u64,
+    /// How often the escalation sweeper looks (items past the review SLA, escalations to open,
+    /// close, climb or flag), in milliseconds.
+    #[arg(long, env = "GATEHOUSE_ESCALATION_SWEEP_MS", default_value_t = 2000)]
+    pub escalation_sweep_ms: u64,
     /// Longest a request may take, body upload included, in seconds; a slower one is answered
     /// 408 and dropped, so that slow or stalled clients cannot hold connections and memory.
     #[arg(long, env = "GATEHOUSE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
@@ -114,6 +118,7 @@ impl Default for ServeArgs {
             undo_window_ms: 10_000,
             trusted_proxies: TrustedProxies::default(),
             lease_sweep_ms: 1000,
+            escalation_sweep_ms: 2000,
             request_timeout_secs: 30,
         }
     }

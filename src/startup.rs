@@ -36,6 +36,7 @@ pub struct Application {
     db: Db,
     deliverer: Deliverer,
     lease_sweep: Duration,
+    escalation_sweep: Duration,
     retention: Duration,
     setup_token: Option<String>,
 }
@@ -66,8 +67,9 @@ impl Application {
         );
         let retention = Duration::from_secs(u64::from(settings.webhook_retention_days) * 86_400);
         let lease_sweep = Duration::from_millis(settings.lease_sweep_ms.max(10));
+        let escalation_sweep = Duration::from_millis(settings.escalation_sweep_ms.max(10));
         let router = router(db.clone(), settings, key);
-        Ok(Self { listener, router, db, deliverer, lease_sweep, retention, setup_token })
+        Ok(Self { listener, router, db, deliverer, lease_sweep, escalation_sweep, retention, setup_token })
     }
 
     pub fn port(&self) -> u16 {
@@ -93,7 +95,7 @@ impl Application {
         let cleanup = tokio::spawn(housekeeping(self.db.clone()));
         let webhooks = tokio::spawn(self.deliverer.run());
         let leases = tokio::spawn(crate::review::lease::sweep_leases(self.db.clone(), self.lease_sweep));
-        let overdue = tokio::spawn(crate::escalations::server::sweep(self.db.clone(), self.lease_sweep));
+        let overdue = tokio::spawn(crate::escalations::server::sweep(self.db.clone(), self.escalation_sweep));
         let purge = tokio::spawn(purge_every(self.db.clone(), self.retention, Duration::from_secs(600)));
         // No Nagle: a response written in more than one piece (headers, then a page) would
         // otherwise wait for the client's delayed ACK, 40 ms now and then.

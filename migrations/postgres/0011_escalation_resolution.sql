@@ -20,5 +20,7 @@ create index escalations_workflow_due_idx on escalations (workflow_id, due_at, i
 create index escalations_sweep_idx on escalations (workflow_id, due_at) where resolved_at is null and flagged_at is null;
 -- the navigation's counts: open and unassigned, by workflow and level
 create index escalations_waiting_idx on escalations (workflow_id, assignee_id, level) where resolved_at is null;
--- the team page: escalations by reason over the last 30 days
-create index escalations_opened_idx on escalations (workflow_id, opened_at);
+-- the team page: escalations by reason over the last 30 days, and each member's decisions by
+-- time, kind and workflow (both read from the index alone)
+create index escalations_opened_idx on escalations (workflow_id, opened_at, reason);
+create index decisions_workload_idx on decisions (actor_id, created_at, workflow_id, kind);

@@ -259,31 +259,40 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
         let rules = Rules { escalation_sla_ms: sla_secs.saturating_mul(1000), ..Rules::default() };
         let workflow = Workflow { id: workflow_id, slug: &slug };
         let mut opened_after = 0;
-        // A chunk a transaction, until nothing is left to do (or another instance holds it).
-        loop {
-            // A look first, outside any write transaction: most passes find nothing to do.
-            let (work,): (i64,) =
-                sqlx::query_as(&format!("select ({UNOPENED_EXISTS}) + ({CLOSABLE_EXISTS}) + ({DUE_EXISTS})"))
-                    .bind(workflow_id)
-                    .bind(now)
-                    .fetch_one(db.pool())
-                    .await?;
-            if work == 0 {
-                break;
-            }
+        // A look first, outside any write transaction: most passes find nothing to do.
+        let (work,): (i64,) =
+            sqlx::query_as(&format!("select ({UNOPENED_EXISTS}) + ({CLOSABLE_EXISTS}) + ({DUE_EXISTS})"))
+                .bind(workflow_id)
+                .bind(now)
+                .fetch_one(db.pool())
+                .await?;
+        if work == 0 {
+            continue;
+        }
+        // Then a chunk a transaction, each step until it finds less than a chunk (or another
+        // instance holds the rest).
+        let (mut opening, mut closing, mut climbing) = (true, true, true);
+        while opening || closing || climbing {
             let _turn = db.write_turn().await;
             let mut tx = db.begin_write().await?;
-            let opened = open_escalations(&mut tx, db.backend(), workflow_id, &rules, &mut opened_after).await?;
-            let resolved = close_decided(&mut tx, db.backend(), workflow, now).await?;
-            let (climbed, flagged, stepped) = climb_due(&mut tx, db.backend(), workflow, &rules, now).await?;
-            tx.commit().await?;
-            kept.opened += opened;
-            kept.resolved += resolved;
-            kept.climbed += climbed;
-            kept.flagged += flagged;
-            if opened + resolved + stepped == 0 {
-                break;
+            if opening {
+                let (opened, looked) =
+                    open_escalations(&mut tx, db.backend(), workflow_id, &rules, &mut opened_after).await?;
+                kept.opened += opened;
+                opening = looked == CHUNK as usize;
             }
+            if closing {
+                let resolved = close_decided(&mut tx, db.backend(), workflow, now).await?;
+                kept.resolved += resolved;
+                closing = resolved == CHUNK as usize;
+            }
+            if climbing {
+                let (climbed, flagged, looked) = climb_due(&mut tx, db.backend(), workflow, &rules, now).await?;
+                kept.climbed += climbed;
+                kept.flagged += flagged;
+                climbing = looked == CHUNK as usize;
+            }
+            tx.commit().await?;
         }
     }
     Ok(kept)
@@ -448,14 +457,16 @@ const CLOSABLE_EXISTS: &str = concat!(
 const DUE_EXISTS: &str = "select count(*) from (select 1 from escalations where workflow_id = $1 \
      and resolved_at is null and flagged_at is null and due_at <= $2 limit 1) d";
 
-/// Opens an escalation for each escalated item of the workflow that has none.
+/// Opens an escalation for each escalated item of the workflow that has none, a chunk of them
+/// in key order after `after` (moved on to the last one looked at): how many it opened, and
+/// how many it looked at.
 async fn open_escalations(
     conn: &mut AnyConnection,
     backend: Backend,
     workflow_id: i64,
     rules: &Rules,
     after: &mut i64,
-) -> Result<usize, AppError> {
+) -> Result<(usize, usize), AppError> {
     let unopened: Vec<Unopened> = sqlx::query_as(concat!(
         "select i.id, i.created_at, d.actor_id, d.reason_code, d.created_at as escalated_at from items i \
          left join decisions d on d.id = (select max(e.id) from decisions e where e.item_id = i.id \
@@ -491,5 +502,5 @@ async fn open_escalations(
     if let Some(last) = unopened.last() {
         *after = last.id;
     }
-    Ok(opened)
+    Ok((opened, unopened.len()))
 }

@@ -262,6 +262,7 @@ impl Fixture {
         let app = spawn_app_with(backend, |s| {
             s.webhook_poll_ms = 3_600_000;
             s.lease_sweep_ms = 3_600_000;
+            s.escalation_sweep_ms = 3_600_000;
             s.undo_window_ms = 3_600_000;
             s.allow_private_webhooks = true;
         })
