@@ -190,12 +190,13 @@ async fn escalate_many_by_system(
 pub async fn sweep(db: Db, every: std::time::Duration) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = Seen::default();
     loop {
         ticker.tick().await;
         if let Err(error) = escalate_overdue_reviews(&db, now_ms()).await {
             tracing::warn!(%error, "review SLA sweep failed; retrying");
         }
-        match keep_escalations(&db, now_ms()).await {
+        match keep_since(&db, now_ms(), &mut seen).await {
             Ok(kept) if kept != Kept::default() => tracing::info!(?kept, "escalations kept"),
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "escalation sweep failed; retrying"),
@@ -252,6 +253,27 @@ struct Open {
 /// several instances at once: one open escalation an item (a unique index), climbs under SKIP
 /// LOCKED on PostgreSQL and in turns on SQLite.
 pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
+    keep_since(db, now, &mut Seen::default()).await
+}
+
+/// How far a sweeper has looked: the newest item and decision when its last pass began. An
+/// escalation is opened for an item that arrives escalated (a new item) or is escalated (a new
+/// decision), and closed after a decision: a sweeper that has looked at everything up to these
+/// only needs to look at what is newer to know whether there is anything to open or close.
+/// Starts at nothing, so that the first pass of a process looks at everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Seen {
+    items: i64,
+    decisions: i64,
+}
+
+/// [`keep_escalations`] that looks for escalations to open or close only among the items and
+/// decisions newer than `seen`, and moves it on.
+pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppError> {
+    let (items, decisions): (i64, i64) =
+        sqlx::query_as("select (select coalesce(max(id), 0) from items), (select coalesce(max(id), 0) from decisions)")
+            .fetch_one(db.pool())
+            .await?;
     let workflows: Vec<(i64, String, i64)> =
         sqlx::query_as("select id, slug, escalation_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
     let mut kept = Kept::default();
@@ -264,6 +286,8 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
             sqlx::query_as(&format!("select ({UNOPENED_EXISTS}) + ({CLOSABLE_EXISTS}) + ({DUE_EXISTS})"))
                 .bind(workflow_id)
                 .bind(now)
+                .bind(seen.items)
+                .bind(seen.decisions)
                 .fetch_one(db.pool())
                 .await?;
         if work == 0 {
@@ -295,6 +319,7 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
             tx.commit().await?;
         }
     }
+    *seen = Seen { items, decisions };
     Ok(kept)
 }
 
@@ -434,17 +459,26 @@ async fn close_decided(
     Ok(closing.len())
 }
 
-/// Whether workflow `$1` has an escalated item without an open escalation (0 or 1).
+/// Whether workflow `$1` has an escalated item without an open escalation (0 or 1), among the
+/// items newer than `$3` and those with an escalate decision newer than `$4` (the index of
+/// items by workflow and key, and the decisions' key, so that a sweeper that has seen
+/// everything looks at a few rows).
 const UNOPENED_EXISTS: &str = concat!(
-    "select count(*) from (select 1 from items i where i.workflow_id = $1 and i.state = ",
+    "select count(*) from (select i.id from items i where i.workflow_id = $1 and i.id > $3 and i.state = ",
+    state_sql!(Escalated),
+    " and not exists (select 1 from escalations x where x.item_id = i.id and x.resolved_at is null) \
+     union all select d.item_id from decisions d join items i on i.id = d.item_id where d.id > $4 \
+     and d.workflow_id = $1 and d.kind = 'escalate' and i.state = ",
     state_sql!(Escalated),
     " and not exists (select 1 from escalations x where x.item_id = i.id and x.resolved_at is null) limit 1) u"
 );
 
-/// Whether workflow `$1` has an open escalation whose item was decided or sent back (0 or 1).
+/// Whether workflow `$1` has an open escalation whose item was decided or sent back (0 or 1),
+/// among the items with a decision newer than `$4`: every way out of an escalation is one.
 const CLOSABLE_EXISTS: &str = concat!(
-    "select count(*) from (select 1 from escalations e join items i on i.id = e.item_id \
-     where e.workflow_id = $1 and e.resolved_at is null and i.state not in (",
+    "select count(*) from (select 1 from decisions d join escalations e on e.item_id = d.item_id \
+     and e.resolved_at is null join items i on i.id = d.item_id where d.id > $4 and d.workflow_id = $1 \
+     and i.state not in (",
     state_sql!(Escalated),
     ", ",
     state_sql!(Assigned),

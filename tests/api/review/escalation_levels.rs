@@ -5,12 +5,13 @@
 
 use super::*;
 use crate::on_both_backends;
-use gatehouse::escalations::server::{Kept, keep_escalations};
+use gatehouse::escalations::server::{Kept, Seen, keep_escalations, keep_since};
 use gatehouse::storage::clock::now_ms;
 
 on_both_backends!(
     escalations_open_with_their_reason_climb_when_due_and_close_when_decided,
     two_sweepers_at_once_open_and_climb_each_escalation_once,
+    a_sweeper_that_has_seen_everything_still_sees_what_is_new,
 );
 
 const HOUR: i64 = 3_600_000;
@@ -127,4 +128,38 @@ async fn two_sweepers_at_once_open_and_climb_each_escalation_once(backend: Backe
         80,
         "each climbed once, dated when due"
     );
+}
+
+async fn a_sweeper_that_has_seen_everything_still_sees_what_is_new(backend: Backend) {
+    let app = app_with(backend, |s| {
+        s.lease_sweep_ms = 3_600_000;
+        s.escalation_sweep_ms = 3_600_000;
+    })
+    .await;
+    let a = person(&app, "a@example.com", Role::Reviewer).await;
+    let lead = person(&app, "lead@example.com", Role::Lead).await;
+    let created = reviewed(&[&a, &lead]).create(&app).await;
+    let low: Vec<Value> = (0..2).map(|i| invoice(&format!("low-{i}"), 0.1)).collect();
+    let low = crate::fixtures::submit_all(&app, &created.key, SLUG, &low).await;
+    let mut seen = Seen::default();
+    assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap().opened, 2);
+    assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap(), Kept::default());
+    // A new item arriving escalated, and a queued one a reviewer escalates: both newer.
+    crate::fixtures::submit(&app, &created.key, SLUG, &invoice("low-new", 0.1)).await;
+    let asked = ingest(&app, &created.key, "ask", 1).await[0];
+    assert_eq!(start(&app, &a).await, Some(asked));
+    let lease = token(&app, &a, asked).await;
+    let form = [("item_id", asked.to_string()), ("lease_token", lease), ("note", "unsure".to_owned())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ok(&app, &a, "review/escalate", &form).await;
+    assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap().opened, 2);
+    // An old escalation decided by its assignee: the decision is new.
+    let old = low[0]["id"].as_i64().unwrap().to_string();
+    ok(&app, &lead, "escalations/assign", &[("item_id", &old), ("assignee", "a@example.com")]).await;
+    ok(&app, &a, "review/claim-assigned", &[("item_id", &old)]).await;
+    let lease = token(&app, &a, old.parse().unwrap()).await;
+    let (status, body) = approve(&app, &a, old.parse().unwrap(), &lease).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap().resolved, 1);
+    assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap(), Kept::default());
 }
