@@ -87,7 +87,7 @@ async fn load_decisions(db: &Db, workflow_id: i64, count: u64) -> Duration {
     for start in (0..count).step_by(chunk as usize) {
         let end = (start + chunk).min(count);
         let sql = format!(
-            "with recursive n(i) as (select {start} union all select i + 1 from n where i + 1 < {end}) \
+            "with recursive n(i) as (select cast({start} as bigint) union all select i + 1 from n where i + 1 < {end}) \
              insert into decisions (item_id, workflow_id, actor_id, actor_label, kind, reason_code, time_spent_ms, \
              final, created_at, settles_at) \
              select {first_item} + i % {items}, {workflow_id}, {first_reviewer} + i % {REVIEWERS}, 'bench', \

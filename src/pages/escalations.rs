@@ -8,6 +8,7 @@ use crate::components::layout::Protected;
 use crate::components::table::DataTable;
 use crate::domain::Role;
 use crate::domain::escalation::Reason;
+use crate::error::AppError;
 use crate::escalations::api::AssignSelected;
 use crate::escalations::api::load_inbox;
 use crate::escalations::{EscalationRow, Inbox, escalation_href};
@@ -17,18 +18,8 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn EscalationsPage() -> impl IntoView {
-    view! {
-        <Protected role=Role::Lead>
-            <EscalationsInbox />
-        </Protected>
-    }
-}
-
-/// The filters of the address, in the order the form has them.
-const FILTERS: [&str; 4] = ["workflow", "reason", "level", "assignee"];
-
-#[component]
-fn EscalationsInbox() -> impl IntoView {
+    // Made here, outside the sign-in check, whose content is rendered more than once on the
+    // server: made inside it, the inbox would be read as many times.
     let query = use_query_map();
     let params = move || {
         query.with(|q| {
@@ -37,11 +28,30 @@ fn EscalationsInbox() -> impl IntoView {
         })
     };
     let bulk = ServerAction::<AssignSelected>::new();
-    let bulk_error = action_error(bulk);
     let inbox = Resource::new(
         move || (params(), bulk.version().get()),
         |(([workflow, reason, level, assignee], cursor), _)| load_inbox(workflow, reason, level, assignee, cursor),
     );
+    view! {
+        <Protected role=Role::Lead>
+            <EscalationsInbox inbox bulk />
+        </Protected>
+    }
+}
+
+/// The filters of the address, in the order the form has them.
+const FILTERS: [&str; 4] = ["workflow", "reason", "level", "assignee"];
+
+#[component]
+fn EscalationsInbox(inbox: Resource<Result<Inbox, AppError>>, bulk: ServerAction<AssignSelected>) -> impl IntoView {
+    let query = use_query_map();
+    let params = move || {
+        query.with(|q| {
+            let get = |k: &str| q.get(k).filter(|v| !v.is_empty());
+            (FILTERS.map(get), get("cursor"))
+        })
+    };
+    let bulk_error = action_error(bulk);
     view! {
         <div class="page-header">
             <h1>"Escalations"</h1>

@@ -8,6 +8,7 @@ use crate::components::layout::{ErrorPanel, Protected};
 use crate::components::table::DataTable;
 use crate::domain::Role;
 use crate::domain::escalation::Reason;
+use crate::error::AppError;
 use crate::team::api::load_team;
 use crate::team::{ESCALATION_DAYS, MemberLoad, Team};
 use leptos::prelude::*;
@@ -16,18 +17,22 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn TeamPage() -> impl IntoView {
+    // Made here, outside the sign-in check, whose content is rendered more than once on the
+    // server: made inside it, the team would be counted as many times.
+    let query = use_query_map();
+    let workflow = move || query.with(|q| q.get("workflow").filter(|w| !w.is_empty()));
+    let team = Resource::new(workflow, load_team);
     view! {
         <Protected role=Role::Lead>
-            <TeamLoader />
+            <TeamLoader team />
         </Protected>
     }
 }
 
 #[component]
-fn TeamLoader() -> impl IntoView {
+fn TeamLoader(team: Resource<Result<Team, AppError>>) -> impl IntoView {
     let query = use_query_map();
     let workflow = move || query.with(|q| q.get("workflow").filter(|w| !w.is_empty()));
-    let team = Resource::new(workflow, load_team);
     view! {
         <Title text="Team" />
         <div class="page-header">

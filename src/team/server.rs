@@ -65,102 +65,110 @@ pub async fn team(db: &Db, user: &UserRecord, only: Option<&str>) -> Result<Team
     let in_members = id_list(&members.iter().map(|m| m.id).collect::<Vec<_>>());
     let (today, week) = (day_start(now), week_start(now));
 
-    let counted: Vec<(i64, i64, i64)> = if members.is_empty() {
-        Vec::new()
-    } else {
-        sqlx::query_as(&format!(
-            "select d.actor_id, count(*), sum(case when d.created_at >= $1 then 1 else 0 end) from decisions d \
+    // The escalations by reason are counted beside the members' work, on a connection of their own.
+    let by_reason = async {
+        let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
+            "select reason, count(*) as n from escalations where workflow_id in ({in_workflows}) and opened_at >= $1 \
+             group by reason order by n desc, reason"
+        ))
+        .bind(now - ESCALATION_DAYS * 86_400_000)
+        .fetch_all(db.pool())
+        .await?;
+        Ok::<_, AppError>(rows)
+    };
+    let workload = async {
+        let counted: Vec<(i64, i64, i64)> = if members.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(&format!(
+                "select d.actor_id, count(*), sum(case when d.created_at >= $1 then 1 else 0 end) from decisions d \
              where d.actor_id in ({in_members}) and d.created_at >= $2 and d.workflow_id in ({in_workflows}) \
              and {DECIDED} group by d.actor_id"
-        ))
-        .bind(today)
-        .bind(week)
-        .fetch_all(db.pool())
-        .await?
-    };
-    let counted: HashMap<i64, (i64, i64)> = counted.into_iter().map(|(id, week, today)| (id, (week, today))).collect();
+            ))
+            .bind(today)
+            .bind(week)
+            .fetch_all(db.pool())
+            .await?
+        };
+        let counted: HashMap<i64, (i64, i64)> =
+            counted.into_iter().map(|(id, week, today)| (id, (week, today))).collect();
 
-    let in_hand: Vec<(i64, i64)> = if members.is_empty() {
-        Vec::new()
-    } else {
-        sqlx::query_as(&format!(
-            concat!(
-                "select leased_by, count(*) from items where state = ",
-                state_sql!(Claimed),
-                " and leased_by in ({members}) and workflow_id in ({workflows}) and lease_expires_at > $1 \
+        let in_hand: Vec<(i64, i64)> = if members.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(&format!(
+                concat!(
+                    "select leased_by, count(*) from items where state = ",
+                    state_sql!(Claimed),
+                    " and leased_by in ({members}) and workflow_id in ({workflows}) and lease_expires_at > $1 \
                  group by leased_by union all select assigned_to, count(*) from items where state = ",
-                state_sql!(Assigned),
-                " and assigned_to in ({members}) and workflow_id in ({workflows}) group by assigned_to"
-            ),
-            members = in_members,
-            workflows = in_workflows
-        ))
-        .bind(now)
-        .fetch_all(db.pool())
-        .await?
-    };
-    let mut held: HashMap<i64, i64> = HashMap::new();
-    for (id, n) in in_hand {
-        *held.entry(id).or_default() += n;
-    }
+                    state_sql!(Assigned),
+                    " and assigned_to in ({members}) and workflow_id in ({workflows}) group by assigned_to"
+                ),
+                members = in_members,
+                workflows = in_workflows
+            ))
+            .bind(now)
+            .fetch_all(db.pool())
+            .await?
+        };
+        let mut held: HashMap<i64, i64> = HashMap::new();
+        for (id, n) in in_hand {
+            *held.entry(id).or_default() += n;
+        }
 
-    // The escalations members asked for this week, with how their items ended.
-    let asked: Vec<(i64, i64, String)> = if members.is_empty() {
-        Vec::new()
-    } else {
-        sqlx::query_as(&format!(
-            "select d.actor_id, case when d.reason_code is null then 0 else 1 end, i.state from decisions d \
+        // The escalations members asked for this week, with how their items ended.
+        let asked: Vec<(i64, i64, String)> = if members.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(&format!(
+                "select d.actor_id, case when d.reason_code is null then 0 else 1 end, i.state from decisions d \
              join items i on i.id = d.item_id where d.actor_id in ({in_members}) and d.created_at >= $1 \
              and d.workflow_id in ({in_workflows}) and d.kind = 'escalate' \
              and not exists (select 1 from decisions u where u.undoes = d.id)"
-        ))
-        .bind(week)
-        .fetch_all(db.pool())
-        .await?
-    };
-    let mut overturned: HashMap<i64, i64> = HashMap::new();
-    for (id, rejected, state) in asked {
-        if overturns(rejected == 1, &state) {
-            *overturned.entry(id).or_default() += 1;
+            ))
+            .bind(week)
+            .fetch_all(db.pool())
+            .await?
+        };
+        let mut overturned: HashMap<i64, i64> = HashMap::new();
+        for (id, rejected, state) in asked {
+            if overturns(rejected == 1, &state) {
+                *overturned.entry(id).or_default() += 1;
+            }
         }
-    }
 
-    let mut loads = Vec::with_capacity(members.len());
-    for member in members {
-        let (this_week, today) = counted.get(&member.id).copied().unwrap_or_default();
-        let median_ms = if this_week == 0 {
-            None
-        } else {
-            let mut spent: Vec<i64> = sqlx::query_scalar(&format!(
-                "select d.time_spent_ms from decisions d where d.actor_id = $1 and d.created_at >= $2 \
+        let mut loads = Vec::with_capacity(members.len());
+        for member in members {
+            let (this_week, today) = counted.get(&member.id).copied().unwrap_or_default();
+            let median_ms = if this_week == 0 {
+                None
+            } else {
+                let mut spent: Vec<i64> = sqlx::query_scalar(&format!(
+                    "select d.time_spent_ms from decisions d where d.actor_id = $1 and d.created_at >= $2 \
                  and d.workflow_id in ({in_workflows}) and d.time_spent_ms is not null and {DECIDED} \
                  order by d.created_at desc limit $3"
-            ))
-            .bind(member.id)
-            .bind(week)
-            .bind(MEDIAN_OVER)
-            .fetch_all(db.pool())
-            .await?;
-            median(&mut spent)
-        };
-        loads.push(MemberLoad {
-            in_hand: held.get(&member.id).copied().unwrap_or_default(),
-            decisions_today: today,
-            decisions_this_week: this_week,
-            median_ms,
-            overturned: overturned.get(&member.id).copied().unwrap_or_default(),
-            email: member.email,
-            name: member.name,
-            role: member.role,
-        });
-    }
-
-    let escalations_by_reason: Vec<(String, i64)> = sqlx::query_as(&format!(
-        "select reason, count(*) as n from escalations where workflow_id in ({in_workflows}) and opened_at >= $1 \
-         group by reason order by n desc, reason"
-    ))
-    .bind(now - ESCALATION_DAYS * 86_400_000)
-    .fetch_all(db.pool())
-    .await?;
+                ))
+                .bind(member.id)
+                .bind(week)
+                .bind(MEDIAN_OVER)
+                .fetch_all(db.pool())
+                .await?;
+                median(&mut spent)
+            };
+            loads.push(MemberLoad {
+                in_hand: held.get(&member.id).copied().unwrap_or_default(),
+                decisions_today: today,
+                decisions_this_week: this_week,
+                median_ms,
+                overturned: overturned.get(&member.id).copied().unwrap_or_default(),
+                email: member.email,
+                name: member.name,
+                role: member.role,
+            });
+        }
+        Ok::<_, AppError>(loads)
+    };
+    let (escalations_by_reason, loads) = tokio::try_join!(by_reason, workload)?;
     Ok(Team { members: loads, escalations_by_reason, workflows: workflows_shown, now_ms: now })
 }
