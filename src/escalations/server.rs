@@ -379,19 +379,36 @@ async fn climb_due(
         })
         .collect();
     decisions::insert_many(conn, backend, &lines).await?;
-    // Row by row, by key: one prepared statement, cheaper on SQLite than any join with a list.
-    for &(id, level, since, flagged_at) in &updates {
-        sqlx::query(
-            "update escalations set level = $2, level_since = $3, due_at = $4, flagged_at = $5 \
-             where id = $1 and resolved_at is null",
-        )
-        .bind(id)
-        .bind(level)
-        .bind(since)
-        .bind(rules.escalation_due_at(since))
-        .bind(flagged_at)
-        .execute(&mut *conn)
-        .await?;
+    // A few hundred rows a statement, each column given by key (`case id when … then …`): far
+    // fewer statements than one a row, and no join, which SQLite would plan over the whole table.
+    for rows in updates.chunks(256) {
+        let column = |name: &str| format!("{name} = case id {} end", vec!["when ? then ?"; rows.len()].join(" "));
+        let sql = format!(
+            "update escalations set {}, {}, {}, {} where id in ({}) and resolved_at is null",
+            column("level"),
+            column("level_since"),
+            column("due_at"),
+            column("flagged_at"),
+            vec!["?"; rows.len()].join(", ")
+        );
+        let sql = backend.values(1, &sql);
+        let mut query = sqlx::query(&sql);
+        for &(id, level, _, _) in rows {
+            query = query.bind(id).bind(level);
+        }
+        for &(id, _, since, _) in rows {
+            query = query.bind(id).bind(since);
+        }
+        for &(id, _, since, _) in rows {
+            query = query.bind(id).bind(rules.escalation_due_at(since));
+        }
+        for &(id, _, _, flagged_at) in rows {
+            query = query.bind(id).bind(flagged_at);
+        }
+        for &(id, ..) in rows {
+            query = query.bind(id);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok((climbed, flagged, due.len()))
 }
