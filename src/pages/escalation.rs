@@ -20,9 +20,23 @@ use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn EscalationPage() -> impl IntoView {
+    // Made here, outside the sign-in check, whose content the server renders more than once:
+    // made inside it, the escalation would be read as many times.
+    let params = use_params_map();
+    let item_id = move || params.with(|p| p.get("item").and_then(|i| i.parse::<i64>().ok()));
+    let actions = Actions { assign: ServerAction::new(), decide: ServerAction::new(), send_back: ServerAction::new() };
+    let item = Resource::new(
+        move || (item_id(), actions.assign.version().get()),
+        |(item_id, _)| async move {
+            match item_id {
+                Some(id) => load_escalation(id).await,
+                None => Err(AppError::not_found("That item")),
+            }
+        },
+    );
     view! {
         <Protected role=Role::Lead>
-            <EscalationLoader />
+            <EscalationLoader item actions />
         </Protected>
     }
 }
@@ -36,21 +50,9 @@ struct Actions {
 }
 
 #[component]
-fn EscalationLoader() -> impl IntoView {
-    let params = use_params_map();
-    let item_id = move || params.with(|p| p.get("item").and_then(|i| i.parse::<i64>().ok()));
-    let actions = Actions { assign: ServerAction::new(), decide: ServerAction::new(), send_back: ServerAction::new() };
+fn EscalationLoader(item: Resource<Result<EscalationItem, AppError>>, actions: Actions) -> impl IntoView {
     let errors = [action_error(actions.assign), action_error(actions.decide), action_error(actions.send_back)];
     let error = Signal::derive(move || errors.iter().find_map(|e| e.get()));
-    let item = Resource::new(
-        move || (item_id(), actions.assign.version().get()),
-        |(item_id, _)| async move {
-            match item_id {
-                Some(id) => load_escalation(id).await,
-                None => Err(AppError::not_found("That item")),
-            }
-        },
-    );
     view! {
         <ErrorAlert error id="escalation-error" />
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading the escalation…"</p> }>
