@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{BenchDb, ms, percentile};
+use common::{BenchDb, ms, percentile, timed};
 use gatehouse::domain::Role;
 use gatehouse::escalations::server::{Seen, escalate_overdue_reviews, keep_escalations, keep_since};
 use gatehouse::storage::audit::Actor;
@@ -46,17 +46,6 @@ fn options() -> Options {
         }
     }
     o
-}
-
-async fn timed(requests: usize, mut call: impl AsyncFnMut()) -> Vec<Duration> {
-    let mut latencies = Vec::with_capacity(requests);
-    for _ in 0..requests {
-        let sent = Instant::now();
-        call().await;
-        latencies.push(sent.elapsed());
-    }
-    latencies.sort();
-    latencies
 }
 
 /// Runs `pass` until it reports nothing done; how long all passes took, and how many there were.

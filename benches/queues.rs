@@ -10,12 +10,11 @@
 
 mod common;
 
-use common::{BenchDb, ms, percentile};
+use common::{BenchDb, ms, percentile, timed};
 use gatehouse::domain::Role;
 use gatehouse::storage::audit::Actor;
 use gatehouse::users::server::NewUser;
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "bench-password-123";
 
@@ -36,17 +35,6 @@ fn options() -> Options {
         }
     }
     o
-}
-
-async fn timed(requests: usize, mut call: impl AsyncFnMut()) -> Vec<Duration> {
-    let mut latencies = Vec::with_capacity(requests);
-    for _ in 0..requests {
-        let sent = Instant::now();
-        call().await;
-        latencies.push(sent.elapsed());
-    }
-    latencies.sort();
-    latencies
 }
 
 #[tokio::main]

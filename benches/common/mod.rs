@@ -107,6 +107,20 @@ pub async fn load_items(db: &Db, workflow: &Workflow, count: u64, item: impl Fn(
     started.elapsed()
 }
 
+/// Calls `call` `requests` times, one after another; the latencies, sorted. (The ingest
+/// benchmark sends in parallel and has no use for it.)
+#[allow(dead_code)]
+pub async fn timed(requests: usize, mut call: impl AsyncFnMut()) -> Vec<Duration> {
+    let mut latencies = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let sent = Instant::now();
+        call().await;
+        latencies.push(sent.elapsed());
+    }
+    latencies.sort();
+    latencies
+}
+
 /// The `p` quantile of sorted durations (0 when there are none).
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

@@ -9,7 +9,7 @@ use crate::domain::Role;
 use crate::domain::item_state::{Action, ItemState};
 use crate::error::AppError;
 use crate::items::decisions::{self, NewDecision};
-use crate::review::decide::{MAX_NOTE_CHARS, Recorded, ReviewCtx, Verdict, validate};
+use crate::review::decide::{Recorded, ReviewCtx, Verdict, check_note, validate};
 use crate::storage::audit;
 use crate::storage::clock::now_ms;
 use crate::storage::db::Db;
@@ -117,13 +117,8 @@ pub async fn send_back(
     note: Option<&str>,
 ) -> Result<String, AppError> {
     let note = note.map(str::trim).filter(|n| !n.is_empty());
-    if let Some(note) = note
-        && (note.chars().count() > MAX_NOTE_CHARS || !crate::domain::text::is_lines(note))
-    {
-        return Err(AppError::invalid(
-            "note",
-            format!("A note is at most {MAX_NOTE_CHARS} characters, without control characters."),
-        ));
+    if let Some(note) = note {
+        check_note(note)?;
     }
     let workflow = workflow_of(db, workflows, item_id).await?;
     require_lead_of(&mut *db.pool().acquire().await?, &workflow, lead).await?;

@@ -1,7 +1,7 @@
 //! Assignment: a lead hands an item to one reviewer of its workflow, who then finds it under
 //! "Assigned to me" and alone may claim it.
 
-use super::decide::MAX_NOTE_CHARS;
+use super::decide::check_note;
 use crate::domain::Role;
 use crate::domain::item_state::{Action, ItemState};
 use crate::error::AppError;
@@ -26,13 +26,8 @@ pub async fn assign(
     note: Option<&str>,
 ) -> Result<(), AppError> {
     let note = note.map(str::trim).filter(|n| !n.is_empty());
-    if let Some(note) = note
-        && (note.chars().count() > MAX_NOTE_CHARS || !crate::domain::text::is_lines(note))
-    {
-        return Err(AppError::invalid(
-            "note",
-            format!("A note is at most {MAX_NOTE_CHARS} characters, without control characters."),
-        ));
+    if let Some(note) = note {
+        check_note(note)?;
     }
     let now = now_ms();
     let _turn = db.write_turn().await;

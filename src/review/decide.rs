@@ -118,7 +118,8 @@ pub fn validate(
 /// The longest note a decision keeps, in characters.
 pub const MAX_NOTE_CHARS: usize = 2000;
 
-fn check_note(note: &str) -> Result<(), AppError> {
+/// A note's limits, for every form that takes one: its length and no control characters.
+pub fn check_note(note: &str) -> Result<(), AppError> {
     if note.chars().count() > MAX_NOTE_CHARS {
         return Err(AppError::invalid("note", format!("Keep the note to {MAX_NOTE_CHARS} characters.")));
     }
