@@ -54,8 +54,9 @@ function backdate(app, externalId, minutes) {
     'import sqlite3, sys',
     'db = sqlite3.connect(sys.argv[1], timeout=10)',
     'ms = int(sys.argv[3]) * 60000',
-    "db.execute('update escalations set opened_at = opened_at - ?, level_since = level_since - ? "
-      + "where resolved_at is null and item_id = (select id from items where external_id = ?)', (ms, ms, sys.argv[2]))",
+    "db.execute('update escalations set opened_at = opened_at - ?, level_since = level_since - ?, "
+      + "due_at = due_at - ? where resolved_at is null "
+      + "and item_id = (select id from items where external_id = ?)', (ms, ms, ms, sys.argv[2]))",
     'db.commit()',
   ].join('\n');
   execFileSync('python3', ['-c', script, file, externalId, String(minutes)]);
