@@ -17,6 +17,22 @@ use leptos_router::hooks::use_location;
 pub fn Protected(role: Role, #[prop(optional)] own_account: bool, children: ChildrenFn) -> impl IntoView {
     let auth = expect_context::<Auth>();
     let location = use_location();
+    // What needs this user, asked again every half minute while the page is open. Made here,
+    // outside the suspense, whose content the server renders more than once: made in the
+    // layout, the counts were asked as many times a page.
+    let tick = RwSignal::new(0_u32);
+    let counts = Resource::new(move || tick.get(), |_| load_counts());
+    Effect::new(move |_| {
+        let every = std::time::Duration::from_secs(COUNTS_EVERY_SECS);
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                tick.try_update(|t| *t += 1);
+            },
+            every,
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
     view! {
         <Suspense fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
             {move || {
@@ -27,9 +43,9 @@ pub fn Protected(role: Role, #[prop(optional)] own_account: bool, children: Chil
                             view! { <Redirect path="/account" /> }.into_any()
                         }
                         Ok(Some(user)) if user.role.includes(role) => {
-                            view! { <Layout user>{children()}</Layout> }.into_any()
+                            view! { <Layout user counts>{children()}</Layout> }.into_any()
                         }
-                        Ok(Some(user)) => view! { <Layout user><Forbidden /></Layout> }.into_any(),
+                        Ok(Some(user)) => view! { <Layout user counts><Forbidden /></Layout> }.into_any(),
                         Ok(None) => {
                             let here = location.pathname.get_untracked();
                             let path = format!("/login?next={}", percent_encode(&here));
@@ -45,23 +61,9 @@ pub fn Protected(role: Role, #[prop(optional)] own_account: bool, children: Chil
 
 /// The application frame: skip link, top bar with the navigation this role may use, main area.
 #[component]
-pub fn Layout(user: SessionUser, children: Children) -> impl IntoView {
+pub fn Layout(user: SessionUser, counts: Resource<Result<Counts, AppError>>, children: Children) -> impl IntoView {
     let auth = expect_context::<Auth>();
     let role = user.role;
-    // What needs this user, asked again every half minute while the page is open.
-    let tick = RwSignal::new(0_u32);
-    let counts = Resource::new(move || tick.get(), |_| load_counts());
-    Effect::new(move |_| {
-        let every = std::time::Duration::from_secs(COUNTS_EVERY_SECS);
-        if let Ok(handle) = set_interval_with_handle(
-            move || {
-                tick.try_update(|t| *t += 1);
-            },
-            every,
-        ) {
-            on_cleanup(move || handle.clear());
-        }
-    });
     // Set once the counts arrive (on the server before the title is written, so that the page
     // comes with it), read by the title.
     let needing = RwSignal::new(0_i64);
