@@ -80,7 +80,7 @@ macro_rules! visible {
 /// workflows are a list of ids the caller may see, then `$1` reason, `$2` level, `$3` 1 for
 /// "nobody assigned", `$4` an assignee's id.
 fn matching(workflow_ids: &[i64]) -> String {
-    let ids = workflow_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let ids = crate::storage::dialect::id_list(workflow_ids.iter().copied());
     format!(
         "from escalations e where e.resolved_at is null and e.workflow_id in ({ids}) \
          and ($1 is null or e.reason = $1) and ($2 is null or e.level = $2) \

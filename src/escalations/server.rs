@@ -11,6 +11,7 @@ use crate::items::decisions::{self, NewDecision};
 use crate::items::view::load_view;
 use crate::storage::clock::now_ms;
 use crate::storage::db::{Backend, Db};
+use crate::storage::dialect;
 use crate::webhooks::outbox::{self, Subscriptions};
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -35,33 +36,8 @@ pub async fn escalate_by_system(
     note: &str,
     at: i64,
 ) -> Result<bool, AppError> {
-    let next = ItemState::Queued.apply(Action::Escalate, false).map_err(|e| AppError::internal(e.to_string()))?;
-    let moved = sqlx::query(concat!(
-        "update items set state = $1, updated_at = $2 where id = $3 and state = ",
-        state_sql!(Queued)
-    ))
-    .bind(next.as_str())
-    .bind(now_ms().max(at))
-    .bind(item.item_id)
-    .execute(&mut *conn)
-    .await?;
-    if moved.rows_affected() == 0 {
-        return Ok(false);
-    }
-    let decision = NewDecision {
-        reason_code: Some(reason.as_str()),
-        note: Some(note),
-        settles_at: Some(at),
-        ..NewDecision::system(item.item_id, item.workflow_id, Action::Escalate.as_str(), at)
-    };
-    decisions::insert(conn, backend, &decision).await?;
-    let subscriptions = Subscriptions::load(conn, item.workflow_id).await?;
-    if subscriptions.wants("item.escalated") {
-        let view =
-            load_view(conn, item.slug, item.item_id).await?.ok_or_else(|| AppError::internal("item vanished"))?;
-        outbox::enqueue(conn, &subscriptions, "item.escalated", &json!(view)).await?;
-    }
-    Ok(true)
+    let workflow = Workflow { id: item.workflow_id, slug: item.slug };
+    Ok(escalate_many_by_system(conn, backend, workflow, &[(item.item_id, at)], reason, note).await? == 1)
 }
 
 /// The queued items of workflow `$1` created by `$2` (the review SLA before now) that were never
@@ -75,12 +51,6 @@ const OVERDUE: &str = concat!(
 /// How many items one transaction of a pass escalates (or escalations it opens or climbs): a
 /// pass takes all that are due, a chunk at a time, so that other writers wait at most a chunk.
 const CHUNK: i64 = 2000;
-
-/// A comma-separated list of ids for an `in (...)`: numbers read from the database, never text
-/// from a request.
-fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
-    ids.into_iter().map(|id| id.to_string()).collect::<Vec<_>>().join(", ")
-}
 
 /// Escalates every item that has waited in a queue past its workflow's review SLA by `now`,
 /// each recorded when its SLA ran out (created + SLA), not when the sweeper woke: after the
@@ -155,10 +125,11 @@ async fn escalate_many_by_system(
             state_sql!(Queued),
             " returning id"
         ),
-        id_list(due.iter().map(|(id, _)| *id))
+        dialect::id_list(due.iter().map(|(id, _)| *id))
     ))
     .bind(next.as_str())
-    .bind(now_ms())
+    // Not before the latest of them fell due (a trigger may be dated ahead of this clock).
+    .bind(due.iter().map(|&(_, at)| at).fold(now_ms(), i64::max))
     .fetch_all(&mut *conn)
     .await?;
     let moved: std::collections::HashSet<i64> = moved.into_iter().map(|(id,)| id).collect();
@@ -533,7 +504,7 @@ async fn open_escalations(
     .fetch_all(&mut *conn)
     .await?;
     let mut opened = 0;
-    for range in crate::storage::dialect::chunks(unopened.len()) {
+    for range in dialect::chunks(unopened.len()) {
         let rows = &unopened[range];
         let sql = format!(
             "insert into escalations (item_id, workflow_id, reason, level, opened_at, level_since, due_at) \

@@ -70,6 +70,12 @@ impl Backend {
     }
 }
 
+/// A comma-separated list of ids for an `in (...)`, written into the statement: only for
+/// numbers read from the database, never for text from a request.
+pub fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
+    ids.into_iter().map(|id| id.to_string()).collect::<Vec<_>>().join(", ")
+}
+
 /// Multi-row inserts are cut into chunks of these sizes (largest first): a group of any size
 /// uses a few statements of at most ten distinct texts, which stay in each connection's
 /// statement cache. 512 rows of up to 63 parameters stay below SQLite's limit of 32,766.

@@ -10,18 +10,13 @@ use crate::domain::workload::{day_start, median, overturns, week_start};
 use crate::error::AppError;
 use crate::storage::clock::now_ms;
 use crate::storage::db::Db;
+use crate::storage::dialect::id_list;
 use crate::users::server::UserRecord;
 use std::collections::HashMap;
 
 /// The decisions a person makes on an item (not a skip, an assignment or an undo), not undone.
 const DECIDED: &str = "d.kind in ('approve', 'reject', 'correct', 'escalate') \
      and not exists (select 1 from decisions u where u.undoes = d.id)";
-
-/// A comma-separated list of ids for an `in (...)`: numbers read from the database, never text
-/// from a request.
-fn id_list(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
-}
 
 #[derive(sqlx::FromRow)]
 struct Member {
@@ -55,14 +50,14 @@ pub async fn team(db: &Db, user: &UserRecord, only: Option<&str>) -> Result<Team
             now_ms: now,
         });
     }
-    let in_workflows = id_list(&chosen);
+    let in_workflows = id_list(chosen.iter().copied());
     let members: Vec<Member> = sqlx::query_as(&format!(
         "select distinct u.id, u.email, u.name, u.role from workflow_members m join users u on u.id = m.user_id \
          where m.workflow_id in ({in_workflows}) and u.disabled_at is null order by u.email"
     ))
     .fetch_all(db.pool())
     .await?;
-    let in_members = id_list(&members.iter().map(|m| m.id).collect::<Vec<_>>());
+    let in_members = id_list(members.iter().map(|m| m.id));
     let (today, week) = (day_start(now), week_start(now));
 
     // The escalations by reason are counted beside the members' work, on a connection of their own.
