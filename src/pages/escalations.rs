@@ -4,7 +4,7 @@
 
 use crate::components::form::{ErrorAlert, action_error};
 use crate::components::format::age;
-use crate::components::layout::Protected;
+use crate::components::layout::{Protected, percent_encode};
 use crate::components::table::DataTable;
 use crate::domain::Role;
 use crate::domain::escalation::Reason;
@@ -72,17 +72,6 @@ fn EscalationsInbox(inbox: Resource<Result<Inbox, AppError>>, bulk: ServerAction
     }
 }
 
-/// A query value, escaped for an address.
-fn escape(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| match c {
-            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '_' | '.' | '@' | '~' => c.to_string(),
-            other => other.to_string().bytes().map(|b| format!("%{b:02X}")).collect(),
-        })
-        .collect()
-}
-
 #[component]
 fn InboxView(inbox: Inbox, filters: [Option<String>; 4], bulk: ServerAction<AssignSelected>) -> impl IntoView {
     let Inbox { rows, total, next_cursor, workflows, members, now_ms } = inbox;
@@ -92,9 +81,9 @@ fn InboxView(inbox: Inbox, filters: [Option<String>; 4], bulk: ServerAction<Assi
         let mut query: Vec<String> = FILTERS
             .iter()
             .zip(&filters)
-            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", escape(v))))
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", percent_encode(v))))
             .collect();
-        query.push(format!("cursor={}", escape(&cursor)));
+        query.push(format!("cursor={}", percent_encode(&cursor)));
         format!("/escalations?{}", query.join("&"))
     });
     let count = match (total, filtered) {
