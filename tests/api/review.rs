@@ -140,3 +140,10 @@ fn message(body: &Value) -> String {
 async fn app_with(backend: Backend, configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
     spawn_app_with(backend, configure).await
 }
+
+/// Keeps the lease and escalation sweepers out of the way (an hour apart): the tests that use it
+/// run them by hand, as of the time they choose.
+fn without_sweepers(s: &mut ServeArgs) {
+    s.lease_sweep_ms = 3_600_000;
+    s.escalation_sweep_ms = 3_600_000;
+}

@@ -76,8 +76,7 @@ async fn escalated_by(app: &TestApp, key: &str, who: &Person, external_id: &str)
 
 async fn an_assignee_claims_and_decides_and_every_step_is_in_the_history(backend: Backend) {
     let app = app_with(backend, |s| {
-        s.lease_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
+        without_sweepers(s);
         s.undo_window_ms = 0;
     })
     .await;
@@ -130,12 +129,7 @@ async fn an_assignee_claims_and_decides_and_every_step_is_in_the_history(backend
 }
 
 async fn a_lead_decides_directly_with_the_review_pages_validation(backend: Backend) {
-    let app = app_with(backend, |s| {
-        s.lease_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-    })
-    .await;
+    let app = app_with(backend, without_sweepers).await;
     let a = person(&app, "a@example.com", Role::Reviewer).await;
     let lead = person(&app, "lead@example.com", Role::Lead).await;
     let created = reviewed(&[&a, &lead]).with("escalate_on_reasons", json!(["blurry"])).create(&app).await;
@@ -191,12 +185,7 @@ async fn a_lead_decides_directly_with_the_review_pages_validation(backend: Backe
 }
 
 async fn an_item_sent_back_waits_in_the_queue_and_is_not_escalated_again(backend: Backend) {
-    let app = app_with(backend, |s| {
-        s.lease_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-    })
-    .await;
+    let app = app_with(backend, without_sweepers).await;
     let a = person(&app, "a@example.com", Role::Reviewer).await;
     let lead = person(&app, "lead@example.com", Role::Lead).await;
     let created = reviewed(&[&a, &lead]).with("review_sla_secs", json!(60)).create(&app).await;
@@ -226,12 +215,7 @@ async fn an_item_sent_back_waits_in_the_queue_and_is_not_escalated_again(backend
 }
 
 async fn leads_act_only_on_the_escalations_of_their_workflows(backend: Backend) {
-    let app = app_with(backend, |s| {
-        s.lease_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-    })
-    .await;
+    let app = app_with(backend, without_sweepers).await;
     let a = person(&app, "a@example.com", Role::Reviewer).await;
     let lead = person(&app, "lead@example.com", Role::Lead).await;
     let other_lead = person(&app, "other@example.com", Role::Lead).await;
@@ -273,12 +257,7 @@ async fn leads_act_only_on_the_escalations_of_their_workflows(backend: Backend) 
 }
 
 async fn a_selection_is_assigned_at_once(backend: Backend) {
-    let app = app_with(backend, |s| {
-        s.lease_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-    })
-    .await;
+    let app = app_with(backend, without_sweepers).await;
     let a = person(&app, "a@example.com", Role::Reviewer).await;
     let lead = person(&app, "lead@example.com", Role::Lead).await;
     let created = reviewed(&[&a, &lead]).create(&app).await;
@@ -306,12 +285,7 @@ async fn a_selection_is_assigned_at_once(backend: Backend) {
 }
 
 async fn the_navigation_counts_what_needs_each_user(backend: Backend) {
-    let app = app_with(backend, |s| {
-        s.lease_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-    })
-    .await;
+    let app = app_with(backend, without_sweepers).await;
     let a = person(&app, "a@example.com", Role::Reviewer).await;
     let lead = person(&app, "lead@example.com", Role::Lead).await;
     let admin = person(&app, "admin@example.com", Role::Admin).await;

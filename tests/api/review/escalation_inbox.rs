@@ -26,12 +26,7 @@ async fn listed(app: &TestApp, who: &Person, filters: &[(&str, &str)]) -> (Vec<S
 }
 
 async fn leads_see_the_escalations_of_their_workflows_and_admins_all(backend: Backend) {
-    let app = app_with(backend, |s| {
-        s.lease_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-    })
-    .await;
+    let app = app_with(backend, without_sweepers).await;
     let lead_a = person(&app, "lead-a@example.com", Role::Lead).await;
     let lead_b = person(&app, "lead-b@example.com", Role::Lead).await;
     let reviewer = person(&app, "rev@example.com", Role::Reviewer).await;
@@ -64,12 +59,7 @@ async fn leads_see_the_escalations_of_their_workflows_and_admins_all(backend: Ba
 }
 
 async fn the_inbox_filters_orders_by_sla_and_pages(backend: Backend) {
-    let app = app_with(backend, |s| {
-        s.lease_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-    })
-    .await;
+    let app = app_with(backend, without_sweepers).await;
     let lead = person(&app, "lead@example.com", Role::Lead).await;
     let a = person(&app, "a@example.com", Role::Reviewer).await;
     let created = reviewed(&[&lead, &a]).with("escalation_sla_secs", json!(3600)).create(&app).await;

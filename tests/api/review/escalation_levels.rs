@@ -31,12 +31,7 @@ async fn escalations_of(app: &TestApp, item_id: i64) -> Vec<Row> {
 }
 
 async fn escalations_open_with_their_reason_climb_when_due_and_close_when_decided(backend: Backend) {
-    let app = app_with(backend, |s| {
-        s.lease_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-    })
-    .await;
+    let app = app_with(backend, without_sweepers).await;
     let a = person(&app, "a@example.com", Role::Reviewer).await;
     let lead = person(&app, "lead@example.com", Role::Lead).await;
     let created = reviewed(&[&a, &lead]).with("escalation_sla_secs", serde_json::json!(3600)).create(&app).await;
@@ -107,12 +102,7 @@ async fn escalations_open_with_their_reason_climb_when_due_and_close_when_decide
 }
 
 async fn two_sweepers_at_once_open_and_climb_each_escalation_once(backend: Backend) {
-    let app = app_with(backend, |s| {
-        s.lease_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-    })
-    .await;
+    let app = app_with(backend, without_sweepers).await;
     let other = app.another_instance().await;
     let a = person(&app, "a@example.com", Role::Reviewer).await;
     let created = reviewed(&[&a]).with("escalation_sla_secs", serde_json::json!(3600)).create(&app).await;
@@ -131,11 +121,7 @@ async fn two_sweepers_at_once_open_and_climb_each_escalation_once(backend: Backe
 }
 
 async fn a_sweeper_that_has_seen_everything_still_sees_what_is_new(backend: Backend) {
-    let app = app_with(backend, |s| {
-        s.lease_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
-    })
-    .await;
+    let app = app_with(backend, without_sweepers).await;
     let a = person(&app, "a@example.com", Role::Reviewer).await;
     let lead = person(&app, "lead@example.com", Role::Lead).await;
     let created = reviewed(&[&a, &lead]).create(&app).await;

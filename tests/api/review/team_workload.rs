@@ -26,8 +26,7 @@ fn member<'a>(team: &'a Value, email: &str) -> &'a Value {
 
 async fn the_team_page_counts_each_members_work_in_the_leads_workflows(backend: Backend) {
     let app = app_with(backend, |s| {
-        s.lease_sweep_ms = 3_600_000;
-        s.escalation_sweep_ms = 3_600_000;
+        without_sweepers(s);
         s.undo_window_ms = 600_000;
     })
     .await;
