@@ -136,7 +136,10 @@ async fn main() {
     }))
     .unwrap();
     let (workflow, _) = gatehouse::workflows::server::apply(&db, &Actor::Cli, spec, "bench").await.unwrap();
-    let key = gatehouse::api_keys::server::create(&db, &Actor::Cli, "bench", &["invoices".into()]).await.unwrap().token;
+    let key = gatehouse::api_keys::server::create(&db, &Actor::Cli, "bench", &["invoices".into()], false)
+        .await
+        .unwrap()
+        .token;
     if o.preload > 0 {
         let took = common::load_items(&db, &workflow, o.preload, |i| {
             let mut body = item(i);

@@ -13,6 +13,8 @@ pub struct KeySummary {
     pub name: String,
     pub prefix: String,
     pub workflows: Vec<String>,
+    /// Whether it may also import history and read tuning for its workflows.
+    pub admin: bool,
     pub created_at_ms: i64,
     pub created_by: String,
     pub last_used_at_ms: Option<i64>,

@@ -72,8 +72,9 @@ async fn workflow_command(db: &Db, command: WorkflowCommand) -> anyhow::Result<(
 async fn api_key_command(db: &Db, command: ApiKeyCommand) -> anyhow::Result<()> {
     use crate::api_keys::server as api_keys;
     match command {
-        ApiKeyCommand::Create { workflows, name } => {
-            let key = api_keys::create(db, &Actor::Cli, &name, &workflows).await.map_err(AppError::for_terminal)?;
+        ApiKeyCommand::Create { workflows, name, admin } => {
+            let key =
+                api_keys::create(db, &Actor::Cli, &name, &workflows, admin).await.map_err(AppError::for_terminal)?;
             eprintln!("Created API key {} ({}) for {}. It is shown only now:", key.id, key.name, workflows.join(", "));
             println!("{}", key.token);
         }

@@ -44,6 +44,9 @@ pub enum AppError {
     /// 403: the API key is valid but not scoped to this workflow.
     #[error("This API key may not use the workflow '{workflow}'.")]
     KeyScope { workflow: String },
+    /// 403: the API key may use the workflow, but this needs an admin-scoped key.
+    #[error("This needs an admin-scoped API key (`gatehouse api-key create --workflow SLUG --admin`).")]
+    KeyNotAdmin,
     /// 413: the request body is larger than the configured limit.
     #[error("The request body is larger than the limit of {limit_bytes} bytes.")]
     PayloadTooLarge { limit_bytes: usize },
@@ -96,7 +99,11 @@ impl AppError {
         match self {
             Self::BadRequest { .. } => 400,
             Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidApiKey => 401,
-            Self::Forbidden | Self::CrossOrigin | Self::KeyScope { .. } | Self::PasswordChangeRequired => 403,
+            Self::Forbidden
+            | Self::CrossOrigin
+            | Self::KeyScope { .. }
+            | Self::KeyNotAdmin
+            | Self::PasswordChangeRequired => 403,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::NotFound { .. } => 404,
@@ -148,7 +155,7 @@ impl AppError {
                 message: "Too many failed attempts. Wait a few minutes and try again.".into(),
                 retry_after_secs,
             },
-            Self::KeyScope { .. } => Self::Forbidden,
+            Self::KeyScope { .. } | Self::KeyNotAdmin => Self::Forbidden,
             Self::PayloadTooLarge { .. } => Self::PayloadTooLarge { limit_bytes: 0 },
             Self::Network { .. } => Self::Network { message: "no answer".into() },
             fixed => fixed,

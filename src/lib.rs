@@ -24,6 +24,7 @@ pub mod escalations;
 pub mod items;
 pub mod review;
 pub mod team;
+pub mod tuning;
 pub mod users;
 pub mod webhooks;
 pub mod workflows;

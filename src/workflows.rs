@@ -50,6 +50,9 @@ pub struct WorkflowForm {
     pub audit_rate: String,
     pub rollout_share: String,
     pub target_error_rate: String,
+    /// Threshold tuning's confidence, below 1.
+    pub confidence: String,
+    pub tune_auto_reject: bool,
     pub review_sla_minutes: String,
     pub escalation_sla_minutes: String,
     pub lease_minutes: String,
@@ -68,6 +71,8 @@ pub struct HistoryEntry {
     pub actor: String,
     pub reason: String,
     pub changed: Vec<String>,
+    /// What a threshold was applied on, in a sentence (versions made by threshold tuning).
+    pub evidence: Option<String>,
 }
 
 /// Everything the workflow settings page shows.

@@ -15,14 +15,14 @@ pub async fn list_api_keys() -> Result<Vec<KeySummary>, AppError> {
 
 /// Creates a key for the comma-separated workflow slugs; the answer is the key, shown once.
 #[server(endpoint = "api-keys/create")]
-pub async fn create_api_key(name: String, workflows: String) -> Result<String, AppError> {
+pub async fn create_api_key(name: String, workflows: String, admin: Option<String>) -> Result<String, AppError> {
     use crate::auth::context::RequestCtx;
     use crate::domain::Role;
     let ctx = RequestCtx::from_leptos().await?;
-    let admin = ctx.require(Role::Admin).await?;
+    let caller = ctx.require(Role::Admin).await?;
     let slugs: Vec<String> =
         workflows.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    let key = super::server::create(ctx.db(), &admin.actor(), &name, &slugs).await?;
+    let key = super::server::create(ctx.db(), &caller.actor(), &name, &slugs, admin.is_some()).await?;
     ctx.flash_secret(&format!("The new key {}", key.name), &key.token).await?;
     Ok(key.token)
 }

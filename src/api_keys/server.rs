@@ -22,6 +22,8 @@ pub struct CreatedKey {
 #[derive(Debug, Clone)]
 pub struct KeyScope {
     pub key_id: i64,
+    /// An admin-scoped key may also import history and read tuning of its workflows.
+    pub admin: bool,
     pub workflow_ids: Vec<i64>,
 }
 
@@ -48,9 +50,10 @@ fn split_token(token: &str) -> Option<(&str, &str)> {
     (prefix.len() == 12 && secret.len() == 48).then_some((prefix, secret))
 }
 
-/// Creates a key scoped to the workflows named by `slugs`.
+/// Creates a key scoped to the workflows named by `slugs`; with `admin`, it may also import
+/// history and read tuning for them.
 #[tracing::instrument(skip(db, actor))]
-pub async fn create(db: &Db, actor: &Actor, name: &str, slugs: &[String]) -> Result<CreatedKey, AppError> {
+pub async fn create(db: &Db, actor: &Actor, name: &str, slugs: &[String], admin: bool) -> Result<CreatedKey, AppError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || !crate::domain::text::is_one_line(name) {
         return Err(AppError::invalid("name", "Give the key a name of 1 to 100 characters, on one line."));
@@ -62,13 +65,15 @@ pub async fn create(db: &Db, actor: &Actor, name: &str, slugs: &[String]) -> Res
     let secret = random_hex(24);
     let mut tx = db.begin_write().await?;
     let (id,): (i64,) = sqlx::query_as(
-        "insert into api_keys (name, prefix, secret_hash, created_at, created_by) values ($1, $2, $3, $4, $5) returning id",
+        "insert into api_keys (name, prefix, secret_hash, created_at, created_by, admin) \
+         values ($1, $2, $3, $4, $5, $6) returning id",
     )
     .bind(name)
     .bind(&prefix)
     .bind(hash_secret(&secret))
     .bind(now_ms())
     .bind(actor.label())
+    .bind(i64::from(admin))
     .fetch_one(&mut *tx)
     .await?;
     for slug in slugs {
@@ -82,7 +87,14 @@ pub async fn create(db: &Db, actor: &Actor, name: &str, slugs: &[String]) -> Res
             .execute(&mut *tx)
             .await?;
     }
-    audit::record(&mut tx, actor, "api_key.create", name, json!({ "workflows": slugs, "prefix": prefix })).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "api_key.create",
+        name,
+        json!({ "workflows": slugs, "prefix": prefix, "admin": admin }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(CreatedKey { id, name: name.to_owned(), token: format!("{KEY_PREFIX}{prefix}_{secret}") })
 }
@@ -96,13 +108,14 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<KeyScope, AppError> {
         secret_hash: String,
         revoked_at: Option<i64>,
         last_used_at: Option<i64>,
+        admin: i64,
     }
     let row: Option<StoredKey> =
-        sqlx::query_as("select id, secret_hash, revoked_at, last_used_at from api_keys where prefix = $1")
+        sqlx::query_as("select id, secret_hash, revoked_at, last_used_at, admin from api_keys where prefix = $1")
             .bind(prefix)
             .fetch_optional(db.pool())
             .await?;
-    let Some(StoredKey { id: key_id, secret_hash: stored, revoked_at, last_used_at }) = row else {
+    let Some(StoredKey { id: key_id, secret_hash: stored, revoked_at, last_used_at, admin }) = row else {
         return Err(AppError::InvalidApiKey);
     };
     // Compare in constant time over the hex digests.
@@ -124,7 +137,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<KeyScope, AppError> {
         .bind(key_id)
         .fetch_all(db.pool())
         .await?;
-    Ok(KeyScope { key_id, workflow_ids: workflow_ids.into_iter().map(|(id,)| id).collect() })
+    Ok(KeyScope { key_id, admin: admin != 0, workflow_ids: workflow_ids.into_iter().map(|(id,)| id).collect() })
 }
 
 /// Revokes a key; it stops working at once.
@@ -152,12 +165,14 @@ struct KeyRow {
     created_by: String,
     last_used_at: Option<i64>,
     revoked_at: Option<i64>,
+    admin: i64,
 }
 
 /// Every key, newest first, with the workflows it may use.
 pub async fn list(db: &Db) -> Result<Vec<super::KeySummary>, AppError> {
     let rows: Vec<KeyRow> = sqlx::query_as(
-        "select id, name, prefix, created_at, created_by, last_used_at, revoked_at from api_keys order by id desc",
+        "select id, name, prefix, created_at, created_by, last_used_at, revoked_at, admin from api_keys \
+         order by id desc",
     )
     .fetch_all(db.pool())
     .await?;
@@ -178,6 +193,7 @@ pub async fn list(db: &Db) -> Result<Vec<super::KeySummary>, AppError> {
             created_by: row.created_by,
             last_used_at_ms: row.last_used_at,
             revoked: row.revoked_at.is_some(),
+            admin: row.admin != 0,
         });
     }
     Ok(keys)

@@ -84,6 +84,9 @@ pub enum ApiKeyCommand {
         workflows: Vec<String>,
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Let the key also import decision history and read threshold tuning.
+        #[arg(long)]
+        admin: bool,
     },
     /// Revoke a key by its id; it stops working at once.
     Revoke { id: i64 },

@@ -58,7 +58,7 @@ pub async fn run(db: &Db, options: DemoOptions) -> anyhow::Result<()> {
     spec.members = vec!["lead@demo.local".into(), "reviewer2@demo.local".into(), "reviewer@demo.local".into()];
     let (workflow, _) =
         crate::workflows::server::apply(db, &Actor::Cli, spec, "demo").await.map_err(AppError::for_terminal)?;
-    let key = crate::api_keys::server::create(db, &Actor::Cli, "demo", &[workflow.slug().to_owned()])
+    let key = crate::api_keys::server::create(db, &Actor::Cli, "demo", &[workflow.slug().to_owned()], false)
         .await
         .map_err(AppError::for_terminal)?;
 

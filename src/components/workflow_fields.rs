@@ -40,9 +40,14 @@ pub fn WorkflowFields(action: ServerAction<SaveWorkflow>, form: WorkflowForm, cr
                 <Field id=id("audit") label="Audit rate" name="audit_rate" inputmode="decimal" value=form.audit_rate.clone() hint="Share of auto-approvals sampled for review (0 to 1)." error error_id=e.clone() />
                 <Field id=id("rollout") label="Rollout share" name="rollout_share" inputmode="decimal" value=form.rollout_share.clone() hint="Share of would-be auto-approvals actually automated (0 to 1)." error error_id=e.clone() />
                 <Field id=id("target") label="Target error rate" name="target_error_rate" inputmode="decimal" value=form.target_error_rate.clone() hint="The error rate you accept among automated items." error error_id=e.clone() />
+                <Field id=id("confidence") label="Tuning confidence" name="confidence" inputmode="decimal" value=form.confidence.clone() hint="How sure threshold tuning must be of that rate (0.5 to below 1; 0.95 is usual)." error error_id=e.clone() />
                 <div class="field checkbox">
                     <input id=id("paused") type="checkbox" name="paused" value="on" checked=form.paused />
                     <label for=id("paused")>"Paused: send every item to review"</label>
+                </div>
+                <div class="field checkbox">
+                    <input id=id("tune-reject") type="checkbox" name="tune_auto_reject" value="on" checked=form.tune_auto_reject />
+                    <label for=id("tune-reject")>"Tuning also looks for an auto-reject band"</label>
                 </div>
             </fieldset>
             <fieldset class="form-grid">

@@ -57,6 +57,9 @@ fn default_rollout_share() -> f64 {
 fn default_target_error_rate() -> f64 {
     0.02
 }
+fn default_confidence() -> f64 {
+    0.95
+}
 fn default_review_sla_secs() -> i64 {
     4 * 3600
 }
@@ -109,6 +112,12 @@ pub struct WorkflowSpec {
     pub rollout_share: f64,
     #[serde(default = "default_target_error_rate")]
     pub target_error_rate: f64,
+    /// How sure threshold tuning must be that the error stays under `target_error_rate`.
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+    /// Whether threshold tuning also looks for an auto-reject band below the review band.
+    #[serde(default)]
+    pub tune_auto_reject: bool,
     #[serde(default = "default_review_sla_secs")]
     pub review_sla_secs: i64,
     #[serde(default = "default_escalation_sla_secs")]
@@ -176,6 +185,9 @@ impl WorkflowSpec {
         }
         if !(self.target_error_rate.is_finite() && self.target_error_rate > 0.0 && self.target_error_rate < 1.0) {
             return err("target_error_rate", "target_error_rate must be between 0 and 1 (exclusive)".into());
+        }
+        if let Err(message) = super::tuning::Target::new(self.target_error_rate, self.confidence) {
+            return err(if message.starts_with("alpha") { "target_error_rate" } else { "confidence" }, message);
         }
         for (field, secs, min) in [
             ("review_sla_secs", self.review_sla_secs, 60),
@@ -276,5 +288,9 @@ mod tests {
         let mut s = spec();
         s.target_error_rate = 0.0;
         assert_eq!(s.validate().unwrap_err().field, "target_error_rate");
+        let mut s = spec();
+        assert_eq!(s.confidence, 0.95);
+        s.confidence = 1.0;
+        assert_eq!(s.validate().unwrap_err().field, "confidence");
     }
 }

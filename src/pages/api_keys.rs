@@ -39,6 +39,10 @@ fn ApiKeysAdmin() -> impl IntoView {
                 <ErrorAlert error id="key-error" />
                 <Field id="key-name" label="Name" name="name" required=true hint="What uses it, e.g. ocr-pipeline." error error_id="key-error" />
                 <Field id="key-workflows" label="Workflows" name="workflows" required=true hint="Slugs, comma-separated." error error_id="key-error" />
+                <div class="field checkbox">
+                    <input id="key-admin" type="checkbox" name="admin" value="on" />
+                    <label for="key-admin">"Admin scope: may also import decision history and read threshold tuning"</label>
+                </div>
                 <div class="form-actions"><Submit label="Create key" pending=create.pending() /></div>
             </ActionForm>
             <OnceSecret fresh=Signal::derive(token) intro="The new key, shown only now. Store it in your automation's secrets:" />
@@ -71,7 +75,7 @@ fn KeyTable(keys: Vec<KeySummary>, revoke: ServerAction<RevokeApiKey>) -> impl I
                                     <tr>
                                         <th scope="row">{k.name.clone()}</th>
                                         <td class="mono">{k.prefix}</td>
-                                        <td>{k.workflows.join(", ")}</td>
+                                        <td>{k.workflows.join(", ")}{k.admin.then(|| view! { <div class="sub">"admin scope"</div> })}</td>
                                         <td>{when(k.created_at_ms)}<div class="sub">{k.created_by}</div></td>
                                         <td>{k.last_used_at_ms.map(when).unwrap_or_else(|| "never".into())}</td>
                                         <td>

@@ -111,7 +111,7 @@ fn History(entries: Vec<HistoryEntry>) -> impl IntoView {
                                     <td>{when(h.at_ms)}</td>
                                     <td>{h.actor}</td>
                                     <td>{h.reason}</td>
-                                    <td>{h.changed.join(", ")}</td>
+                                    <td>{h.changed.join(", ")}{h.evidence.map(|e| view! { <div class="sub">"Evidence: "{e}</div> })}</td>
                                 </tr>
                             })
                             .collect_view()}

@@ -27,6 +27,7 @@ fn WorkflowsAdmin() -> impl IntoView {
         audit_rate: "0.05".into(),
         rollout_share: "1".into(),
         target_error_rate: "0.02".into(),
+        confidence: "0.95".into(),
         review_sla_minutes: "240".into(),
         escalation_sla_minutes: "480".into(),
         lease_minutes: "10".into(),

@@ -25,7 +25,10 @@ use utoipa::OpenApi;
     components(schemas(ErrorBody, ErrorDetail, BatchProblem, Route, Destination, RouteReason)),
     modifiers(&BearerAuth),
     security(("api_key" = [])),
-    tags((name = "items", description = "Submitting and reading items"))
+    tags(
+        (name = "items", description = "Submitting and reading items"),
+        (name = "tuning", description = "Threshold tuning: importing past decisions and reading the recommendation (admin-scoped keys)")
+    )
 )]
 pub struct ApiDoc;
 
@@ -45,7 +48,8 @@ impl utoipa::Modify for BearerAuth {
 /// Every route of the machine API with its OpenAPI document, built from the same handlers, so
 /// that the two cannot drift apart; paths relative to `/api/v1`.
 fn routes(max_body_bytes: usize, max_batch_body_bytes: usize) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, paths) = items::routes(max_body_bytes, max_batch_body_bytes).split_for_parts();
+    let (router, paths) =
+        items::routes(max_body_bytes, max_batch_body_bytes).merge(crate::tuning::rest::routes()).split_for_parts();
     let doc = ApiDoc::openapi().nest("/api/v1", paths);
     (router, doc)
 }

@@ -52,6 +52,8 @@ pub async fn save_workflow(
     reason: String,
     escalate_after_lease_expiries: Option<String>,
     escalate_on_reasons: Option<String>,
+    confidence: Option<String>,
+    tune_auto_reject: Option<String>,
 ) -> Result<WorkflowSummary, AppError> {
     use super::WorkflowForm;
     use super::server as workflows;
@@ -81,6 +83,8 @@ pub async fn save_workflow(
         // Absent (a client older than these rules): the defaults.
         escalate_after_lease_expiries: escalate_after_lease_expiries.unwrap_or_else(|| "3".into()),
         escalate_on_reasons: escalate_on_reasons.unwrap_or_default(),
+        confidence: confidence.unwrap_or_else(|| "0.95".into()),
+        tune_auto_reject: tune_auto_reject.is_some(),
     };
     let spec = super::form::spec_from_form(&form)?;
     let creating = mode == "create";

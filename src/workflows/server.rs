@@ -61,12 +61,15 @@ struct WorkflowRow {
     settings_version: i64,
     escalate_after_lease_expiries: i64,
     escalate_on_reasons: String,
+    tuning_confidence: f64,
+    tune_auto_reject: i64,
 }
 
 const SELECT: &str = "select w.id, w.slug, w.name, w.description, u.email as owner_email, w.payload_schema, \
      w.prediction_schema, w.labels, w.reason_codes, w.auto_approve_at, w.escalate_below, w.audit_rate, \
      w.rollout_share, w.target_error_rate, w.review_sla_secs, w.escalation_sla_secs, w.lease_secs, w.paused, \
-     w.breaker_open, w.settings_version, w.escalate_after_lease_expiries, w.escalate_on_reasons \
+     w.breaker_open, w.settings_version, w.escalate_after_lease_expiries, w.escalate_on_reasons, \
+     w.tuning_confidence, w.tune_auto_reject \
      from workflows w left join users u on u.id = w.owner_id";
 
 fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, AppError> {
@@ -101,6 +104,8 @@ async fn hydrate(conn: &mut AnyConnection, row: WorkflowRow) -> Result<Workflow,
         paused: row.paused != 0,
         escalate_after_lease_expiries: u32::try_from(row.escalate_after_lease_expiries).map_err(AppError::internal)?,
         escalate_on_reasons: parse_json(&row.escalate_on_reasons)?,
+        confidence: row.tuning_confidence,
+        tune_auto_reject: row.tune_auto_reject != 0,
     };
     Ok(Workflow { id: row.id, spec, breaker_open: row.breaker_open != 0, settings_version: row.settings_version })
 }
@@ -174,12 +179,24 @@ async fn user_id_for(conn: &mut AnyConnection, field: &str, raw: &str) -> Result
 }
 
 /// Creates the workflow or brings it to `spec`, in one transaction with its history entry.
-#[tracing::instrument(skip(db, actor, spec), fields(slug = %spec.slug))]
 pub async fn apply(
     db: &Db,
     actor: &Actor,
     spec: WorkflowSpec,
     reason: &str,
+) -> Result<(Workflow, ApplyOutcome), AppError> {
+    apply_with_evidence(db, actor, spec, reason, None).await
+}
+
+/// [`apply`], keeping beside the new version what it was decided on (threshold tuning stores the
+/// evidence its page showed at that moment: `{"summary": "...", ...}`).
+#[tracing::instrument(skip(db, actor, spec, evidence), fields(slug = %spec.slug))]
+pub async fn apply_with_evidence(
+    db: &Db,
+    actor: &Actor,
+    spec: WorkflowSpec,
+    reason: &str,
+    evidence: Option<&Value>,
 ) -> Result<(Workflow, ApplyOutcome), AppError> {
     spec.validate().map_err(|e| AppError::invalid(&e.field, e.message))?;
     if reason.chars().count() > 500 || !crate::domain::text::is_lines(reason) {
@@ -244,8 +261,8 @@ pub async fn apply(
     };
     sqlx::query(
         "insert into workflow_settings_history \
-         (workflow_id, version, changed_at, actor_id, actor_label, reason, old_settings, new_settings) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+         (workflow_id, version, changed_at, actor_id, actor_label, reason, old_settings, new_settings, evidence) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(id)
     .bind(version)
@@ -255,6 +272,7 @@ pub async fn apply(
     .bind(reason)
     .bind(old.map(|o| json!(o).to_string()))
     .bind(json!(spec).to_string())
+    .bind(evidence.map(Value::to_string))
     .execute(&mut *tx)
     .await?;
     let action = if outcome == ApplyOutcome::Created { "workflow.create" } else { "workflow.update" };
@@ -277,16 +295,17 @@ async fn write_settings(
             "insert into workflows (slug, name, description, owner_id, payload_schema, prediction_schema, labels, \
              reason_codes, auto_approve_at, escalate_below, audit_rate, rollout_share, target_error_rate, \
              review_sla_secs, escalation_sla_secs, lease_secs, paused, settings_version, created_at, updated_at, \
-             escalate_after_lease_expiries, escalate_on_reasons) \
+             escalate_after_lease_expiries, escalate_on_reasons, tuning_confidence, tune_auto_reject) \
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, \
-             $20, $21) returning id"
+             $20, $21, $22, $23) returning id"
         }
         Some(_) => {
             "update workflows set slug = $1, name = $2, description = $3, owner_id = $4, payload_schema = $5, \
              prediction_schema = $6, labels = $7, reason_codes = $8, auto_approve_at = $9, escalate_below = $10, \
              audit_rate = $11, rollout_share = $12, target_error_rate = $13, review_sla_secs = $14, \
              escalation_sla_secs = $15, lease_secs = $16, paused = $17, settings_version = $18, updated_at = $19, \
-             escalate_after_lease_expiries = $20, escalate_on_reasons = $21 where id = $22 returning id"
+             escalate_after_lease_expiries = $20, escalate_on_reasons = $21, tuning_confidence = $22, \
+             tune_auto_reject = $23 where id = $24 returning id"
         }
     };
     let query = sqlx::query_as(sql)
@@ -310,7 +329,9 @@ async fn write_settings(
         .bind(version)
         .bind(now)
         .bind(i64::from(spec.escalate_after_lease_expiries))
-        .bind(json!(spec.escalate_on_reasons).to_string());
+        .bind(json!(spec.escalate_on_reasons).to_string())
+        .bind(spec.confidence)
+        .bind(i64::from(spec.tune_auto_reject));
     let query = match id {
         Some(id) => query.bind(id),
         None => query,
@@ -345,9 +366,10 @@ pub async fn detail(db: &Db, slug: &str, destinations: DestinationPolicy) -> Res
         reason: String,
         old_settings: Option<String>,
         new_settings: String,
+        evidence: Option<String>,
     }
     let rows: Vec<HistoryRow> = sqlx::query_as(
-        "select version, changed_at, actor_label, reason, old_settings, new_settings \
+        "select version, changed_at, actor_label, reason, old_settings, new_settings, evidence \
          from workflow_settings_history where workflow_id = $1 order by version desc",
     )
     .bind(workflow.id)
@@ -362,8 +384,13 @@ pub async fn detail(db: &Db, slug: &str, destinations: DestinationPolicy) -> Res
                     .unwrap_or_default(),
                 _ => vec!["created".to_owned()],
             };
+            let evidence = row
+                .evidence
+                .as_deref()
+                .and_then(|e| serde_json::from_str::<Value>(e).ok())
+                .and_then(|e| e.get("summary").and_then(Value::as_str).map(str::to_owned));
             let HistoryRow { version, changed_at: at_ms, actor_label: actor, reason, .. } = row;
-            HistoryEntry { version, at_ms, actor, reason, changed }
+            HistoryEntry { version, at_ms, actor, reason, changed, evidence }
         })
         .collect();
     let mut endpoints = Vec::new();

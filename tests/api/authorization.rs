@@ -136,6 +136,8 @@ const TABLE: &[(&str, [u16; 6])] = &[
     ("workflows/list", ADMIN_ONLY),
     ("workflows/detail", ADMIN_ONLY),
     ("workflows/save", ADMIN_ONLY),
+    ("tuning/report", ADMIN_ONLY),
+    ("tuning/apply", ADMIN_ONLY),
 ];
 
 const SIGNED_IN: [u16; 6] = [UNAUTHENTICATED, OK, OK, OK, OK, OK];
@@ -423,7 +425,15 @@ impl Fixture {
             ],
             "webhooks/test" | "webhooks/rotate-secret" => vec![("endpoint_id", self.endpoint.to_string())],
             "webhooks/replay" => vec![("outbox_id", self.dead_event.to_string())],
-            "workflows/detail" => vec![("slug", SLUG.into())],
+            "workflows/detail" | "tuning/report" => vec![("slug", SLUG.into())],
+            // A threshold set by hand on the second workflow, confirmed, with a reason.
+            "tuning/apply" => vec![
+                ("slug", SCRATCH.into()),
+                ("how", "manual".into()),
+                ("threshold", "0.97".into()),
+                ("reason", format!("set by {}", caller.tag())),
+                ("confirm", "on".into()),
+            ],
             "workflows/save" => {
                 // Letting an outsider (and the caller) into the second workflow.
                 let workflow =

@@ -89,7 +89,7 @@ impl WorkflowFixture {
         let spec = self.spec();
         let slug = spec.slug.to_string();
         let (workflow, _) = gatehouse::workflows::server::apply(db, &Actor::Cli, spec, "test").await.unwrap();
-        let key = gatehouse::api_keys::server::create(db, &Actor::Cli, "test", &[slug]).await.unwrap().token;
+        let key = gatehouse::api_keys::server::create(db, &Actor::Cli, "test", &[slug], false).await.unwrap().token;
         Created { id: workflow.id, key }
     }
 }

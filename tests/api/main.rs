@@ -15,5 +15,6 @@ mod review;
 mod security;
 mod setup;
 mod storage;
+mod tuning;
 mod users;
 mod webhooks;

@@ -1,0 +1,106 @@
+//! Threshold tuning: the evidence each workflow keeps, the recommendation drawn from it, and
+//! applying a threshold.
+//!
+//! The counts are kept by the database as items and verdicts are written (migration 0012's
+//! triggers) and by [`import`] for a team's past items; [`server`] reads them into the pure
+//! recommender (`crate::domain::tuning`) and applies a threshold as a settings version with the
+//! evidence it was chosen on; [`rest`] serves both to admin-scoped keys; [`api`] to the admin's
+//! tuning page.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod import;
+#[cfg(feature = "ssr")]
+pub mod rest;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use crate::domain::tuning::{CalibrationBin, CurvePoint, Recommendation};
+use serde::{Deserialize, Serialize};
+
+/// The counts of one stratum (items sharing a review probability).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct StratumEvidence {
+    pub review_probability: f64,
+    /// Whether these items are at or above the current auto-approve threshold.
+    pub above_threshold: bool,
+    pub volume: u64,
+    pub reviewed: u64,
+    pub wrong: u64,
+}
+
+/// What the recommendation rests on, for one model version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EvidenceSummary {
+    /// The model version (empty: items sent without one).
+    pub model_version: String,
+    pub volume: u64,
+    pub reviewed: u64,
+    pub wrong: u64,
+    /// The fewest verdicts, all right, that could support any threshold at this target.
+    pub min_sample: u64,
+    /// By band (above or below the current threshold) and stratum.
+    pub strata: Vec<StratumEvidence>,
+}
+
+/// One band's curve and its recommendation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct BandTuning {
+    pub recommendation: Recommendation,
+    /// Every candidate on the grid, strictest first.
+    pub curve: Vec<CurvePoint>,
+}
+
+/// How the daily review workload would change, at the last 7 days' volume.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Workload {
+    /// Items a day over the last 7 days (all model versions).
+    pub items_per_day: f64,
+    /// Items a day people review under the current settings.
+    pub reviews_per_day_now: f64,
+    /// Items a day people would review under the recommendation (`None` without one).
+    pub reviews_per_day_recommended: Option<f64>,
+}
+
+/// The gradual expansion under way: the share of the automatable band automated so far, and
+/// what the reviewed part of that band (the audit sample and the held-out items) shows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Rollout {
+    pub share: f64,
+    pub reviewed: u64,
+    pub wrong: u64,
+    pub observed_error: Option<f64>,
+}
+
+/// Everything the tuning page and `GET /workflows/{slug}/tuning` show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TuningReport {
+    pub slug: String,
+    pub workflow: String,
+    /// The target error rate tuned for.
+    pub alpha: f64,
+    /// 1 - delta.
+    pub confidence: f64,
+    /// The model version tuned (empty: items without one).
+    pub model_version: String,
+    /// Every model version with evidence, newest first.
+    pub model_versions: Vec<String>,
+    pub current_threshold: Option<f64>,
+    pub audit_rate: f64,
+    pub settings_version: i64,
+    pub recommendation: Recommendation,
+    pub curve: Vec<CurvePoint>,
+    /// The auto-reject band, when the workflow tunes one.
+    pub reject: Option<BandTuning>,
+    pub calibration: Vec<CalibrationBin>,
+    pub evidence: EvidenceSummary,
+    pub workload: Workload,
+    /// While rolling out (a rollout share below 1).
+    pub rollout: Option<Rollout>,
+}

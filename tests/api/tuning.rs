@@ -1,0 +1,323 @@
+//! Threshold tuning over HTTP: history import (line-numbered refusals, atomicity, idempotency,
+//! key scope), the tuning report, and applying a threshold from the tuning page's server
+//! functions (admin only, versioned with its evidence, the rollout widened step by step).
+
+use crate::fixtures::{SLUG, person, workflow};
+use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::on_both_backends;
+use gatehouse::domain::Role;
+use gatehouse::storage::audit::Actor;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    history_import_refuses_bad_lines_by_number_and_stores_nothing,
+    history_import_is_idempotent_and_counts_as_evidence,
+    history_and_tuning_need_an_admin_scoped_key,
+    the_tuning_report_recommends_from_the_evidence,
+    live_verdicts_count_as_evidence_and_undone_ones_do_not,
+    applying_a_threshold_is_confirmed_versioned_and_keeps_its_evidence,
+);
+
+/// The workflow (auto-approving from 0.9, no audit) with an admin-scoped key and an ordinary one.
+async fn setup(backend: Backend) -> (TestApp, String, String) {
+    let app = spawn_app(backend).await;
+    let created = workflow().with("reason_codes", json!(["blurry"])).create(&app).await;
+    let admin_key =
+        gatehouse::api_keys::server::create(&app.db, &Actor::Cli, "tuner", &[SLUG.into()], true).await.unwrap().token;
+    (app, admin_key, created.key)
+}
+
+/// Imports `body`; on a client of its own, as a refusal before the body is read closes the
+/// connection.
+async fn import(app: &TestApp, key: &str, body: String) -> (u16, Value) {
+    let response = crate::helpers::client()
+        .post(app.url(&format!("/api/v1/workflows/{SLUG}/history")))
+        .bearer_auth(key)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn tuning(app: &TestApp, key: &str, query: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/workflows/{SLUG}/tuning{query}")))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+fn line(id: &str, confidence: f64, verdict: Option<&str>, p: f64) -> String {
+    json!({ "external_id": id, "confidence": confidence, "model_version": "v3", "verdict": verdict,
+            "review_probability": p })
+    .to_string()
+}
+
+/// 400 reviewed at 0.96 (none wrong), 300 at 0.85 (3 wrong), 300 at 0.5 (90 wrong), and
+/// 1,000 unreviewed at 0.97 sampled at 1 in 2.
+fn history() -> String {
+    let mut lines = Vec::new();
+    for i in 0..400 {
+        lines.push(line(&format!("a{i}"), 0.96, Some("right"), 1.0));
+    }
+    for i in 0..300 {
+        lines.push(line(&format!("b{i}"), 0.85, Some(if i < 3 { "wrong" } else { "right" }), 1.0));
+    }
+    for i in 0..300 {
+        lines.push(line(&format!("c{i}"), 0.5, Some(if i < 90 { "wrong" } else { "right" }), 1.0));
+    }
+    lines.join("\n")
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_as::<_, (i64,)>(sql).fetch_one(app.db.pool()).await.unwrap().0
+}
+
+/// (volume, reviewed, wrong) of the evidence of model v3.
+async fn evidence(app: &TestApp) -> (i64, i64, i64) {
+    sqlx::query_as(
+        "select cast(coalesce(sum(volume), 0) as bigint), cast(coalesce(sum(reviewed), 0) as bigint), \
+         cast(coalesce(sum(wrong), 0) as bigint) from tuning_evidence where model_version = 'v3'",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap()
+}
+
+async fn history_import_refuses_bad_lines_by_number_and_stores_nothing(backend: Backend) {
+    let (app, key, _) = setup(backend).await;
+    let body = [
+        line("ok-1", 0.9, Some("right"), 1.0),
+        line("ok-2", 1.5, Some("right"), 1.0),
+        String::new(),
+        "{not json".into(),
+        line("ok-3", 0.9, Some("maybe"), 1.0),
+        json!({ "external_id": "x", "confidence": 0.5, "review_probability": 1, "extra": 1 }).to_string(),
+        line("ok-4", 0.9, Some("wrong"), 0.0),
+        line("ok-\u{0007}", 0.9, None, 1.0),
+        line("ok-5", 0.9, None, 1.0),
+    ]
+    .join("\n");
+    let (status, body) = import(&app, &key, body).await;
+    assert_eq!(status, 422, "{body}");
+    let lines: Vec<i64> =
+        body["error"]["details"]["lines"].as_array().unwrap().iter().map(|l| l["line"].as_i64().unwrap()).collect();
+    assert_eq!(lines, [2, 4, 5, 6, 7, 8], "{body}");
+    assert_eq!(body["error"]["details"]["count"], 6);
+    assert!(body["error"]["details"]["lines"][0]["message"].as_str().unwrap().contains("confidence"), "{body}");
+    assert_eq!(count(&app, "select count(*) from history_items").await, 0, "nothing imported");
+    assert_eq!(evidence(&app).await, (0, 0, 0));
+
+    // A bad line after a thousand good ones (a batch already written) still rolls all back.
+    let mut many: Vec<String> = (0..1500).map(|i| line(&format!("g{i}"), 0.9, Some("right"), 1.0)).collect();
+    many.push(line("late", -0.1, None, 1.0));
+    let (status, body) = import(&app, &key, many.join("\n")).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["details"]["lines"][0]["line"], 1501);
+    assert_eq!(count(&app, "select count(*) from history_items").await, 0);
+
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/workflows/{SLUG}/history")))
+        .bearer_auth(&key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415, "JSON lines only");
+}
+
+async fn history_import_is_idempotent_and_counts_as_evidence(backend: Backend) {
+    let (app, key, _) = setup(backend).await;
+    let (status, body) = import(&app, &key, history()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["lines"].as_i64(), body["imported"].as_i64()), (Some(1000), Some(1000)));
+    assert_eq!(evidence(&app).await, (1000, 1000, 93));
+    // Again, with a few new lines, and a trailing newline: only the new ones count.
+    let again = format!("{}\n{}\n{}\n", history(), line("new-1", 0.97, None, 0.5), line("new-2", 0.97, None, 0.5));
+    let (status, body) = import(&app, &key, again).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["imported"].as_i64(), body["already_present"].as_i64()), (Some(2), Some(1000)));
+    assert_eq!(evidence(&app).await, (1002, 1000, 93));
+    assert_eq!(count(&app, "select count(*) from history_items").await, 1002);
+}
+
+async fn history_and_tuning_need_an_admin_scoped_key(backend: Backend) {
+    let (app, admin_key, ingest_key) = setup(backend).await;
+    let (status, body) = import(&app, &ingest_key, history()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("key_not_admin")), "{body}");
+    let (status, body) = tuning(&app, &ingest_key, "").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("key_not_admin")));
+    // An admin key of another workflow gets nothing of this one.
+    workflow().with("slug", json!("receipts")).create(&app).await;
+    let other = gatehouse::api_keys::server::create(&app.db, &Actor::Cli, "other", &["receipts".into()], true)
+        .await
+        .unwrap()
+        .token;
+    let (status, body) = tuning(&app, &other, "").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("key_scope")));
+    assert_eq!(count(&app, "select count(*) from history_items").await, 0);
+    let (status, _) = tuning(&app, "ghk_nothing", "").await;
+    assert_eq!(status, 401);
+    let (status, _) = tuning(&app, &admin_key, "").await;
+    assert_eq!(status, 200);
+}
+
+async fn the_tuning_report_recommends_from_the_evidence(backend: Backend) {
+    let (app, key, _) = setup(backend).await;
+    let (status, empty) = tuning(&app, &key, "").await;
+    assert_eq!(status, 200, "{empty}");
+    assert_eq!(empty["recommendation"]["threshold"], Value::Null);
+    assert_eq!(empty["recommendation"]["more_verdicts_needed"], 149);
+    assert_eq!(empty["curve"].as_array().unwrap().len(), 200);
+
+    import(&app, &key, history()).await;
+    let (status, report) = tuning(&app, &key, "?model_version=v3").await;
+    assert_eq!(status, 200, "{report}");
+    // 0.96 and up: 400 clean verdicts pass (bound 0.75 %); adding 0.85 (3 wrong in 300) keeps
+    // the bound under 2 %; 0.5 (90 wrong) fails. The walk stops there: 0.505 is the laxest.
+    let r = &report["recommendation"];
+    assert_eq!(r["threshold"], 0.505, "{r}");
+    assert!((r["automation"].as_f64().unwrap() - 0.7).abs() < 1e-9, "{r}");
+    assert!(r["upper_bound"].as_f64().unwrap() <= 0.02);
+    let at_half = report["curve"].as_array().unwrap().iter().find(|p| p["threshold"] == 0.5).unwrap();
+    assert!(at_half["upper_bound"].as_f64().unwrap() > 0.02, "{at_half}");
+    assert_eq!(report["evidence"]["reviewed"], 1000);
+    assert_eq!(report["evidence"]["min_sample"], 149);
+    assert_eq!(report["calibration"].as_array().unwrap().len(), 10);
+    assert_eq!(report["model_version"], "v3");
+
+    // A stricter target moves the recommendation up; bad targets and unknown versions are refused.
+    let (_, strict) = tuning(&app, &key, "?alpha=0.01&delta=0.05").await;
+    assert_eq!(strict["recommendation"]["threshold"], 0.855, "{}", strict["recommendation"]);
+    let (status, body) = tuning(&app, &key, "?alpha=2").await;
+    assert_eq!((status, body["error"]["details"]["path"].as_str()), (422, Some("alpha")));
+    let (status, _) = tuning(&app, &key, "?delta=0.9").await;
+    assert_eq!(status, 422);
+    let (status, _) = tuning(&app, &key, "?model_version=v9").await;
+    assert_eq!(status, 404);
+    let (status, _) = tuning(&app, &key, "?thresold=1").await;
+    assert_eq!(status, 400);
+}
+
+/// Calls a server function as `client`; its status and answer (JSON or text).
+async fn call(app: &TestApp, client: &reqwest::Client, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = app.call_with(client, endpoint, form).await;
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+async fn live_verdicts_count_as_evidence_and_undone_ones_do_not(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let reviewer = person(&app, "rita@example.com", Role::Reviewer).await;
+    let created = workflow().members(&[&reviewer]).with("reason_codes", json!(["blurry"])).create(&app).await;
+    let items: Vec<Value> = (0..4).map(|i| crate::fixtures::invoice(&format!("live-{i}"), 0.5)).collect();
+    crate::fixtures::submit_all(&app, &created.key, SLUG, &items).await;
+    crate::fixtures::submit_all(&app, &created.key, SLUG, &[crate::fixtures::invoice("auto", 0.95)]).await;
+    assert_eq!(evidence(&app).await, (5, 0, 0), "every routed item is volume; the auto-approval no verdict");
+
+    let mut decided = Vec::new();
+    for verdict in ["approve", "reject", "approve"] {
+        let (_, item_id) = call(&app, &reviewer.client, "review/start", &[("slug", SLUG)]).await;
+        let item_id = item_id.as_i64().unwrap().to_string();
+        let (_, item) = call(&app, &reviewer.client, "review/item", &[("slug", SLUG), ("item_id", &item_id)]).await;
+        let token = item["lease_token"].as_str().unwrap().to_owned();
+        let mut form = vec![("item_id", item_id.as_str()), ("lease_token", token.as_str())];
+        if verdict == "reject" {
+            form.extend([("reason_code", "blurry"), ("note", "unreadable")]);
+        }
+        let (status, body) = call(&app, &reviewer.client, &format!("review/{verdict}"), &form).await;
+        assert_eq!(status, 200, "{verdict}: {body}");
+        decided.push(item_id);
+    }
+    assert_eq!(evidence(&app).await, (5, 3, 1));
+    let (last,): (i64,) =
+        sqlx::query_as("select max(id) from decisions where kind = 'approve'").fetch_one(app.db.pool()).await.unwrap();
+    let (status, body) = call(&app, &reviewer.client, "review/undo", &[("decision_id", &last.to_string())]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(evidence(&app).await, (5, 2, 1), "an undone verdict counts as nothing");
+}
+
+async fn applying_a_threshold_is_confirmed_versioned_and_keeps_its_evidence(backend: Backend) {
+    let (app, key, _) = setup(backend).await;
+    import(&app, &key, history()).await;
+    let admin = person(&app, "ada@example.com", Role::Admin).await;
+    let lead = person(&app, "lee@example.com", Role::Lead).await;
+    let apply = |how: &'static str, extra: Vec<(&'static str, &'static str)>| {
+        let mut form = vec![("slug", SLUG), ("how", how), ("reason", "the evidence supports it")];
+        form.extend(extra);
+        form
+    };
+    let (status, _) = call(&app, &lead.client, "tuning/apply", &apply("recommendation", vec![("confirm", "on")])).await;
+    assert_eq!(status, 403, "leads do not tune");
+    let (status, body) = call(&app, &admin.client, "tuning/apply", &apply("recommendation", vec![])).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "confirm");
+    let no_reason = vec![("slug", SLUG), ("how", "recommendation"), ("reason", " "), ("confirm", "on")];
+    let (status, body) = call(&app, &admin.client, "tuning/apply", &no_reason).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("reason")), "{body}");
+    let version = |app: &TestApp| {
+        let db = app.db.clone();
+        async move { gatehouse::workflows::server::find_by_slug(&db, SLUG).await.unwrap().unwrap() }
+    };
+    assert_eq!(version(&app).await.settings_version, 1, "nothing refused changed anything");
+
+    // Applied through a rollout: a quarter of the newly automatable band first.
+    let (status, body) = call(
+        &app,
+        &admin.client,
+        "tuning/apply",
+        &apply("recommendation", vec![("confirm", "on"), ("rollout_share", "0.25")]),
+    )
+    .await;
+    assert!((200..400).contains(&status), "{status} {body}");
+    let applied = version(&app).await;
+    assert_eq!((applied.settings_version, applied.spec.auto_approve_at), (2, Some(0.505)));
+    assert_eq!(applied.spec.rollout_share, 0.25);
+    let (evidence, reason): (Option<String>, String) =
+        sqlx::query_as("select evidence, reason from workflow_settings_history where version = 2")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    let evidence: Value = serde_json::from_str(&evidence.expect("the evidence is kept")).unwrap();
+    assert_eq!(reason, "the evidence supports it");
+    assert_eq!(evidence["how"], "recommendation");
+    assert_eq!(evidence["evidence"]["reviewed"], 1000);
+    assert!(evidence["summary"].as_str().unwrap().starts_with("Applied the recommendation: 0.505"), "{evidence}");
+    let (_, detail) = call(&app, &admin.client, "workflows/detail", &[("slug", SLUG)]).await;
+    assert!(detail["history"][0]["evidence"].as_str().unwrap().contains("0.505"), "{}", detail["history"][0]);
+
+    // Widening must raise the share; then it is a version of its own.
+    let (status, body) =
+        call(&app, &admin.client, "tuning/apply", &apply("widen", vec![("confirm", "on"), ("rollout_share", "0.2")]))
+            .await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("rollout_share")), "{body}");
+    let (status, _) =
+        call(&app, &admin.client, "tuning/apply", &apply("widen", vec![("confirm", "on"), ("rollout_share", "0.5")]))
+            .await;
+    assert!((200..400).contains(&status));
+    let widened = version(&app).await;
+    assert_eq!((widened.settings_version, widened.spec.rollout_share), (3, 0.5));
+    assert_eq!(widened.spec.auto_approve_at, Some(0.505));
+    let (_, report) = call(&app, &admin.client, "tuning/report", &[("slug", SLUG)]).await;
+    assert_eq!(report["rollout"]["share"], 0.5, "{}", report["rollout"]);
+
+    // Set by hand, and off again.
+    let (status, _) =
+        call(&app, &admin.client, "tuning/apply", &apply("manual", vec![("confirm", "on"), ("threshold", "0.9")]))
+            .await;
+    assert!((200..400).contains(&status));
+    assert_eq!(version(&app).await.spec.auto_approve_at, Some(0.9));
+    let (status, body) =
+        call(&app, &admin.client, "tuning/apply", &apply("manual", vec![("confirm", "on"), ("threshold", "1.5")]))
+            .await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("threshold")), "{body}");
+}
