@@ -15,6 +15,7 @@ use crate::pages::{
     settings::SettingsPage,
     setup::SetupPage,
     team::TeamPage,
+    tuning::TuningPage,
     users::UsersPage,
     workflow::WorkflowPage,
     workflows::WorkflowsPage,
@@ -92,6 +93,7 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/workflows") view=WorkflowsPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/workflows/:slug") view=WorkflowPage ssr=SsrMode::Async />
+                <Route path=path!("/settings/workflows/:slug/tuning") view=TuningPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                 <Route path=path!("/docs/api") view=ApiReferencePage ssr=SsrMode::Async />
             </Routes>

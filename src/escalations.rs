@@ -125,13 +125,15 @@ impl EscalationItem {
 
 /// What the navigation tells the signed-in user needs them, refreshed every
 /// [`COUNTS_EVERY_SECS`] while a page is open.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     /// Open escalations nobody is assigned: of the workflows a lead is a member of; for an
     /// admin also every workflow's at level 2.
     pub escalations: i64,
     /// Items a lead assigned to them, not yet claimed.
     pub assigned: i64,
+    /// For admins: the workflows whose breaker is open, `(slug, name)`.
+    pub breakers: Vec<(String, String)>,
 }
 
 /// How often an open page asks for [`Counts`] again (short polling: one small request, no

@@ -13,6 +13,7 @@ pub mod review;
 pub mod settings;
 pub mod setup;
 pub mod team;
+pub mod tuning;
 pub mod users;
 pub mod workflow;
 pub mod workflows;

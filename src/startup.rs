@@ -96,6 +96,7 @@ impl Application {
         let webhooks = tokio::spawn(self.deliverer.run());
         let leases = tokio::spawn(crate::review::lease::sweep_leases(self.db.clone(), self.lease_sweep));
         let overdue = tokio::spawn(crate::escalations::server::sweep(self.db.clone(), self.escalation_sweep));
+        let breaker = tokio::spawn(crate::tuning::breaker::watch(self.db.clone(), self.escalation_sweep));
         let purge = tokio::spawn(purge_every(self.db.clone(), self.retention, Duration::from_secs(600)));
         // No Nagle: a response written in more than one piece (headers, then a page) would
         // otherwise wait for the client's delayed ACK, 40 ms now and then.
@@ -111,6 +112,7 @@ impl Application {
         webhooks.abort();
         leases.abort();
         overdue.abort();
+        breaker.abort();
         purge.abort();
         self.db.close().await;
         served

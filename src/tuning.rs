@@ -5,9 +5,11 @@
 //! triggers) and by [`import`] for a team's past items; [`server`] reads them into the pure
 //! recommender (`crate::domain::tuning`) and applies a threshold as a settings version with the
 //! evidence it was chosen on; [`rest`] serves both to admin-scoped keys; [`api`] to the admin's
-//! tuning page.
+//! tuning page; [`breaker`] stops auto-approval when the audit sample shows the model drifting.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod breaker;
 #[cfg(feature = "ssr")]
 pub mod import;
 #[cfg(feature = "ssr")]
@@ -103,4 +105,14 @@ pub struct TuningReport {
     pub workload: Workload,
     /// While rolling out (a rollout share below 1).
     pub rollout: Option<Rollout>,
+    /// While the breaker is open.
+    pub breaker: Option<OpenBreaker>,
+}
+
+/// An open breaker: since when and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct OpenBreaker {
+    pub opened_at_ms: i64,
+    pub reason: String,
 }

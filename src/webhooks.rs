@@ -21,6 +21,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "item.corrected",
     "item.escalated",
     "escalation.assigned",
+    "workflow.breaker_opened",
+    "workflow.breaker_closed",
     "escalation.resolved",
 ];
 

@@ -8,6 +8,12 @@ alter table workflows add column tune_auto_reject integer not null default 0;
 -- the evidence a settings version was applied on (the tuning page's numbers at that moment).
 alter table workflow_settings_history add column evidence text;
 
+-- the breaker: when it opened, why, for which model version; it counts only verdicts on
+-- decisions after breaker_watermark (the newest decision when it was last closed).
+alter table workflows add column breaker_opened_at integer;
+alter table workflows add column breaker_reason text;
+alter table workflows add column breaker_watermark integer not null default 0;
+
 -- keys that may also import history and read tuning for their workflows.
 alter table api_keys add column admin integer not null default 0;
 

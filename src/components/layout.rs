@@ -99,8 +99,36 @@ pub fn Layout(user: SessionUser, counts: Resource<Result<Counts, AppError>>, chi
             </div>
         </header>
         <main id="main" class="page" tabindex="-1">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let breakers = counts.await.map(|c| c.breakers).unwrap_or_default();
+                    (!breakers.is_empty()).then(|| view! { <BreakerBanner breakers /> })
+                })}
+            </Transition>
             {children()}
         </main>
+    }
+}
+
+/// Tells admins, on every page, which workflows' breakers are open.
+#[component]
+fn BreakerBanner(breakers: Vec<(String, String)>) -> impl IntoView {
+    view! {
+        <section class="alert error breaker-banner" aria-label="Breaker open">
+            <p>
+                <strong>"Auto-approval stopped. "</strong>
+                "The breaker opened for "
+                {breakers
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (slug, name))| view! {
+                        {(i > 0).then_some(", ")}
+                        <a href=format!("/settings/workflows/{slug}/tuning")>{name}</a>
+                    })
+                    .collect_view()}
+                ": the audit sample shows more errors than the target. New items go to review until an admin closes it."
+            </p>
+        </section>
     }
 }
 

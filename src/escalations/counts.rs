@@ -1,6 +1,6 @@
 //! The navigation's counts: what needs the signed-in user now. Two counts on indexes (open
-//! escalations by workflow, assignee and level; items by assignee), asked every half minute by
-//! each open page.
+//! escalations by workflow, assignee and level; items by assignee), and for admins the open
+//! breakers, asked every half minute by each open page.
 
 use super::Counts;
 use crate::domain::Role;
@@ -30,5 +30,12 @@ pub async fn counts(db: &Db, user: &UserRecord) -> Result<Counts, AppError> {
     } else {
         0
     };
-    Ok(Counts { escalations, assigned })
+    let breakers = if user.role == Role::Admin {
+        sqlx::query_as("select slug, name from workflows where breaker_open = 1 order by slug")
+            .fetch_all(db.pool())
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(Counts { escalations, assigned, breakers })
 }

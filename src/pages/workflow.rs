@@ -73,7 +73,8 @@ fn WorkflowView(
         <div class="page-header">
             <p class="breadcrumb"><a href="/settings">"Settings"</a>" / "<a href="/settings/workflows">"Workflows"</a></p>
             <h1>{summary.name.clone()}</h1>
-            <p class="lead"><span class="mono">{summary.slug.clone()}</span>" · settings version "{summary.settings_version}</p>
+            <p class="lead"><span class="mono">{summary.slug.clone()}</span>" · settings version "{summary.settings_version}
+                " · "<a href=format!("/settings/workflows/{}/tuning", summary.slug)>"Threshold tuning"</a></p>
         </div>
         <section class="panel" aria-labelledby="settings-heading">
             <h2 id="settings-heading">"Settings"</h2>

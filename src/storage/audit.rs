@@ -5,15 +5,20 @@ use sqlx::AnyConnection;
 /// Who acted: a signed-in user, or the command line.
 #[derive(Debug, Clone)]
 pub enum Actor {
-    User { id: i64, email: String },
+    User {
+        id: i64,
+        email: String,
+    },
     Cli,
+    /// Gatehouse itself (the breaker, the sweepers).
+    System,
 }
 
 impl Actor {
     fn id(&self) -> Option<i64> {
         match self {
             Actor::User { id, .. } => Some(*id),
-            Actor::Cli => None,
+            Actor::Cli | Actor::System => None,
         }
     }
 
@@ -21,6 +26,7 @@ impl Actor {
         match self {
             Actor::User { email, .. } => email,
             Actor::Cli => "cli",
+            Actor::System => "system",
         }
     }
 }

@@ -76,3 +76,17 @@ pub async fn apply_threshold(
     leptos_axum::redirect(&format!("/settings/workflows/{slug}/tuning?applied=1"));
     Ok(())
 }
+
+/// Closes the workflow's open breaker: auto-approval resumes. Admins only, with a reason.
+#[server(endpoint = "tuning/close-breaker")]
+pub async fn close_breaker(slug: String, reason: String) -> Result<(), AppError> {
+    use crate::auth::context::RequestCtx;
+    use crate::domain::Role;
+    let ctx = RequestCtx::from_leptos().await?;
+    let admin = ctx.require(Role::Admin).await?;
+    let workflow = crate::workflows::server::require_by_slug(ctx.db(), &slug).await?;
+    super::breaker::close(ctx.db(), &admin.actor(), workflow.id, &slug, &reason).await?;
+    ctx.state.api_caches.workflows.clear();
+    leptos_axum::redirect(&format!("/settings/workflows/{slug}/tuning?closed=1"));
+    Ok(())
+}

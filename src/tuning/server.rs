@@ -145,6 +145,9 @@ pub async fn report(db: &Db, workflow: &Workflow, ask: Ask) -> Result<TuningRepo
         evidence: summary,
         workload,
         rollout,
+        breaker: super::breaker::open_reason(db, workflow.id)
+            .await?
+            .map(|(opened_at_ms, reason)| super::OpenBreaker { opened_at_ms, reason }),
     })
 }
 

@@ -257,7 +257,7 @@ pub async fn apply_with_evidence(
     }
     let actor_id = match actor {
         Actor::User { id, .. } => Some(*id),
-        Actor::Cli => None,
+        Actor::Cli | Actor::System => None,
     };
     sqlx::query(
         "insert into workflow_settings_history \

@@ -138,6 +138,8 @@ const TABLE: &[(&str, [u16; 6])] = &[
     ("workflows/save", ADMIN_ONLY),
     ("tuning/report", ADMIN_ONLY),
     ("tuning/apply", ADMIN_ONLY),
+    // Its breaker is closed: an admin is let in and told so.
+    ("tuning/close-breaker", [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, CONFLICT]),
 ];
 
 const SIGNED_IN: [u16; 6] = [UNAUTHENTICATED, OK, OK, OK, OK, OK];
@@ -426,6 +428,7 @@ impl Fixture {
             "webhooks/test" | "webhooks/rotate-secret" => vec![("endpoint_id", self.endpoint.to_string())],
             "webhooks/replay" => vec![("outbox_id", self.dead_event.to_string())],
             "workflows/detail" | "tuning/report" => vec![("slug", SLUG.into())],
+            "tuning/close-breaker" => vec![("slug", SLUG.into()), ("reason", "the model was retrained".into())],
             // A threshold set by hand on the second workflow, confirmed, with a reason.
             "tuning/apply" => vec![
                 ("slug", SCRATCH.into()),
