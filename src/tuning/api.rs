@@ -1,19 +1,25 @@
 //! Server functions of the tuning page. Each checks on the server that the caller is an admin.
 
-use super::TuningReport;
+use super::TuningPage;
 use crate::error::AppError;
 use leptos::prelude::*;
 
-/// The tuning report of a workflow, for one model version (empty: the newest item's).
+/// The tuning page of a workflow, for one model version (empty: the newest item's), with the
+/// what-if for the threshold `at` when given.
 #[server(endpoint = "tuning/report")]
-pub async fn load_tuning(slug: String, model_version: Option<String>) -> Result<TuningReport, AppError> {
+pub async fn load_tuning(
+    slug: String,
+    model_version: Option<String>,
+    at: Option<String>,
+) -> Result<TuningPage, AppError> {
     use crate::auth::context::RequestCtx;
     use crate::domain::Role;
     let ctx = RequestCtx::from_leptos().await?;
     ctx.require(Role::Admin).await?;
     let workflow = crate::workflows::server::require_by_slug(ctx.db(), &slug).await?;
     let ask = super::server::Ask { model_version: model_version.filter(|v| !v.is_empty()), ..Default::default() };
-    super::server::report(ctx.db(), &workflow, ask).await
+    let report = super::server::report(ctx.db(), &workflow, ask).await?;
+    Ok(super::page::page(&report, at.as_deref()))
 }
 
 /// Applies a threshold from the tuning page as a new settings version, with the evidence shown at

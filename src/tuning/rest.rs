@@ -1,8 +1,8 @@
 //! The tuning REST API under `/api/v1` (mounted by [`crate::web::machine_api`]): import past
 //! items as evidence, and read the tuning report. Both need an admin-scoped key of the workflow.
 
-use super::TuningReport;
 use super::import::{self, HistoryLine, ImportError, Imported};
+use super::report::TuningReport;
 use super::server::{self, Ask};
 use crate::api_keys::server::KeyScope;
 use crate::error::AppError;

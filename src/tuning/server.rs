@@ -1,7 +1,7 @@
 //! Reading a workflow's evidence into a tuning report, and applying a threshold as a settings
 //! version that keeps the evidence it was chosen on.
 
-use super::{BandTuning, EvidenceSummary, Rollout, StratumEvidence, TuningReport, Workload};
+use super::report::{BandTuning, EvidenceSummary, OpenBreaker, Rollout, StratumEvidence, TuningReport, Workload};
 use crate::domain::tuning::{self, Band, Cell, Counts, Target, bin_of, probability_of, stratum_of};
 use crate::error::AppError;
 use crate::storage::audit::Actor;
@@ -147,7 +147,7 @@ pub async fn report(db: &Db, workflow: &Workflow, ask: Ask) -> Result<TuningRepo
         rollout,
         breaker: super::breaker::open_reason(db, workflow.id)
             .await?
-            .map(|(opened_at_ms, reason)| super::OpenBreaker { opened_at_ms, reason }),
+            .map(|(opened_at_ms, reason)| OpenBreaker { opened_at_ms, reason }),
     })
 }
 

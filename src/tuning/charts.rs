@@ -181,11 +181,14 @@ pub fn calibration(bins: &[CalibrationBin]) -> String {
                 H - BOTTOM - y
             );
         }
+        // On a bar tall enough to hold it, in the bar's own contrast colour.
+        let on_bar = bin.observed_accuracy.is_some_and(|a| a > 0.12);
         let _ = write!(
             svg,
-            r#"<text class="count" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            r#"<text class="count{}" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            if on_bar { " on-bar" } else { "" },
             x + slot * 0.38,
-            H - BOTTOM - 4.0,
+            H - BOTTOM - 6.0,
             bin.reviewed
         );
     }
