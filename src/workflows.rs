@@ -49,6 +49,8 @@ pub struct WorkflowForm {
     pub escalate_below: String,
     pub audit_rate: String,
     pub rollout_share: String,
+    /// Empty unless a lowered threshold is rolling out.
+    pub rollout_from: String,
     pub target_error_rate: String,
     /// Threshold tuning's confidence, below 1.
     pub confidence: String,

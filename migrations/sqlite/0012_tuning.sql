@@ -8,6 +8,10 @@ alter table workflows add column tune_auto_reject integer not null default 0;
 -- the evidence a settings version was applied on (the tuning page's numbers at that moment).
 alter table workflow_settings_history add column evidence text;
 
+-- while a lowered threshold rolls out, the threshold before it (the rollout share holds back only
+-- the band between).
+alter table workflows add column rollout_from real;
+
 -- the breaker: when it opened, why, for which model version; it counts only verdicts on
 -- decisions after breaker_watermark (the newest decision when it was last closed).
 alter table workflows add column breaker_opened_at integer;

@@ -39,6 +39,7 @@ pub fn WorkflowFields(action: ServerAction<SaveWorkflow>, form: WorkflowForm, cr
                 <Field id=id("escalate") label="Escalate below" name="escalate_below" inputmode="decimal" value=form.escalate_below.clone() hint="Confidence under which items go to a lead; empty: never." error error_id=e.clone() />
                 <Field id=id("audit") label="Audit rate" name="audit_rate" inputmode="decimal" value=form.audit_rate.clone() hint="Share of auto-approvals sampled for review (0 to 1)." error error_id=e.clone() />
                 <Field id=id("rollout") label="Rollout share" name="rollout_share" inputmode="decimal" value=form.rollout_share.clone() hint="Share of would-be auto-approvals actually automated (0 to 1)." error error_id=e.clone() />
+                <Field id=id("rollout-from") label="Rollout from" name="rollout_from" inputmode="decimal" value=form.rollout_from.clone() hint="While a lowered threshold rolls out, the one before: the share holds back only the band between. Empty: all." error error_id=e.clone() />
                 <Field id=id("target") label="Target error rate" name="target_error_rate" inputmode="decimal" value=form.target_error_rate.clone() hint="The error rate you accept among automated items." error error_id=e.clone() />
                 <Field id=id("confidence") label="Tuning confidence" name="confidence" inputmode="decimal" value=form.confidence.clone() hint="How sure threshold tuning must be of that rate (0.5 to below 1; 0.95 is usual)." error error_id=e.clone() />
                 <div class="field checkbox">

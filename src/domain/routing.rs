@@ -14,6 +14,11 @@ pub struct RoutingSettings {
     pub audit_rate: f64,
     /// Share of would-be auto-approvals actually auto-approved while rolling out, in [0, 1].
     pub rollout_share: f64,
+    /// While a lowered threshold rolls out: the threshold before it. Items at or above it are
+    /// automated as before; the rollout share holds back only the newly automatable band below.
+    /// `None`: the share applies to every would-be auto-approval.
+    #[serde(default)]
+    pub rollout_from: Option<f64>,
     pub paused: bool,
     pub breaker_open: bool,
 }
@@ -25,6 +30,7 @@ impl Default for RoutingSettings {
             escalate_below: None,
             audit_rate: 0.05,
             rollout_share: 1.0,
+            rollout_from: None,
             paused: false,
             breaker_open: false,
         }
@@ -55,6 +61,17 @@ impl RoutingSettings {
         }
         unit("audit_rate", self.audit_rate)?;
         unit("rollout_share", self.rollout_share)?;
+        if let Some(from) = self.rollout_from {
+            unit("rollout_from", from)?;
+            if self.auto_approve_at.is_none_or(|a| from <= a) {
+                return Err(SettingError {
+                    field: "rollout_from",
+                    message: format!(
+                        "rollout_from ({from}) must be above auto_approve_at: the band rolling out lies between"
+                    ),
+                });
+            }
+        }
         if let (Some(a), Some(e)) = (self.auto_approve_at, self.escalate_below)
             && e > a
         {
@@ -158,7 +175,11 @@ pub fn route(settings: &RoutingSettings, workflow: &str, external_id: &str, conf
         && confidence >= threshold
     {
         let s = settings.audit_rate;
-        let r = settings.rollout_share;
+        // Above where auto-approval began before the threshold was lowered, nothing is held out.
+        let r = match settings.rollout_from {
+            Some(from) if confidence >= from => 1.0,
+            _ => settings.rollout_share,
+        };
         // Audited with probability s; otherwise held out with probability 1 - r.
         let review_probability = 1.0 - (1.0 - s) * r;
         let reason = if uniform(workflow, external_id, "audit") < s {
@@ -199,9 +220,27 @@ mod tests {
             escalate_below: Some(e),
             audit_rate: s,
             rollout_share: r,
+            rollout_from: None,
             paused: false,
             breaker_open: false,
         }
+    }
+
+    #[test]
+    fn a_rollout_holds_back_only_the_newly_automatable_band() {
+        // Lowered from 0.9 to 0.7, a quarter of the new band automated: above 0.9 as before.
+        let s = RoutingSettings { rollout_from: Some(0.9), ..settings(0.7, 0.1, 0.0, 0.25) };
+        assert!(s.validate().is_ok());
+        let n = 20_000;
+        let above = (0..n).filter(|i| route(&s, "wf", &i.to_string(), 0.95).destination == Destination::AutoApproved);
+        assert_eq!(above.count(), n as usize, "nothing above the old threshold is held out");
+        let band: Vec<Route> = (0..n).map(|i| route(&s, "wf", &i.to_string(), 0.8)).collect();
+        let auto = band.iter().filter(|r| r.destination == Destination::AutoApproved).count() as f64 / f64::from(n);
+        assert!((auto - 0.25).abs() < 0.015, "a quarter of the new band is automated: {auto}");
+        assert!(band.iter().all(|r| (r.review_probability - 0.75).abs() < 1e-12));
+        assert_eq!(route(&s, "wf", "x", 0.95).review_probability, 0.0);
+        let bad = RoutingSettings { rollout_from: Some(0.6), ..s };
+        assert_eq!(bad.validate().unwrap_err().field, "rollout_from");
     }
 
     #[test]

@@ -110,6 +110,10 @@ pub struct WorkflowSpec {
     pub audit_rate: f64,
     #[serde(default = "default_rollout_share")]
     pub rollout_share: f64,
+    /// While a lowered threshold rolls out, the threshold before it: the rollout share holds back
+    /// only the band between (see [`RoutingSettings::rollout_from`]).
+    #[serde(default)]
+    pub rollout_from: Option<f64>,
     #[serde(default = "default_target_error_rate")]
     pub target_error_rate: f64,
     /// How sure threshold tuning must be that the error stays under `target_error_rate`.
@@ -150,6 +154,7 @@ impl WorkflowSpec {
             escalate_below: self.escalate_below,
             audit_rate: self.audit_rate,
             rollout_share: self.rollout_share,
+            rollout_from: self.rollout_from,
             paused: self.paused,
             breaker_open,
         }

@@ -113,11 +113,13 @@ pub async fn report(db: &Db, workflow: &Workflow, ask: Ask) -> Result<TuningRepo
             .map(|t| per_day * (1.0 - automated(Some(t)) * unseen)),
     };
     let rollout = (spec.rollout_share < 1.0).then(|| {
-        // Above the threshold, audited and held-out items share one review probability.
+        // The band rolling out (from the threshold up to where auto-approval began before, or
+        // all above it): its audited and held-out items share one review probability.
         let stratum = stratum_of(1.0 - unseen * spec.rollout_share);
+        let below = spec.rollout_from.map_or(u32::MAX, bin_of);
         let mut counts = Counts::default();
         for cell in &cells {
-            if threshold_bin.is_some_and(|t| cell.bin >= t) && cell.stratum == stratum {
+            if threshold_bin.is_some_and(|t| cell.bin >= t) && cell.bin < below && cell.stratum == stratum {
                 counts.add(cell.counts);
             }
         }
@@ -261,6 +263,14 @@ pub async fn apply_threshold(
         "model_version": report.model_version,
     });
     let mut spec = workflow.spec.clone();
+    // A rollout holds back only the band newly automated: below the threshold before, when the
+    // new one is lower. Widening keeps that band; a full share ends the rollout.
+    spec.rollout_from = match (change.how, change.threshold, spec.auto_approve_at) {
+        _ if change.rollout_share >= 1.0 => None,
+        ("widen", _, _) => spec.rollout_from,
+        (_, Some(new), Some(old)) if old > new => Some(old),
+        _ => None,
+    };
     spec.auto_approve_at = change.threshold;
     spec.rollout_share = change.rollout_share;
     let (applied, _) =

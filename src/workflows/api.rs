@@ -54,6 +54,7 @@ pub async fn save_workflow(
     escalate_on_reasons: Option<String>,
     confidence: Option<String>,
     tune_auto_reject: Option<String>,
+    rollout_from: Option<String>,
 ) -> Result<WorkflowSummary, AppError> {
     use super::WorkflowForm;
     use super::server as workflows;
@@ -85,6 +86,7 @@ pub async fn save_workflow(
         escalate_on_reasons: escalate_on_reasons.unwrap_or_default(),
         confidence: confidence.unwrap_or_else(|| "0.95".into()),
         tune_auto_reject: tune_auto_reject.is_some(),
+        rollout_from: rollout_from.unwrap_or_default(),
     };
     let spec = super::form::spec_from_form(&form)?;
     let creating = mode == "create";

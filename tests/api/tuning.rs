@@ -283,6 +283,20 @@ async fn applying_a_threshold_is_confirmed_versioned_and_keeps_its_evidence(back
     let applied = version(&app).await;
     assert_eq!((applied.settings_version, applied.spec.auto_approve_at), (2, Some(0.505)));
     assert_eq!(applied.spec.rollout_share, 0.25);
+    assert_eq!(applied.spec.rollout_from, Some(0.9), "only the band below the old threshold rolls out");
+    // Above the old threshold items are automated as before; in the new band most are held out.
+    let before = crate::fixtures::submit_all(
+        &app,
+        &key_for_items(&app).await,
+        SLUG,
+        &[crate::fixtures::invoice("old-band", 0.95)],
+    )
+    .await;
+    assert_eq!(before[0]["route"]["reason"], "above_threshold", "{}", before[0]);
+    let band: Vec<Value> = (0..40).map(|i| crate::fixtures::invoice(&format!("new-band-{i}"), 0.7)).collect();
+    let band = crate::fixtures::submit_all(&app, &key_for_items(&app).await, SLUG, &band).await;
+    let held = band.iter().filter(|i| i["route"]["reason"] == "rollout_holdout").count();
+    assert!((20..40).contains(&held), "about three quarters held out: {held} of 40");
     let (evidence, reason): (Option<String>, String) =
         sqlx::query_as("select evidence, reason from workflow_settings_history where version = 2")
             .fetch_one(app.db.pool())
@@ -307,6 +321,7 @@ async fn applying_a_threshold_is_confirmed_versioned_and_keeps_its_evidence(back
     assert!((200..400).contains(&status));
     let widened = version(&app).await;
     assert_eq!((widened.settings_version, widened.spec.rollout_share), (3, 0.5));
+    assert_eq!(widened.spec.rollout_from, Some(0.9), "widening keeps the band");
     assert_eq!(widened.spec.auto_approve_at, Some(0.505));
     let (_, report) = call(&app, &admin.client, "tuning/report", &[("slug", SLUG)]).await;
     assert!(
@@ -320,7 +335,8 @@ async fn applying_a_threshold_is_confirmed_versioned_and_keeps_its_evidence(back
         call(&app, &admin.client, "tuning/apply", &apply("manual", vec![("confirm", "on"), ("threshold", "0.9")]))
             .await;
     assert!((200..400).contains(&status));
-    assert_eq!(version(&app).await.spec.auto_approve_at, Some(0.9));
+    let manual = version(&app).await;
+    assert_eq!((manual.spec.auto_approve_at, manual.spec.rollout_from), (Some(0.9), None), "a full share ends it");
     let (status, body) =
         call(&app, &admin.client, "tuning/apply", &apply("manual", vec![("confirm", "on"), ("threshold", "1.5")]))
             .await;
@@ -418,4 +434,9 @@ async fn the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it(b
     assert_eq!(counts["breakers"], json!([]));
     let (status, _) = call(&app, &admin.client, "tuning/close-breaker", &[("slug", SLUG), ("reason", "twice")]).await;
     assert_eq!(status, 409, "it is not open");
+}
+
+/// An ordinary key of the workflow, for submitting items.
+async fn key_for_items(app: &TestApp) -> String {
+    gatehouse::api_keys::server::create(&app.db, &Actor::Cli, "items", &[SLUG.into()], false).await.unwrap().token
 }
