@@ -60,7 +60,7 @@ fn line(out: &mut String, i: u64) {
         Some(false) => "\"right\"",
         None => "null",
     };
-    let version = if i % 10 == 0 { "v2" } else { "v3" };
+    let version = if i.is_multiple_of(10) { "v2" } else { "v3" };
     let _ = writeln!(
         out,
         r#"{{"external_id":"past-{i}","confidence":{confidence:.4},"model_version":"{version}","verdict":{verdict},"review_probability":{p}}}"#

@@ -94,7 +94,9 @@ pub async fn serve(db: &Db) -> String {
 }
 
 /// Stores `count` items made by `item` in batches of 1,000 through the service layer (as a
-/// batch submit would, without HTTP); how long it took.
+/// batch submit would, without HTTP); how long it took. (The tuning benchmark imports history
+/// instead and has no use for it.)
+#[allow(dead_code)]
 pub async fn load_items(db: &Db, workflow: &Workflow, count: u64, item: impl Fn(u64) -> Value) -> Duration {
     let started = Instant::now();
     let contracts = ContractCache::default();

@@ -69,6 +69,13 @@ for (const mode of MODES) {
       await page.getByRole('rowheader', { name: '0.9 – 1.0' }).waitFor();
       await screenshot(app, 'tuning');
       await checkAccessibility(app, 'the tuning page');
+      // The charts take their colours from the page's, so they follow dark mode.
+      await page.emulateMedia({ colorScheme: 'dark' });
+      const axis = await page.locator('svg.chart line.axis').first().evaluate((el) => getComputedStyle(el).stroke);
+      assert.notEqual(axis, 'rgb(79, 88, 104)', 'the axes change colour in dark mode');
+      await screenshot(app, 'tuning-dark');
+      await checkAccessibility(app, 'the tuning page in dark mode');
+      await page.emulateMedia({ colorScheme: 'light' });
 
       // What if the threshold were 0.5? Its bound is far above the target.
       await page.getByLabel('What if the threshold were').fill('0.5');
