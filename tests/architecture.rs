@@ -45,6 +45,7 @@ const AREAS: &[&str] = &[
     "review",
     "users",
     "team",
+    "tuning",
     "webhooks",
     "workflows",
 ];

@@ -3,8 +3,8 @@
 use super::TuningPage;
 use super::charts;
 use super::report::TuningReport;
-use crate::components::format::when;
 use crate::domain::tuning::{CurvePoint, bin_of};
+use crate::storage::clock::rfc3339;
 
 fn percent(v: f64) -> String {
     format!("{:.2} %", v * 100.0)
@@ -164,7 +164,7 @@ pub fn page(report: &TuningReport, what_if: Option<&str>) -> TuningPage {
                 ]
             })
             .collect(),
-        breaker: report.breaker.as_ref().map(|b| (when(b.opened_at_ms), b.reason.clone())),
+        breaker: report.breaker.as_ref().map(|b| (rfc3339(b.opened_at_ms), b.reason.clone())),
         reject: report.reject.as_ref().map(|band| {
             let r = &band.recommendation;
             let finding = match r.threshold {
