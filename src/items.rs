@@ -39,6 +39,8 @@ pub fn route_reason_text(reason: &str) -> &'static str {
         "audit" => "Audit sample: confident, checked at random to measure accuracy",
         "rollout_holdout" => "Rollout holdout: confident, held back while auto-approval is rolled out",
         "low_confidence" => "Confidence below the escalation threshold",
+        "below_reject_threshold" => "Confidence below the auto-reject threshold: rejected unseen",
+        "reject_audit" => "Reject audit: below the auto-reject threshold, checked at random to measure accuracy",
         "paused" => "The workflow is paused: every item is reviewed",
         "breaker" => "The breaker is open: auto-approval stopped because audits found too many errors",
         _ => "Routed for review",
@@ -49,6 +51,7 @@ pub fn route_reason_text(reason: &str) -> &'static str {
 pub fn kind_text(kind: &str) -> &'static str {
     match kind {
         "auto_approve" => "Auto-approved",
+        "auto_reject" => "Auto-rejected",
         "approve" => "Approved",
         "reject" => "Rejected",
         "correct" => "Corrected",

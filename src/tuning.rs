@@ -68,4 +68,6 @@ pub struct TuningPage {
     pub breaker: Option<(String, String)>,
     /// The auto-reject band's finding and its reason, when the workflow tunes one.
     pub reject: Option<(String, String)>,
+    /// The threshold its form offers: the recommended one, else the current one (empty: none).
+    pub reject_threshold: String,
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 /// The events an endpoint can subscribe to.
 pub const EVENT_TYPES: &[&str] = &[
     "item.auto_approved",
+    "item.auto_rejected",
     "item.approved",
     "item.rejected",
     "item.corrected",

@@ -47,6 +47,8 @@ pub struct WorkflowForm {
     pub reason_codes: String,
     pub auto_approve_at: String,
     pub escalate_below: String,
+    /// Empty: nothing is rejected unseen.
+    pub auto_reject_below: String,
     pub audit_rate: String,
     pub rollout_share: String,
     /// Empty unless a lowered threshold is rolling out.

@@ -8,6 +8,9 @@ alter table workflows add column tune_auto_reject bigint not null default 0;
 -- the evidence a settings version was applied on (the tuning page's numbers at that moment).
 alter table workflow_settings_history add column evidence text;
 
+-- below this confidence items are rejected unseen, but for the audit sample.
+alter table workflows add column auto_reject_below double precision;
+
 -- while a lowered threshold rolls out, the threshold before it (the rollout share holds back only
 -- the band between).
 alter table workflows add column rollout_from double precision;

@@ -30,6 +30,9 @@ macro_rules! state_sql {
     (AutoApproved) => {
         "'auto_approved'"
     };
+    (AutoRejected) => {
+        "'auto_rejected'"
+    };
     (Approved) => {
         "'approved'"
     };
@@ -51,6 +54,7 @@ pub enum ItemState {
     Escalated,
     Assigned,
     AutoApproved,
+    AutoRejected,
     Approved,
     Rejected,
     Corrected,
@@ -100,12 +104,13 @@ impl fmt::Display for Refused {
 impl std::error::Error for Refused {}
 
 impl ItemState {
-    pub const ALL: [ItemState; 8] = [
+    pub const ALL: [ItemState; 9] = [
         ItemState::Queued,
         ItemState::Claimed,
         ItemState::Escalated,
         ItemState::Assigned,
         ItemState::AutoApproved,
+        ItemState::AutoRejected,
         ItemState::Approved,
         ItemState::Rejected,
         ItemState::Corrected,
@@ -118,6 +123,7 @@ impl ItemState {
             ItemState::Escalated => "escalated",
             ItemState::Assigned => "assigned",
             ItemState::AutoApproved => "auto_approved",
+            ItemState::AutoRejected => "auto_rejected",
             ItemState::Approved => "approved",
             ItemState::Rejected => "rejected",
             ItemState::Corrected => "corrected",
@@ -132,6 +138,7 @@ impl ItemState {
     pub fn on_arrival(destination: Destination) -> Self {
         match destination {
             Destination::AutoApproved => ItemState::AutoApproved,
+            Destination::AutoRejected => ItemState::AutoRejected,
             Destination::Review => ItemState::Queued,
             Destination::Escalation => ItemState::Escalated,
         }
@@ -139,7 +146,14 @@ impl ItemState {
 
     /// Decided for good: the outcome an automation acts on.
     pub fn is_terminal(self) -> bool {
-        matches!(self, ItemState::AutoApproved | ItemState::Approved | ItemState::Rejected | ItemState::Corrected)
+        matches!(
+            self,
+            ItemState::AutoApproved
+                | ItemState::AutoRejected
+                | ItemState::Approved
+                | ItemState::Rejected
+                | ItemState::Corrected
+        )
     }
 
     /// The state after `action`, or why it is refused. `assigned` says whether a lead assigned
@@ -339,6 +353,7 @@ mod tests {
             (S::Escalated, state_sql!(Escalated)),
             (S::Assigned, state_sql!(Assigned)),
             (S::AutoApproved, state_sql!(AutoApproved)),
+            (S::AutoRejected, state_sql!(AutoRejected)),
             (S::Approved, state_sql!(Approved)),
             (S::Rejected, state_sql!(Rejected)),
             (S::Corrected, state_sql!(Corrected)),

@@ -10,6 +10,10 @@ pub struct RoutingSettings {
     pub auto_approve_at: Option<f64>,
     /// Below this confidence an item goes straight to a lead (`None`: never).
     pub escalate_below: Option<f64>,
+    /// Below this confidence an item is rejected without review, but for the audit sample
+    /// (`None`: never). At or under `escalate_below`.
+    #[serde(default)]
+    pub auto_reject_below: Option<f64>,
     /// Share of would-be auto-approvals sent to review as an audit sample, in [0, 1].
     pub audit_rate: f64,
     /// Share of would-be auto-approvals actually auto-approved while rolling out, in [0, 1].
@@ -28,6 +32,7 @@ impl Default for RoutingSettings {
         Self {
             auto_approve_at: None,
             escalate_below: None,
+            auto_reject_below: None,
             audit_rate: 0.05,
             rollout_share: 1.0,
             rollout_from: None,
@@ -59,6 +64,18 @@ impl RoutingSettings {
         if let Some(e) = self.escalate_below {
             unit("escalate_below", e)?;
         }
+        if let Some(r) = self.auto_reject_below {
+            unit("auto_reject_below", r)?;
+            let ceiling = self.escalate_below.or(self.auto_approve_at);
+            if let Some(c) = ceiling.filter(|c| r > *c) {
+                return Err(SettingError {
+                    field: "auto_reject_below",
+                    message: format!(
+                        "auto_reject_below ({r}) must not be above escalate_below or auto_approve_at ({c})"
+                    ),
+                });
+            }
+        }
         unit("audit_rate", self.audit_rate)?;
         unit("rollout_share", self.rollout_share)?;
         if let Some(from) = self.rollout_from {
@@ -89,6 +106,7 @@ impl RoutingSettings {
 #[serde(rename_all = "snake_case")]
 pub enum Destination {
     AutoApproved,
+    AutoRejected,
     Review,
     Escalation,
 }
@@ -104,6 +122,10 @@ pub enum RouteReason {
     RolloutHoldout,
     LowConfidence,
     BelowThreshold,
+    /// Below the auto-reject threshold: rejected unseen.
+    BelowRejectThreshold,
+    /// Below the auto-reject threshold, sampled for review to measure the band's accuracy.
+    RejectAudit,
 }
 
 impl RouteReason {
@@ -116,6 +138,8 @@ impl RouteReason {
             RouteReason::RolloutHoldout => "rollout_holdout",
             RouteReason::LowConfidence => "low_confidence",
             RouteReason::BelowThreshold => "below_threshold",
+            RouteReason::BelowRejectThreshold => "below_reject_threshold",
+            RouteReason::RejectAudit => "reject_audit",
         }
     }
 
@@ -128,6 +152,8 @@ impl RouteReason {
             RouteReason::RolloutHoldout,
             RouteReason::LowConfidence,
             RouteReason::BelowThreshold,
+            RouteReason::BelowRejectThreshold,
+            RouteReason::RejectAudit,
         ]
         .into_iter()
         .find(|r| r.as_str() == raw)
@@ -198,6 +224,21 @@ pub fn route(settings: &RoutingSettings, workflow: &str, external_id: &str, conf
             },
         };
     }
+    if let Some(floor) = settings.auto_reject_below
+        && confidence < floor
+    {
+        // Audited at the audit rate, like auto-approvals: the band's evidence keeps coming.
+        let s = settings.audit_rate;
+        return if uniform(workflow, external_id, "reject-audit") < s {
+            Route { destination: Destination::Review, reason: RouteReason::RejectAudit, review_probability: s }
+        } else {
+            Route {
+                destination: Destination::AutoRejected,
+                reason: RouteReason::BelowRejectThreshold,
+                review_probability: s,
+            }
+        };
+    }
     if let Some(floor) = settings.escalate_below
         && confidence < floor
     {
@@ -218,12 +259,31 @@ mod tests {
         RoutingSettings {
             auto_approve_at: Some(a),
             escalate_below: Some(e),
+            auto_reject_below: None,
             audit_rate: s,
             rollout_share: r,
             rollout_from: None,
             paused: false,
             breaker_open: false,
         }
+    }
+
+    #[test]
+    fn below_the_reject_threshold_items_are_rejected_unseen_but_for_the_audit() {
+        let s = RoutingSettings { auto_reject_below: Some(0.1), ..settings(0.9, 0.3, 0.1, 1.0) };
+        assert!(s.validate().is_ok());
+        let n = 20_000;
+        let routes: Vec<Route> = (0..n).map(|i| route(&s, "wf", &i.to_string(), 0.05)).collect();
+        let audited = routes.iter().filter(|r| r.reason == RouteReason::RejectAudit).count() as f64 / f64::from(n);
+        assert!((audited - 0.1).abs() < 0.01, "{audited}");
+        assert!(routes.iter().all(|r| r.review_probability == 0.1));
+        assert!(routes.iter().any(|r| r.destination == Destination::AutoRejected));
+        assert_eq!(route(&s, "wf", "x", 0.1).reason, RouteReason::LowConfidence, "the floor is exclusive");
+        let bad = RoutingSettings { auto_reject_below: Some(0.4), ..s };
+        assert_eq!(bad.validate().unwrap_err().field, "auto_reject_below");
+        let mut paused = s;
+        paused.paused = true;
+        assert_eq!(route(&paused, "wf", "x", 0.05).reason, RouteReason::Paused, "a pause reviews everything");
     }
 
     #[test]

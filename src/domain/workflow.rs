@@ -106,6 +106,9 @@ pub struct WorkflowSpec {
     pub auto_approve_at: Option<f64>,
     #[serde(default)]
     pub escalate_below: Option<f64>,
+    /// Below this confidence items are rejected without review (but for the audit sample).
+    #[serde(default)]
+    pub auto_reject_below: Option<f64>,
     #[serde(default = "default_audit_rate")]
     pub audit_rate: f64,
     #[serde(default = "default_rollout_share")]
@@ -152,6 +155,7 @@ impl WorkflowSpec {
         RoutingSettings {
             auto_approve_at: self.auto_approve_at,
             escalate_below: self.escalate_below,
+            auto_reject_below: self.auto_reject_below,
             audit_rate: self.audit_rate,
             rollout_share: self.rollout_share,
             rollout_from: self.rollout_from,

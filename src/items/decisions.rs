@@ -12,6 +12,10 @@ use sqlx::AnyConnection;
 /// person's decisions are named by their [`crate::domain::item_state::Action`]).
 pub const AUTO_APPROVE: &str = "auto_approve";
 
+/// The kind of the decision the system records when it rejects an item below the workflow's
+/// auto-reject threshold at ingest.
+pub const AUTO_REJECT: &str = "auto_reject";
+
 /// The actor label of decisions nobody made by hand.
 pub const SYSTEM: &str = "system";
 

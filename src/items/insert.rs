@@ -75,6 +75,7 @@ pub(super) async fn insert_group(
         for &index in rows {
             let (workflow, p) = group[index];
             let auto = p.route.destination == Destination::AutoApproved;
+            let settled = auto || p.route.destination == Destination::AutoRejected;
             query = query
                 .bind(workflow.id)
                 .bind(&p.sub.external_id)
@@ -90,11 +91,11 @@ pub(super) async fn insert_group(
                 .bind(p.route.review_probability)
                 .bind(&per_workflow[&workflow.id].0)
                 .bind(workflow.settings_version)
-                .bind(auto.then_some(ItemState::AutoApproved.as_str()))
+                .bind(settled.then_some(ItemState::on_arrival(p.route.destination).as_str()))
                 .bind(auto.then_some(&p.prediction))
                 .bind(now)
                 .bind(now)
-                .bind(auto.then_some(now));
+                .bind(settled.then_some(now));
         }
         // Matched by key: RETURNING promises no order.
         for row in query.fetch_all(&mut *conn).await? {
@@ -106,12 +107,18 @@ pub(super) async fn insert_group(
 
     let auto: Vec<NewDecision> = unique
         .iter()
-        .filter(|&&index| group[index].1.route.destination == Destination::AutoApproved)
         .filter_map(|&index| {
             let (workflow, p) = group[index];
             let item_id = *created.get(&index)?;
-            let decision = NewDecision::system(item_id, workflow.id, decisions::AUTO_APPROVE, now);
-            Some(NewDecision { output: Some(&p.prediction), is_final: true, ..decision })
+            let decision =
+                |kind| NewDecision { is_final: true, ..NewDecision::system(item_id, workflow.id, kind, now) };
+            match p.route.destination {
+                Destination::AutoApproved => {
+                    Some(NewDecision { output: Some(&p.prediction), ..decision(decisions::AUTO_APPROVE) })
+                }
+                Destination::AutoRejected => Some(decision(decisions::AUTO_REJECT)),
+                Destination::Review | Destination::Escalation => None,
+            }
         })
         .collect();
     let decision_ids: HashMap<i64, i64> =
@@ -143,6 +150,7 @@ pub(super) async fn insert_group(
             let item = created_view(workflow, p, id, decision_ids.get(&id).copied(), &at);
             let event = match p.route.destination {
                 Destination::AutoApproved => Some("item.auto_approved"),
+                Destination::AutoRejected => Some("item.auto_rejected"),
                 Destination::Escalation => Some("item.escalated"),
                 Destination::Review => None,
             };
@@ -183,15 +191,16 @@ pub(super) async fn insert_group(
 /// round trips on the hot path); `get` returns the same view.
 fn created_view(workflow: &Workflow, p: &Prepared, id: i64, decision_id: Option<i64>, at: &str) -> ItemView {
     let auto = p.route.destination == Destination::AutoApproved;
+    let settled = auto || p.route.destination == Destination::AutoRejected;
     let decisions = decision_id
         .map(|decision_id| DecisionView {
             id: decision_id,
             item_id: id,
-            kind: decisions::AUTO_APPROVE.into(),
+            kind: if auto { decisions::AUTO_APPROVE } else { decisions::AUTO_REJECT }.into(),
             actor: decisions::SYSTEM.into(),
             reason_code: None,
             note: None,
-            output: Some(p.sub.prediction.clone()),
+            output: auto.then(|| p.sub.prediction.clone()),
             time_spent_ms: None,
             at: at.to_owned(),
         })
@@ -202,7 +211,7 @@ fn created_view(workflow: &Workflow, p: &Prepared, id: i64, decision_id: Option<
         workflow: workflow.slug().to_owned(),
         external_id: p.sub.external_id.clone(),
         state: ItemState::on_arrival(p.route.destination).as_str().to_owned(),
-        outcome: auto.then(|| ItemState::AutoApproved.as_str().to_owned()),
+        outcome: settled.then(|| ItemState::on_arrival(p.route.destination).as_str().to_owned()),
         route: p.route,
         confidence: p.sub.confidence,
         model_version: p.sub.model_version.clone(),
@@ -210,7 +219,7 @@ fn created_view(workflow: &Workflow, p: &Prepared, id: i64, decision_id: Option<
         metadata: p.sub.metadata.clone(),
         final_output: auto.then(|| p.sub.prediction.clone()),
         created_at: at.to_owned(),
-        decided_at: auto.then(|| at.to_owned()),
+        decided_at: settled.then(|| at.to_owned()),
         decisions,
     }
 }

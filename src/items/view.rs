@@ -112,6 +112,7 @@ impl ItemRow {
     pub(super) fn view(self, workflow: &str, decisions: Vec<DecisionView>) -> ItemView {
         let destination = match ItemState::parse(&self.state) {
             Some(ItemState::AutoApproved) => Destination::AutoApproved,
+            Some(ItemState::AutoRejected) => Destination::AutoRejected,
             Some(ItemState::Escalated) => Destination::Escalation,
             _ => Destination::Review,
         };

@@ -115,11 +115,12 @@ fn TuningView(page: TuningPage, apply: ServerAction<ApplyThreshold>, applied: bo
         strata,
         breaker,
         reject,
+        reject_threshold,
         ..
     } = page;
     let error = action_error(apply);
     let action = format!("/settings/workflows/{slug}/tuning");
-    let (slug_rec, slug_widen) = (slug.clone(), slug.clone());
+    let (slug_rec, slug_widen, slug_reject) = (slug.clone(), slug.clone(), slug.clone());
     let curve_count = curve.len();
     let box_class = if recommended.is_some() { "verdict-box ok" } else { "verdict-box warn" };
     view! {
@@ -246,6 +247,14 @@ fn TuningView(page: TuningPage, apply: ServerAction<ApplyThreshold>, applied: bo
                 <h2 id="reject-heading">"Auto-reject band"</h2>
                 <p>{finding}</p>
                 <p class="muted">{why}</p>
+                <ActionForm action=apply attr:class="stack narrow-form" attr:aria-label="Set the auto-reject band">
+                    <input type="hidden" name="slug" value=slug_reject />
+                    <input type="hidden" name="how" value="reject" />
+                    <Field id="reject-threshold" label="Reject unseen below" name="threshold" inputmode="decimal" value=reject_threshold hint="Empty: reject nothing unseen." error error_id="apply-error" />
+                    <TextArea id="reject-reason" label="Reason" name="reason" rows=2 error error_id="apply-error" />
+                    <Confirm id="reject-confirm" />
+                    <div class="form-actions"><Submit label="Set auto-reject band" class="button" pending=apply.pending() /></div>
+                </ActionForm>
             </section>
         })}
     }

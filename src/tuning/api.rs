@@ -25,7 +25,8 @@ pub async fn load_tuning(
 /// Applies a threshold from the tuning page as a new settings version, with the evidence shown at
 /// that moment. `how` is `recommendation` (the recommended threshold, all at once or through a
 /// rollout share), `manual` (the threshold typed in; empty: stop auto-approving) or `widen` (the
-/// threshold stays, the rollout share grows). Needs a reason and the confirmation box.
+/// threshold stays, the rollout share grows), or `reject` (the auto-reject band's threshold;
+/// empty: reject nothing unseen). Needs a reason and the confirmation box.
 #[server(endpoint = "tuning/apply")]
 pub async fn apply_threshold(
     slug: String,
@@ -59,6 +60,7 @@ pub async fn apply_threshold(
             ("recommendation", Some(t))
         }
         "manual" => ("manual", number("threshold", threshold.as_deref())?),
+        "reject" => ("reject", number("threshold", threshold.as_deref())?),
         "widen" => {
             if workflow.spec.auto_approve_at.is_none() {
                 return Err(AppError::conflict("Nothing is rolling out: the workflow does not auto-approve."));

@@ -175,7 +175,18 @@ pub fn page(report: &TuningReport, what_if: Option<&str>) -> TuningPage {
                 ),
                 None => "No auto-reject band can be recommended yet.".to_owned(),
             };
-            (finding, r.reason.clone())
+            let current = match report.current_reject_below {
+                Some(c) => format!(" Now items below {c} are rejected unseen."),
+                None => " Nothing is rejected unseen now.".to_owned(),
+            };
+            (finding + &current, r.reason.clone())
         }),
+        reject_threshold: report
+            .reject
+            .as_ref()
+            .and_then(|b| b.recommendation.threshold)
+            .or(report.current_reject_below)
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
     }
 }

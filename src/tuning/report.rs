@@ -78,6 +78,8 @@ pub struct TuningReport {
     /// Every model version with evidence, newest first.
     pub model_versions: Vec<String>,
     pub current_threshold: Option<f64>,
+    /// Below this items are rejected unseen (`None`: never).
+    pub current_reject_below: Option<f64>,
     pub audit_rate: f64,
     pub settings_version: i64,
     pub recommendation: Recommendation,

@@ -138,6 +138,7 @@ pub async fn report(db: &Db, workflow: &Workflow, ask: Ask) -> Result<TuningRepo
         model_version,
         model_versions,
         current_threshold: spec.auto_approve_at,
+        current_reject_below: spec.auto_reject_below,
         audit_rate: spec.audit_rate,
         settings_version: workflow.settings_version,
         recommendation: approve.recommendation,
@@ -232,8 +233,37 @@ pub async fn apply_threshold(
     let label = match change.how {
         "recommendation" => "Applied the recommendation",
         "widen" => "Widened the rollout",
+        "reject" => "Set the auto-reject band",
         _ => "Set by hand",
     };
+    if change.how == "reject" {
+        let reject = report.reject.as_ref().map(|b| &b.curve);
+        let at = change.threshold.zip(reject).and_then(|(t, curve)| {
+            let band = tuning::Tuning {
+                band: Band::Reject,
+                recommendation: report.recommendation.clone(),
+                curve: curve.clone(),
+            };
+            tuning::at_threshold(&band, t)
+        });
+        let summary = match (change.threshold, at) {
+            (Some(t), Some(p)) => format!(
+                "{label}: below {t}, {:.1} % of items rejected unseen, bound on wrongly rejected {:.2} % ({} verdicts).",
+                p.automation * 100.0,
+                p.upper_bound * 100.0,
+                p.reviewed
+            ),
+            (Some(t), None) => format!("{label}: below {t}."),
+            (None, _) => format!("{label}: nothing is rejected unseen."),
+        };
+        let evidence = json!({ "summary": summary, "how": "reject", "threshold": change.threshold, "at_threshold": at,
+                               "reject": report.reject, "evidence": report.evidence });
+        let mut spec = workflow.spec.clone();
+        spec.auto_reject_below = change.threshold;
+        let (applied, _) =
+            workflows::apply_with_evidence(db, actor, spec, change.reason.trim(), Some(&evidence)).await?;
+        return Ok(applied);
+    }
     let summary = match (change.threshold, at) {
         (Some(t), Some(p)) => format!(
             "{label}: {t} automates {:.1} % of {} items of model {}, estimated error {}, bound {:.2} % at {:.0} % \

@@ -55,6 +55,7 @@ pub async fn save_workflow(
     confidence: Option<String>,
     tune_auto_reject: Option<String>,
     rollout_from: Option<String>,
+    auto_reject_below: Option<String>,
 ) -> Result<WorkflowSummary, AppError> {
     use super::WorkflowForm;
     use super::server as workflows;
@@ -87,6 +88,7 @@ pub async fn save_workflow(
         confidence: confidence.unwrap_or_else(|| "0.95".into()),
         tune_auto_reject: tune_auto_reject.is_some(),
         rollout_from: rollout_from.unwrap_or_default(),
+        auto_reject_below: auto_reject_below.unwrap_or_default(),
     };
     let spec = super::form::spec_from_form(&form)?;
     let creating = mode == "create";

@@ -64,13 +64,14 @@ struct WorkflowRow {
     tuning_confidence: f64,
     tune_auto_reject: i64,
     rollout_from: Option<f64>,
+    auto_reject_below: Option<f64>,
 }
 
 const SELECT: &str = "select w.id, w.slug, w.name, w.description, u.email as owner_email, w.payload_schema, \
      w.prediction_schema, w.labels, w.reason_codes, w.auto_approve_at, w.escalate_below, w.audit_rate, \
      w.rollout_share, w.target_error_rate, w.review_sla_secs, w.escalation_sla_secs, w.lease_secs, w.paused, \
      w.breaker_open, w.settings_version, w.escalate_after_lease_expiries, w.escalate_on_reasons, \
-     w.tuning_confidence, w.tune_auto_reject, w.rollout_from \
+     w.tuning_confidence, w.tune_auto_reject, w.rollout_from, w.auto_reject_below \
      from workflows w left join users u on u.id = w.owner_id";
 
 fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, AppError> {
@@ -108,6 +109,7 @@ async fn hydrate(conn: &mut AnyConnection, row: WorkflowRow) -> Result<Workflow,
         confidence: row.tuning_confidence,
         tune_auto_reject: row.tune_auto_reject != 0,
         rollout_from: row.rollout_from,
+        auto_reject_below: row.auto_reject_below,
     };
     Ok(Workflow { id: row.id, spec, breaker_open: row.breaker_open != 0, settings_version: row.settings_version })
 }
@@ -297,9 +299,10 @@ async fn write_settings(
             "insert into workflows (slug, name, description, owner_id, payload_schema, prediction_schema, labels, \
              reason_codes, auto_approve_at, escalate_below, audit_rate, rollout_share, target_error_rate, \
              review_sla_secs, escalation_sla_secs, lease_secs, paused, settings_version, created_at, updated_at, \
-             escalate_after_lease_expiries, escalate_on_reasons, tuning_confidence, tune_auto_reject, rollout_from) \
+             escalate_after_lease_expiries, escalate_on_reasons, tuning_confidence, tune_auto_reject, rollout_from, \
+             auto_reject_below) \
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, \
-             $20, $21, $22, $23, $24) returning id"
+             $20, $21, $22, $23, $24, $25) returning id"
         }
         Some(_) => {
             "update workflows set slug = $1, name = $2, description = $3, owner_id = $4, payload_schema = $5, \
@@ -307,7 +310,7 @@ async fn write_settings(
              audit_rate = $11, rollout_share = $12, target_error_rate = $13, review_sla_secs = $14, \
              escalation_sla_secs = $15, lease_secs = $16, paused = $17, settings_version = $18, updated_at = $19, \
              escalate_after_lease_expiries = $20, escalate_on_reasons = $21, tuning_confidence = $22, \
-             tune_auto_reject = $23, rollout_from = $24 where id = $25 returning id"
+             tune_auto_reject = $23, rollout_from = $24, auto_reject_below = $25 where id = $26 returning id"
         }
     };
     let query = sqlx::query_as(sql)
@@ -334,7 +337,8 @@ async fn write_settings(
         .bind(json!(spec.escalate_on_reasons).to_string())
         .bind(spec.confidence)
         .bind(i64::from(spec.tune_auto_reject))
-        .bind(spec.rollout_from);
+        .bind(spec.rollout_from)
+        .bind(spec.auto_reject_below);
     let query = match id {
         Some(id) => query.bind(id),
         None => query,

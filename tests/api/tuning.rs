@@ -17,6 +17,7 @@ on_both_backends!(
     live_verdicts_count_as_evidence_and_undone_ones_do_not,
     applying_a_threshold_is_confirmed_versioned_and_keeps_its_evidence,
     the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it,
+    the_auto_reject_band_is_recommended_applied_and_routed,
 );
 
 /// The workflow (auto-approving from 0.9, no audit) with an admin-scoped key and an ordinary one.
@@ -439,4 +440,61 @@ async fn the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it(b
 /// An ordinary key of the workflow, for submitting items.
 async fn key_for_items(app: &TestApp) -> String {
     gatehouse::api_keys::server::create(&app.db, &Actor::Cli, "items", &[SLUG.into()], false).await.unwrap().token
+}
+
+async fn the_auto_reject_band_is_recommended_applied_and_routed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = person(&app, "ada@example.com", Role::Admin).await;
+    workflow().with("escalate_below", Value::Null).with("tune_auto_reject", json!(true)).create(&app).await;
+    let key =
+        gatehouse::api_keys::server::create(&app.db, &Actor::Cli, "tuner", &[SLUG.into()], true).await.unwrap().token;
+    // 400 at 0.05, every one found wrong; 300 at 0.5, 210 of them right.
+    let mut lines: Vec<String> = (0..400).map(|i| line(&format!("low-{i}"), 0.05, Some("wrong"), 1.0)).collect();
+    lines.extend((0..300).map(|i| line(&format!("mid-{i}"), 0.5, Some(if i < 90 { "wrong" } else { "right" }), 1.0)));
+    let (status, _) = import(&app, &key, lines.join("\n")).await;
+    assert_eq!(status, 200);
+    let (_, report) = tuning(&app, &key, "").await;
+    // Rejecting below 0.5 rejects only the 0.05 bin, all wrong; below 0.505 it would take the 0.5 one.
+    assert_eq!(report["reject"]["recommendation"]["threshold"], 0.5, "{}", report["reject"]["recommendation"]);
+
+    let form = [
+        ("slug", SLUG),
+        ("how", "reject"),
+        ("threshold", "0.5"),
+        ("reason", "the low band is always wrong"),
+        ("confirm", "on"),
+    ];
+    let (status, body) = call(&app, &admin.client, "tuning/apply", &form).await;
+    assert!((200..400).contains(&status), "{status} {body}");
+    let applied = gatehouse::workflows::server::find_by_slug(&app.db, SLUG).await.unwrap().unwrap();
+    assert_eq!((applied.spec.auto_reject_below, applied.settings_version), (Some(0.5), 2));
+    let (evidence,): (Option<String>,) =
+        sqlx::query_as("select evidence from workflow_settings_history where version = 2")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert!(evidence.unwrap().contains("Set the auto-reject band: below 0.5"));
+
+    let items = [crate::fixtures::invoice("low", 0.3), crate::fixtures::invoice("mid", 0.6)];
+    let stored = crate::fixtures::submit_all(&app, &key_for_items(&app).await, SLUG, &items).await;
+    let low = &stored[0];
+    assert_eq!(
+        (low["state"].as_str(), low["outcome"].as_str()),
+        (Some("auto_rejected"), Some("auto_rejected")),
+        "{low}"
+    );
+    assert_eq!(low["route"]["reason"], "below_reject_threshold");
+    assert_eq!(low["decisions"][0]["kind"], "auto_reject");
+    assert_eq!(low["final_output"], Value::Null);
+    assert_eq!(stored[1]["state"], "queued");
+    let (kind, is_final): (String, i64) = sqlx::query_as("select kind, final from decisions where item_id = $1")
+        .bind(low["id"].as_i64().unwrap())
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!((kind.as_str(), is_final), ("auto_reject", 1));
+    // A reject band above the escalation floor or the approval threshold is refused.
+    let bad = [("slug", SLUG), ("how", "reject"), ("threshold", "0.95"), ("reason", "too far"), ("confirm", "on")];
+    let (status, body) = call(&app, &admin.client, "tuning/apply", &bad).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("auto_reject_below")), "{body}");
 }
