@@ -34,7 +34,7 @@ function history() {
 async function setUpWorkflow(app) {
   const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-wf-'));
   const file = path.join(dir, 'workflow.json');
-  await writeFile(file, JSON.stringify({ slug: SLUG, name: 'Invoice extraction', auto_approve_at: 0.9, escalate_below: 0.2, audit_rate: 0.05 }));
+  await writeFile(file, JSON.stringify({ slug: SLUG, name: 'Invoice extraction', auto_approve_at: 0.9, escalate_below: 0.2, audit_rate: 0.05, tune_auto_reject: true }));
   await cli(app, ['workflow', 'apply', file]);
   await rm(dir, { recursive: true, force: true });
   const key = (await cli(app, ['api-key', 'create', '--workflow', SLUG, '--admin'])).match(/ghk_[0-9a-f_]+/)[0];
@@ -67,6 +67,10 @@ for (const mode of MODES) {
       const box = page.locator('#recommendation');
       assert.match(await box.innerText(), /Auto-approve at 0\.505: automates 70\.00 % of items/);
       await page.getByRole('rowheader', { name: '0.9 – 1.0' }).waitFor();
+      // The auto-reject band is tuned too: at 0.5, 210 of 300 were right, so none is safe.
+      await page.getByRole('heading', { name: 'Auto-reject band' }).waitFor();
+      await page.getByText('No auto-reject band can be recommended yet.', { exact: false }).waitFor();
+      await page.getByRole('form', { name: 'Set the auto-reject band' }).waitFor();
       await screenshot(app, 'tuning');
       await checkAccessibility(app, 'the tuning page');
       // The charts take their colours from the page's, so they follow dark mode.

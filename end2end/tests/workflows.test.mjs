@@ -18,7 +18,7 @@ const WORKFLOW = {
 const WORKFLOW_PAGE = `/settings/workflows/${WORKFLOW.slug}`;
 const REASON = 'Fewer auto-approvals after the March audit';
 const HOOK_URL = 'https://hooks.example.com/gatehouse';
-const EVENTS = 'item.auto_approved, item.approved, item.rejected, item.corrected, item.escalated';
+const EVENTS = 'item.auto_approved, item.auto_rejected, item.approved, item.rejected, item.corrected, item.escalated';
 
 /** Opens the workflow's page and returns its settings form. */
 async function settingsForm(app) {
