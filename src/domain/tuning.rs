@@ -377,12 +377,18 @@ fn recommend(curve: &[CurvePoint], target: Target, band: Band) -> Recommendation
     }
 }
 
-/// The curve's numbers at any threshold (the what-if control): the candidate at or just below it.
-pub fn at_threshold(tuning: &Tuning, threshold: f64) -> Option<CurvePoint> {
+/// The candidate of a curve whose bin holds `threshold` (`None` off the grid's candidates).
+pub fn point_at(curve: &[CurvePoint], threshold: f64) -> Option<CurvePoint> {
     let bin = bin_of(threshold.clamp(0.0, 1.0));
-    tuning.curve.iter().find(|p| bin_of(p.threshold) == bin).copied().or_else(|| match tuning.band {
-        Band::Approve => tuning.curve.last().copied(),
-        Band::Reject => tuning.curve.first().copied(),
+    curve.iter().find(|p| bin_of(p.threshold) == bin).copied()
+}
+
+/// The curve's numbers at any threshold: the candidate whose bin holds it, or past the grid's
+/// lax end the laxest candidate of the band.
+pub fn at_threshold(curve: &[CurvePoint], band: Band, threshold: f64) -> Option<CurvePoint> {
+    point_at(curve, threshold).or_else(|| match band {
+        Band::Approve => curve.last().copied(),
+        Band::Reject => curve.first().copied(),
     })
 }
 
@@ -501,7 +507,7 @@ mod tests {
     fn weighted_example() {
         let cells = [cell(0.95, 0.1, 1000, 100, 1), cell(0.95, 1.0, 200, 200, 2), cell(0.5, 1.0, 800, 800, 200)];
         let tuning = tune(&cells, target(), Band::Approve);
-        let at = at_threshold(&tuning, 0.95).unwrap();
+        let at = at_threshold(&tuning.curve, tuning.band, 0.95).unwrap();
         assert_eq!(at.volume, 1200);
         assert_eq!((at.reviewed, at.errors), (300, 3));
         assert!((at.automation - 0.6).abs() < 1e-12);
@@ -524,7 +530,7 @@ mod tests {
             [cell(0.95, 1.0, 2000, 2000, 0), cell(0.8, 1.0, 500, 500, 100), cell(0.6, 1.0, 100_000, 100_000, 0)];
         let tuning = tune(&cells, target(), Band::Approve);
         assert_eq!(tuning.recommendation.threshold, Some(0.805));
-        let lax = at_threshold(&tuning, 0.6).unwrap();
+        let lax = at_threshold(&tuning.curve, tuning.band, 0.6).unwrap();
         assert!(lax.upper_bound <= 0.02, "the laxest candidate alone would pass: {}", lax.upper_bound);
         assert!(tuning.recommendation.reason.contains("0.8"), "{}", tuning.recommendation.reason);
     }
@@ -534,7 +540,7 @@ mod tests {
         // 10,000 auto-approved with no audit (p = 0): no verdict can speak for them.
         let cells = [cell(0.97, 0.0, 10_000, 0, 0), cell(0.92, 1.0, 5000, 5000, 0)];
         let tuning = tune(&cells, target(), Band::Approve);
-        let top = at_threshold(&tuning, 0.97).unwrap();
+        let top = at_threshold(&tuning.curve, tuning.band, 0.97).unwrap();
         assert_eq!(top.upper_bound, 1.0);
         assert_eq!(top.estimated_error, None);
         assert_eq!(tuning.recommendation.threshold, None);
@@ -547,7 +553,7 @@ mod tests {
         let tuning = tune(&cells, target(), Band::Reject);
         // Rejecting below 0.3 rejects only the bin of 0.02, all wrong predictions: no error.
         assert_eq!(tuning.recommendation.threshold, Some(0.3));
-        let below_mid = at_threshold(&tuning, 0.305).unwrap();
+        let below_mid = at_threshold(&tuning.curve, tuning.band, 0.305).unwrap();
         assert_eq!((below_mid.reviewed, below_mid.errors), (4000, 100));
         assert!(below_mid.upper_bound > 0.02);
     }

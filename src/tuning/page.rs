@@ -3,7 +3,7 @@
 use super::TuningPage;
 use super::charts;
 use super::report::TuningReport;
-use crate::domain::tuning::{CurvePoint, bin_of};
+use crate::domain::tuning::point_at;
 use crate::storage::clock::rfc3339;
 
 fn percent(v: f64) -> String {
@@ -16,12 +16,6 @@ fn maybe_percent(v: Option<f64>) -> String {
 
 fn threshold_text(t: Option<f64>) -> String {
     t.map(|t| t.to_string()).unwrap_or_else(|| "none".into())
-}
-
-/// The candidate whose bin holds `threshold`.
-fn point_at(curve: &[CurvePoint], threshold: f64) -> Option<CurvePoint> {
-    let bin = bin_of(threshold.clamp(0.0, 1.0));
-    curve.iter().find(|p| bin_of(p.threshold) == bin).copied()
 }
 
 fn version_label(v: &str) -> String {

@@ -101,7 +101,10 @@ pub async fn report(db: &Db, workflow: &Workflow, ask: Ask) -> Result<TuningRepo
 
     let per_day = items_per_day(db, workflow.id, now_ms()).await?;
     let automated = |threshold: Option<f64>| {
-        threshold.and_then(|t| tuning::at_threshold(&approve, t)).map(|p| p.automation).unwrap_or(0.0)
+        threshold
+            .and_then(|t| tuning::at_threshold(&approve.curve, Band::Approve, t))
+            .map(|p| p.automation)
+            .unwrap_or(0.0)
     };
     let unseen = 1.0 - spec.audit_rate;
     let workload = Workload {
@@ -222,14 +225,7 @@ pub async fn apply_threshold(
         return Err(AppError::invalid("rollout_share", "The rollout share must be above 0 and at most 1."));
     }
     let report = report(db, workflow, Ask::default()).await?;
-    let at = change.threshold.and_then(|t| {
-        let approve = tuning::Tuning {
-            band: Band::Approve,
-            recommendation: report.recommendation.clone(),
-            curve: report.curve.clone(),
-        };
-        tuning::at_threshold(&approve, t)
-    });
+    let at = change.threshold.and_then(|t| tuning::at_threshold(&report.curve, Band::Approve, t));
     let label = match change.how {
         "recommendation" => "Applied the recommendation",
         "widen" => "Widened the rollout",
@@ -238,14 +234,7 @@ pub async fn apply_threshold(
     };
     if change.how == "reject" {
         let reject = report.reject.as_ref().map(|b| &b.curve);
-        let at = change.threshold.zip(reject).and_then(|(t, curve)| {
-            let band = tuning::Tuning {
-                band: Band::Reject,
-                recommendation: report.recommendation.clone(),
-                curve: curve.clone(),
-            };
-            tuning::at_threshold(&band, t)
-        });
+        let at = change.threshold.zip(reject).and_then(|(t, curve)| tuning::at_threshold(curve, Band::Reject, t));
         let summary = match (change.threshold, at) {
             (Some(t), Some(p)) => format!(
                 "{label}: below {t}, {:.1} % of items rejected unseen, bound on wrongly rejected {:.2} % ({} verdicts).",
