@@ -85,7 +85,7 @@ pub async fn end_others(
 
 async fn record(db: &Db, user: &UserRecord, action: &str, detail: serde_json::Value) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
-    audit::record(&mut tx, &user.actor(), action, &user.email, detail).await?;
+    audit::record(&mut tx, &user.actor(), None, action, &user.email, detail).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -90,6 +90,7 @@ pub async fn create(db: &Db, actor: &Actor, name: &str, slugs: &[String], admin:
     audit::record(
         &mut tx,
         actor,
+        None,
         "api_key.create",
         name,
         json!({ "workflows": slugs, "prefix": prefix, "admin": admin }),
@@ -151,7 +152,7 @@ pub async fn revoke(db: &Db, actor: &Actor, key_id: i64) -> Result<(), AppError>
         .bind(key_id)
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, actor, "api_key.revoke", &name, json!({})).await?;
+    audit::record(&mut tx, actor, None, "api_key.revoke", &name, json!({})).await?;
     tx.commit().await?;
     Ok(())
 }

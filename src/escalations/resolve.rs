@@ -95,8 +95,15 @@ pub async fn decide_directly(
     };
     let decision_id = decisions::insert(&mut tx, db.backend(), &decision).await?;
     let detail = json!({ "decision": decision_id, "reason_code": reason_code, "escalation": true });
-    audit::record(&mut tx, &lead.actor(), &format!("item.{}", action.as_str()), &format!("item:{item_id}"), detail)
-        .await?;
+    audit::record(
+        &mut tx,
+        &lead.actor(),
+        Some(workflow.id),
+        &format!("item.{}", action.as_str()),
+        &format!("item:{item_id}"),
+        detail,
+    )
+    .await?;
     close(&mut tx, item_id, next.as_str(), &lead.email, now).await?;
     let about = About { workflow_id: workflow.id, slug: workflow.slug(), item_id };
     if let Some(event) = action.event() {
@@ -140,8 +147,15 @@ pub async fn send_back(
         ..NewDecision::system(item_id, workflow.id, Action::SendBack.as_str(), now)
     };
     let decision_id = decisions::insert(&mut tx, db.backend(), &decision).await?;
-    audit::record(&mut tx, &lead.actor(), "item.send_back", &format!("item:{item_id}"), json!({ "note": note }))
-        .await?;
+    audit::record(
+        &mut tx,
+        &lead.actor(),
+        Some(workflow.id),
+        "item.send_back",
+        &format!("item:{item_id}"),
+        json!({ "note": note }),
+    )
+    .await?;
     close(&mut tx, item_id, Action::SendBack.as_str(), &lead.email, now).await?;
     let about = About { workflow_id: workflow.id, slug: workflow.slug(), item_id };
     events::emit(&mut tx, about, events::RESOLVED, now, Some(decision_id)).await?;

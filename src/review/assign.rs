@@ -77,8 +77,15 @@ pub async fn assign(
         let about = About { workflow_id, slug: workflow.slug(), item_id };
         events::emit(&mut tx, about, events::ASSIGNED, now, Some(decision_id)).await?;
     }
-    audit::record(&mut tx, &lead.actor(), "item.assign", &format!("item:{item_id}"), json!({ "to": assignee.email }))
-        .await?;
+    audit::record(
+        &mut tx,
+        &lead.actor(),
+        Some(workflow_id),
+        "item.assign",
+        &format!("item:{item_id}"),
+        json!({ "to": assignee.email }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

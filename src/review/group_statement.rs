@@ -94,9 +94,9 @@ pub async fn decide_group_in_one_statement(
                returning p.ord, p.token), \
              decision as ({insert_decisions} returning id, lease_token), \
              audited as ( \
-               insert into audit_events (at, actor_id, actor_label, action, subject, detail) \
+               insert into audit_events (at, actor_id, actor_label, action, subject, detail, workflow_id) \
                select p.now, p.user_id, p.actor_label, p.audit_action, p.audit_subject, \
-                 '{{\"decision\":' || n.id || ',' || p.audit_tail \
+                 '{{\"decision\":' || n.id || ',' || p.audit_tail, p.workflow_id \
                from decision n join decided d on d.token = n.lease_token join plans p on p.ord = d.ord \
                where p.audited order by p.ord \
                returning id), \

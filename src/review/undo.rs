@@ -95,8 +95,15 @@ pub async fn undo(db: &Db, user: &UserRecord, decision_id: i64) -> Result<(Strin
         .execute(&mut *tx)
         .await?;
     grant(&mut tx, item_id, reopened, user.id, workflow.spec.lease_secs, now).await?;
-    audit::record(&mut tx, &user.actor(), "item.undo", &format!("item:{item_id}"), json!({ "decision": decision_id }))
-        .await?;
+    audit::record(
+        &mut tx,
+        &user.actor(),
+        Some(workflow_id),
+        "item.undo",
+        &format!("item:{item_id}"),
+        json!({ "decision": decision_id }),
+    )
+    .await?;
     tx.commit().await?;
     Ok((workflow.slug().to_owned(), item_id))
 }

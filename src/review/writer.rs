@@ -177,7 +177,15 @@ async fn decide_step_by_step(conn: &mut AnyConnection, backend: Backend, plan: &
     };
     let decision_id = decisions::insert(conn, backend, &decision).await?;
     if let Some(kind) = plan.audit_action() {
-        audit::record(conn, &plan.actor, &kind, &plan.audit_subject(), plan.audit_detail(decision_id)).await?;
+        audit::record(
+            conn,
+            &plan.actor,
+            Some(plan.workflow.id),
+            &kind,
+            &plan.audit_subject(),
+            plan.audit_detail(decision_id),
+        )
+        .await?;
     }
     // The next item is leased in the same transaction. The reviewer held this item, so no other:
     // no need to look for one they already hold.

@@ -32,17 +32,18 @@ impl Actor {
 }
 
 /// Appends one event inside the caller's transaction, so the event exists exactly when the
-/// change does.
+/// change does. `workflow` is the workflow it concerns, if any (the audit log filters on it).
 pub async fn record(
     conn: &mut AnyConnection,
     actor: &Actor,
+    workflow: Option<i64>,
     action: &str,
     subject: &str,
     detail: serde_json::Value,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into audit_events (at, actor_id, actor_label, action, subject, detail) \
-         values ($1, $2, $3, $4, $5, $6)",
+        "insert into audit_events (at, actor_id, actor_label, action, subject, detail, workflow_id) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(super::clock::now_ms())
     .bind(actor.id())
@@ -50,6 +51,7 @@ pub async fn record(
     .bind(action)
     .bind(subject)
     .bind(detail.to_string())
+    .bind(workflow)
     .execute(conn)
     .await?;
     Ok(())

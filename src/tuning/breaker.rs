@@ -121,7 +121,7 @@ async fn open(
     }
     let detail = json!({ "workflow": slug, "model_version": model_version, "overridden": overridden,
                          "audited": audited, "target_error_rate": target.alpha, "reason": reason });
-    audit::record(&mut tx, &Actor::System, "workflow.breaker_opened", slug, detail.clone()).await?;
+    audit::record(&mut tx, &Actor::System, Some(workflow_id), "workflow.breaker_opened", slug, detail.clone()).await?;
     let subscriptions = Subscriptions::load(&mut tx, workflow_id).await?;
     outbox::enqueue(&mut tx, &subscriptions, "workflow.breaker_opened", &detail).await?;
     tx.commit().await?;
@@ -149,7 +149,7 @@ pub async fn close(db: &Db, actor: &Actor, workflow_id: i64, slug: &str, reason:
         return Err(AppError::conflict("The breaker is not open."));
     }
     let detail = json!({ "workflow": slug, "reason": reason, "closed_by": actor.label() });
-    audit::record(&mut tx, actor, "workflow.breaker_closed", slug, detail.clone()).await?;
+    audit::record(&mut tx, actor, Some(workflow_id), "workflow.breaker_closed", slug, detail.clone()).await?;
     let subscriptions = Subscriptions::load(&mut tx, workflow_id).await?;
     outbox::enqueue(&mut tx, &subscriptions, "workflow.breaker_closed", &detail).await?;
     tx.commit().await?;

@@ -175,7 +175,7 @@ pub async fn create(db: &Db, actor: &Actor, user: NewUser) -> Result<UserRecord,
     let mut tx = db.begin_write().await?;
     let id = insert(&mut tx, &user, &hash).await?;
     let details = json!({ "role": user.role, "temporary_password": user.temporary_password });
-    audit::record(&mut tx, actor, "user.create", user.email.as_str(), details).await?;
+    audit::record(&mut tx, actor, None, "user.create", user.email.as_str(), details).await?;
     tx.commit().await?;
     find_by_id(db, id).await?.ok_or_else(|| AppError::internal("user vanished after insert"))
 }
@@ -208,6 +208,7 @@ pub async fn create_first_admin(db: &Db, user: NewUser) -> Result<UserRecord, Ap
     audit::record(
         &mut tx,
         &Actor::User { id, email: user.email.to_string() },
+        None,
         "setup.first_admin",
         user.email.as_str(),
         json!({}),
@@ -261,7 +262,8 @@ pub async fn set_role(db: &Db, actor: &Actor, id: i64, role: Role) -> Result<Use
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, actor, "user.set_role", &target.email, json!({ "old": target.role, "new": role })).await?;
+    audit::record(&mut tx, actor, None, "user.set_role", &target.email, json!({ "old": target.role, "new": role }))
+        .await?;
     tx.commit().await?;
     find_by_id(db, id).await?.ok_or_else(|| AppError::not_found("That user"))
 }
@@ -290,7 +292,7 @@ pub async fn set_disabled(db: &Db, actor: &Actor, id: i64, disabled: bool) -> Re
         .execute(&mut *tx)
         .await?;
     let action = if disabled { "user.disable" } else { "user.enable" };
-    audit::record(&mut tx, actor, action, &target.email, json!({})).await?;
+    audit::record(&mut tx, actor, None, action, &target.email, json!({})).await?;
     tx.commit().await?;
     find_by_id(db, id).await?.ok_or_else(|| AppError::not_found("That user"))
 }
@@ -342,7 +344,7 @@ async fn replace_password(
         PasswordOwner::Admin => "user.reset_password",
         PasswordOwner::User => "user.change_password",
     };
-    audit::record(&mut tx, actor, action, &target.email, json!({})).await?;
+    audit::record(&mut tx, actor, None, action, &target.email, json!({})).await?;
     tx.commit().await?;
     find_by_id(db, id).await?.ok_or_else(|| AppError::not_found("That user"))
 }

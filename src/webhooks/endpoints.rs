@@ -11,6 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Serialize;
 use serde_json::json;
+use sqlx::AnyConnection;
 
 /// How long the secret a rotation replaces still signs (a second signature): a day to deploy the
 /// new one to the receiver.
@@ -86,8 +87,15 @@ pub async fn create(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(&mut tx, actor, "webhook.create", url, json!({ "workflow_id": workflow_id, "events": event_types }))
-        .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Some(workflow_id),
+        "webhook.create",
+        url,
+        json!({ "workflow_id": workflow_id, "events": event_types }),
+    )
+    .await?;
     tx.commit().await?;
     let endpoint = Endpoint {
         id,
@@ -198,9 +206,19 @@ pub async fn rotate_secret(db: &Db, actor: &Actor, endpoint_id: i64) -> Result<(
     if done.rows_affected() == 0 {
         return Err(AppError::not_found("That webhook endpoint"));
     }
-    audit::record(&mut tx, actor, "webhook.rotate_secret", &endpoint_id.to_string(), json!({})).await?;
+    let workflow = endpoint_workflow(&mut tx, endpoint_id).await?;
+    audit::record(&mut tx, actor, workflow, "webhook.rotate_secret", &endpoint_id.to_string(), json!({})).await?;
     tx.commit().await?;
     Ok((require(db, endpoint_id).await?, secret))
+}
+
+/// The workflow an endpoint belongs to (its audit events name it); `None` for no such endpoint.
+pub async fn endpoint_workflow(conn: &mut AnyConnection, endpoint_id: i64) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as("select workflow_id from webhook_endpoints where id = $1")
+        .bind(endpoint_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|(id,)| id))
 }
 
 #[cfg(test)]

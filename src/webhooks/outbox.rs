@@ -112,7 +112,8 @@ pub async fn enqueue_test(db: &Db, actor: &Actor, endpoint_id: i64) -> Result<()
     .to_string();
     let mut tx = db.begin_write().await?;
     insert(&mut tx, endpoint_id, &new_message_id(), TEST_EVENT, &payload, now, None).await?;
-    audit::record(&mut tx, actor, "webhook.test", &endpoint_id.to_string(), json!({})).await?;
+    let workflow = super::endpoints::endpoint_workflow(&mut tx, endpoint_id).await?;
+    audit::record(&mut tx, actor, workflow, "webhook.test", &endpoint_id.to_string(), json!({})).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -222,7 +223,13 @@ pub async fn replay(db: &Db, actor: &Actor, outbox_id: i64) -> Result<(), AppErr
     if done.rows_affected() == 0 {
         return Err(AppError::not_found("That dead-lettered event"));
     }
-    audit::record(&mut tx, actor, "webhook.replay", &outbox_id.to_string(), json!({})).await?;
+    let (workflow,): (Option<i64>,) = sqlx::query_as(
+        "select e.workflow_id from webhook_outbox o join webhook_endpoints e on e.id = o.endpoint_id where o.id = $1",
+    )
+    .bind(outbox_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(&mut tx, actor, workflow, "webhook.replay", &outbox_id.to_string(), json!({})).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -280,7 +280,15 @@ pub async fn apply_with_evidence(
     .execute(&mut *tx)
     .await?;
     let action = if outcome == ApplyOutcome::Created { "workflow.create" } else { "workflow.update" };
-    audit::record(&mut tx, actor, action, spec.slug.as_str(), json!({ "version": version, "reason": reason })).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Some(id),
+        action,
+        spec.slug.as_str(),
+        json!({ "version": version, "reason": reason }),
+    )
+    .await?;
     let workflow = load(&mut tx, Key::Id(id), "").await?.ok_or_else(|| AppError::internal("workflow vanished"))?;
     tx.commit().await?;
     Ok((workflow, outcome))
