@@ -5,6 +5,7 @@ use crate::pages::{
     account::AccountPage,
     api_keys::ApiKeysPage,
     api_reference::ApiReferencePage,
+    dashboard::DashboardPage,
     escalation::EscalationPage,
     escalations::EscalationsPage,
     home::HomePage,
@@ -89,6 +90,7 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/escalations") view=EscalationsPage ssr=SsrMode::Async />
                 <Route path=path!("/escalations/:item") view=EscalationPage ssr=SsrMode::Async />
                 <Route path=path!("/team") view=TeamPage ssr=SsrMode::Async />
+                <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/workflows") view=WorkflowsPage ssr=SsrMode::Async />

@@ -6,6 +6,7 @@ pub mod client_address;
 pub mod correction;
 pub mod escalation;
 pub mod item_state;
+pub mod monitoring;
 pub mod role;
 pub mod routing;
 pub mod text;

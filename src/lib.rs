@@ -22,6 +22,7 @@ pub mod api_reference;
 pub mod auth;
 pub mod escalations;
 pub mod items;
+pub mod monitoring;
 pub mod review;
 pub mod team;
 pub mod tuning;

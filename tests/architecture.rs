@@ -42,6 +42,7 @@ const AREAS: &[&str] = &[
     "auth",
     "escalations",
     "items",
+    "monitoring",
     "review",
     "users",
     "team",

@@ -147,6 +147,7 @@ fn nav_links(role: Role, counts: Counts) -> impl IntoView {
             <li><A href="/queues">"Queues" {nav_count(counts.assigned, " assigned to you")}</A></li>
             {lead.then(|| view! { <li><A href="/escalations">"Escalations" {nav_count(counts.escalations, " need you")}</A></li> })}
             {lead.then(|| view! { <li><A href="/team">"Team"</A></li> })}
+            {lead.then(|| view! { <li><A href="/dashboard">"Dashboard"</A></li> })}
             {role.includes(Role::Admin).then(|| view! { <li><A href="/settings">"Settings"</A></li> })}
         </ul>
     }

@@ -87,13 +87,17 @@ pub async fn queue(
     Ok(QueueSnapshot { queue, now_ms: now, skipped_waiting })
 }
 
-async fn summary(
-    conn: &mut AnyConnection,
-    workflow: MemberWorkflow,
-    user: &UserRecord,
-    now: i64,
-) -> Result<QueueSummary, AppError> {
-    let MemberWorkflow { id, slug, name, review_sla_secs, paused } = workflow;
+/// What waits in one workflow's queue: how many, how many past the review SLA or due within
+/// [`DUE_SOON_MS`] of it, and when the oldest arrived (Unix ms).
+pub struct Depth {
+    pub waiting: i64,
+    pub overdue: i64,
+    pub due_soon: i64,
+    pub oldest: Option<i64>,
+}
+
+/// The depth of a workflow's queue at `now`.
+pub async fn depth(conn: &mut AnyConnection, id: i64, review_sla_secs: i64, now: i64) -> Result<Depth, AppError> {
     // Depth and due counts from the per-minute counts the database keeps (migration 0006):
     // their cost follows the minutes the backlog spans, not the items in it. An item counts as
     // due from the minute it arrived in, so it is told at most a minute early, never late.
@@ -118,6 +122,17 @@ async fn summary(
     .fetch_one(&mut *conn)
     .await?;
     let QueueCounts { waiting, overdue, due_soon } = counts;
+    Ok(Depth { waiting, overdue, due_soon, oldest })
+}
+
+async fn summary(
+    conn: &mut AnyConnection,
+    workflow: MemberWorkflow,
+    user: &UserRecord,
+    now: i64,
+) -> Result<QueueSummary, AppError> {
+    let MemberWorkflow { id, slug, name, review_sla_secs, paused } = workflow;
+    let Depth { waiting, overdue, due_soon, oldest } = depth(conn, id, review_sla_secs, now).await?;
     let decided = [Action::Approve, Action::Reject, Action::Correct, Action::Escalate];
     let kinds = decided.map(|a| format!("'{}'", a.as_str())).join(", ");
     let (today,): (i64,) = sqlx::query_as(&format!(

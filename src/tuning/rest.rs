@@ -4,12 +4,10 @@
 use super::import::{self, HistoryLine, ImportError, Imported};
 use super::report::TuningReport;
 use super::server::{self, Ask};
-use crate::api_keys::server::KeyScope;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::api_error::{ApiError, ErrorBody, KeyErrors, QueryErrors};
-use crate::web::extract::{ApiKey, bad_query, scoped_workflow};
-use crate::workflows::server::Workflow;
+use crate::web::extract::{ApiKey, admin_workflow, bad_query};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
@@ -18,7 +16,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
@@ -28,15 +25,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(import_history).layer(DefaultBodyLimit::disable()))
         .routes(routes!(tuning_report))
-}
-
-/// The workflow, if the key may use it and is admin-scoped.
-async fn admin_workflow(state: &AppState, key: &KeyScope, slug: &str) -> Result<Arc<Workflow>, ApiError> {
-    let workflow = scoped_workflow(state, key, slug).await?;
-    if !key.admin {
-        return Err(AppError::KeyNotAdmin.into());
-    }
-    Ok(workflow)
 }
 
 /// Import past items as evidence.

@@ -85,6 +85,15 @@ pub async fn scoped_workflow(state: &AppState, key: &KeyScope, slug: &str) -> Re
     Ok(workflow)
 }
 
+/// The workflow named in the path, if the key may use it and is admin-scoped (tuning, stats).
+pub async fn admin_workflow(state: &AppState, key: &KeyScope, slug: &str) -> Result<Arc<Workflow>, ApiError> {
+    let workflow = scoped_workflow(state, key, slug).await?;
+    if !key.admin {
+        return Err(AppError::KeyNotAdmin.into());
+    }
+    Ok(workflow)
+}
+
 /// A `cursor` query value as this API hands them out; 400 otherwise.
 pub fn parse_cursor(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
     raw.map(|c| {

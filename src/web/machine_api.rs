@@ -27,7 +27,8 @@ use utoipa::OpenApi;
     security(("api_key" = [])),
     tags(
         (name = "items", description = "Submitting and reading items"),
-        (name = "tuning", description = "Threshold tuning: importing past decisions and reading the recommendation (admin-scoped keys)")
+        (name = "tuning", description = "Threshold tuning: importing past decisions and reading the recommendation (admin-scoped keys)"),
+        (name = "monitoring", description = "A workflow's numbers over time (admin-scoped keys)")
     )
 )]
 pub struct ApiDoc;
@@ -48,8 +49,10 @@ impl utoipa::Modify for BearerAuth {
 /// Every route of the machine API with its OpenAPI document, built from the same handlers, so
 /// that the two cannot drift apart; paths relative to `/api/v1`.
 fn routes(max_body_bytes: usize, max_batch_body_bytes: usize) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, paths) =
-        items::routes(max_body_bytes, max_batch_body_bytes).merge(crate::tuning::rest::routes()).split_for_parts();
+    let (router, paths) = items::routes(max_body_bytes, max_batch_body_bytes)
+        .merge(crate::tuning::rest::routes())
+        .merge(crate::monitoring::rest::routes())
+        .split_for_parts();
     let doc = ApiDoc::openapi().nest("/api/v1", paths);
     (router, doc)
 }

@@ -120,6 +120,8 @@ const TABLE: &[(&str, [u16; 6])] = &[
     ("escalations/counts", SIGNED_IN),
     // The team page: leads and admins; a lead outside the workflow sees none of its members.
     ("team/overview", [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, OK, OK]),
+    // The dashboard of the workflow: its leads and admins.
+    ("monitoring/dashboard", LEADS),
     // Administration.
     ("users/list", ADMIN_ONLY),
     ("users/add", ADMIN_ONLY),
@@ -428,6 +430,7 @@ impl Fixture {
             "webhooks/test" | "webhooks/rotate-secret" => vec![("endpoint_id", self.endpoint.to_string())],
             "webhooks/replay" => vec![("outbox_id", self.dead_event.to_string())],
             "workflows/detail" | "tuning/report" => vec![("slug", SLUG.into())],
+            "monitoring/dashboard" => vec![("workflow", SLUG.into())],
             "tuning/close-breaker" => vec![("slug", SLUG.into()), ("reason", "the model was retrained".into())],
             // A threshold set by hand on the second workflow, confirmed, with a reason.
             "tuning/apply" => vec![

@@ -11,6 +11,7 @@ mod control_characters;
 mod durability;
 mod fuzzing;
 mod ingest;
+mod monitoring;
 mod review;
 mod security;
 mod setup;
