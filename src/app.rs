@@ -5,6 +5,7 @@ use crate::pages::{
     account::AccountPage,
     api_keys::ApiKeysPage,
     api_reference::ApiReferencePage,
+    audit::AuditPage,
     dashboard::DashboardPage,
     escalation::EscalationPage,
     escalations::EscalationsPage,
@@ -97,6 +98,7 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/settings/workflows/:slug") view=WorkflowPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/workflows/:slug/tuning") view=TuningPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
+                <Route path=path!("/settings/audit") view=AuditPage ssr=SsrMode::Async />
                 <Route path=path!("/docs/api") view=ApiReferencePage ssr=SsrMode::Async />
             </Routes>
     }

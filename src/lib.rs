@@ -19,6 +19,7 @@ pub mod storage;
 pub mod account;
 pub mod api_keys;
 pub mod api_reference;
+pub mod audit_log;
 pub mod auth;
 pub mod escalations;
 pub mod items;

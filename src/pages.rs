@@ -3,6 +3,7 @@
 pub mod account;
 pub mod api_keys;
 pub mod api_reference;
+pub mod audit;
 pub mod dashboard;
 pub mod escalation;
 pub mod escalations;

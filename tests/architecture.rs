@@ -39,6 +39,7 @@ const AREAS: &[&str] = &[
     "account",
     "api_keys",
     "api_reference",
+    "audit_log",
     "auth",
     "escalations",
     "items",

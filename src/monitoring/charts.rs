@@ -50,6 +50,15 @@ fn scale(max: f64) -> (f64, Vec<f64>) {
     (top, (0..=4).map(|i| top * f64::from(i) / 4.0).collect())
 }
 
+/// [`scale`] for counts: below five, a tick for every whole number.
+fn count_scale(max: f64) -> (f64, Vec<f64>) {
+    if max > 0.0 && max < 5.0 {
+        let top = max.ceil();
+        return (top, (0..=top as i32).map(f64::from).collect());
+    }
+    scale(max)
+}
+
 fn count_label(v: f64) -> String {
     if v >= 1_000_000.0 {
         format!("{:.1}M", v / 1_000_000.0)
@@ -130,7 +139,7 @@ pub fn stacked_bars(
 ) -> String {
     let totals: Vec<f64> =
         (0..slots.len()).map(|i| series.iter().map(|(_, v)| v.get(i).copied().unwrap_or(0.0)).sum()).collect();
-    let (top, ticks) = scale(totals.iter().copied().fold(0.0, f64::max));
+    let (top, ticks) = count_scale(totals.iter().copied().fold(0.0, f64::max));
     let legend_rows = series.len().div_ceil(4);
     let mut svg = String::with_capacity(8192);
     open(&mut svg, id, title, desc, legend_rows);
@@ -260,6 +269,8 @@ mod tests {
         assert_eq!(scale(180.0).0, 200.0);
         assert_eq!(scale(0.03).0, 0.05);
         assert_eq!(scale(2.5).1, vec![0.0, 0.625, 1.25, 1.875, 2.5]);
+        assert_eq!(count_scale(2.0), (2.0, vec![0.0, 1.0, 2.0]), "no half rejections");
+        assert_eq!(count_scale(180.0).0, 200.0);
     }
 
     #[test]

@@ -350,7 +350,7 @@ fn charts(s: &Stats, range: Range) -> Vec<Chart> {
         id: "overrides".to_owned(),
         heading: "Override rate over time".to_owned(),
         note: "Reviewed and audited items; the whisker is the 95 % interval.".to_owned(),
-        svg: rate_over_time("overrides-chart", "Override rate", &desc, &slots, &points),
+        svg: rate_over_time("overrides-chart", "Override rate over time", &desc, &slots, &points),
         table: TextTable {
             caption: format!("Verdicts and overrides a {unit}"),
             columns: vec![unit_heading(unit), "Verdicts".into(), "Overridden".into(), "Rate (95 % interval)".into()],

@@ -113,13 +113,13 @@ fn DashboardView(page: DashboardPage) -> impl IntoView {
             <div class="field">
                 <label for="dash-from">"From (UTC day)"</label>
                 <input id="dash-from" name="from" type="date" value=from aria-describedby="dash-days-hint" />
+                <p id="dash-days-hint" class="hint">"Counts for \u{201c}Chosen days\u{201d}."</p>
             </div>
             <div class="field">
                 <label for="dash-to">"Through (UTC day)"</label>
                 <input id="dash-to" name="to" type="date" value=to aria-describedby="dash-days-hint" />
             </div>
             <div class="form-actions"><button type="submit" class="button">"Show"</button></div>
-            <p id="dash-days-hint" class="hint">"The days count when the range is \u{201c}Chosen days\u{201d}."</p>
         </form>
         <h2 class="dashboard-title">{workflow}</h2>
         <p class="muted" id="dashboard-range">{caption}" "<a href=api_path>"These numbers as JSON"</a>" (an admin-scoped API key)."</p>
@@ -177,11 +177,13 @@ fn ChartView(chart: Chart) -> impl IntoView {
 #[component]
 fn TextTableView(table: TextTable) -> impl IntoView {
     let TextTable { caption, columns, rows } = table;
+    let label = caption.clone();
     if rows.is_empty() {
         return view! { <p class="muted">"Nothing in the range."</p> }.into_any();
     }
+    // Focusable, so that a table wider than its column scrolls from the keyboard too.
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0" role="region" aria-label=label>
             <table class="table">
                 <caption>{caption}</caption>
                 <thead><tr>{columns.into_iter().map(|c| view! { <th scope="col">{c}</th> }).collect_view()}</tr></thead>

@@ -25,6 +25,10 @@ pub fn SettingsPage() -> impl IntoView {
                     <h2><a href="/settings/api-keys">"API keys"</a></h2>
                     <p>"Keys for automation systems, scoped to workflows; create and revoke them."</p>
                 </li>
+                <li class="card">
+                    <h2><a href="/settings/audit">"Audit log"</a></h2>
+                    <p>"Every change and decision: who, what, in which workflow, when. Read only."</p>
+                </li>
             </ul>
         </Protected>
     }

@@ -52,6 +52,7 @@ fn routes(max_body_bytes: usize, max_batch_body_bytes: usize) -> (Router<AppStat
     let (router, paths) = items::routes(max_body_bytes, max_batch_body_bytes)
         .merge(crate::tuning::rest::routes())
         .merge(crate::monitoring::rest::routes())
+        .merge(crate::audit_log::rest::routes())
         .split_for_parts();
     let doc = ApiDoc::openapi().nest("/api/v1", paths);
     (router, doc)

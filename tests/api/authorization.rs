@@ -131,6 +131,7 @@ const TABLE: &[(&str, [u16; 6])] = &[
     ("api-keys/list", ADMIN_ONLY),
     ("api-keys/create", ADMIN_ONLY),
     ("api-keys/revoke", ADMIN_ONLY),
+    ("audit/list", ADMIN_ONLY),
     ("webhooks/add", ADMIN_ONLY),
     ("webhooks/test", ADMIN_ONLY),
     ("webhooks/rotate-secret", ADMIN_ONLY),
@@ -350,6 +351,7 @@ impl Fixture {
             | "workflows/list"
             | "escalations/inbox"
             | "team/overview"
+            | "audit/list"
             | "escalations/counts" => {
                 vec![]
             }
