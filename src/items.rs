@@ -5,6 +5,8 @@
 #[cfg(feature = "ssr")]
 pub mod decisions;
 #[cfg(feature = "ssr")]
+pub mod export;
+#[cfg(feature = "ssr")]
 pub mod ingest;
 #[cfg(feature = "ssr")]
 mod insert;

@@ -169,6 +169,7 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
         .merge(assets)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/settings/workflows/{slug}/export", get(crate::items::rest::download_for_session))
         .leptos_routes_with_context(&state, routes, move || provide_context(context_state.clone()), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -95,6 +95,11 @@ impl RequestCtx {
         Ok(Self { state, session, client_ip, form_post, user_agent, flashed })
     }
 
+    /// The context of a plain route of the site (not a server function), from what axum gives it.
+    pub fn for_route(state: AppState, session: Session) -> Self {
+        Self { state, session, client_ip: None, form_post: true, user_agent: None, flashed: None }
+    }
+
     pub fn db(&self) -> &Db {
         &self.state.db
     }

@@ -2,6 +2,7 @@
 //! item or a batch, read an item, list a workflow's items, and follow its decision feed. Each
 //! handler authenticates the key, checks its scope, then makes one call into the services.
 
+use super::export::{self, Export, Format};
 use super::ingest::{BatchError, ingest_batch};
 use super::list::{self, Page};
 use super::submission::Submission;
@@ -11,13 +12,14 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::storage::clock::parse_rfc3339;
 use crate::web::api_error::{ApiError, BodyErrors, ErrorBody, KeyErrors, QueryErrors};
-use crate::web::extract::{ApiKey, JsonBody, bad_query, parse_cursor, scoped_workflow};
+use crate::web::extract::{ApiKey, JsonBody, admin_workflow, bad_query, parse_cursor, scoped_workflow};
 use crate::workflows::server as workflows;
 use axum::Json;
+use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -46,6 +48,7 @@ pub fn routes(max_body_bytes: usize, max_batch_body_bytes: usize) -> OpenApiRout
         .routes(routes!(item_by_external_id))
         .routes(routes!(decision_feed))
         .routes(routes!(item_by_id))
+        .routes(routes!(export_items))
 }
 
 /// Submit one item.
@@ -233,4 +236,110 @@ pub async fn decision_feed(
     let cursor = parse_cursor(params.since_cursor.as_deref())?;
     let page = list::decision_feed(&state.db, &workflow, cursor, params.limit.unwrap_or(100)).await?;
     Ok(Json(page).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    /// `jsonl` (default) or `csv`.
+    format: Option<String>,
+    /// Only items that arrived at or after this RFC 3339 time.
+    from: Option<String>,
+    /// Only items that arrived before this RFC 3339 time.
+    to: Option<String>,
+}
+
+/// The export asked for, its parameters checked. A time may also be a UTC day (YYYY-MM-DD, as
+/// the workflow page's date fields give it): its midnight.
+pub fn export_of(
+    workflow_id: i64,
+    format: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Export, AppError> {
+    let time = |field: &str, raw: Option<&str>| {
+        raw.map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(|r| {
+                let full = if r.len() == 10 { format!("{r}T00:00:00Z") } else { r.to_owned() };
+                parse_rfc3339(&full).ok_or_else(|| AppError::invalid(field, format!("'{r}' is not an RFC 3339 time.")))
+            })
+            .transpose()
+    };
+    let (from, to) = (time("from", from)?, time("to", to)?);
+    if let (Some(from), Some(to)) = (from, to)
+        && to <= from
+    {
+        return Err(AppError::invalid("to", "The range ends before it starts."));
+    }
+    Ok(Export { workflow_id, from, to, format: Format::parse(format)? })
+}
+
+/// The export as a streamed download named for the workflow.
+pub fn download(state: &AppState, slug: &str, export: Export) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, export.format.content_type().to_owned()),
+        (
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{slug}-decisions.{}\"", export.format.extension()),
+        ),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    (headers, Body::from_stream(export::stream(state.db.clone(), export))).into_response()
+}
+
+/// Export decided items: the team's training data.
+///
+/// Every item of the workflow with a final outcome (approved, rejected, corrected, auto-approved,
+/// auto-rejected) that arrived in the range, oldest first: its input, the model's prediction and
+/// confidence, the output it settled on (`final_output`: the correction where a person corrected
+/// it), the final decision's reason code and note, and who decided (`system` for the automated
+/// ones). Streamed as JSON lines or CSV (cells a spreadsheet would read as a formula start with
+/// `'`). Needs an admin-scoped key.
+#[utoipa::path(get, path = "/workflows/{slug}/export", tag = "items",
+    params(("slug" = String, Path, description = "The workflow"), ExportParams),
+    responses(
+        (status = 200, description = "The items, one a line", content(
+            (String = "application/x-ndjson"),
+            (String = "text/csv"),
+        )),
+        (status = 422, description = "A format or time that is not one, or a range reversed", body = ErrorBody),
+        KeyErrors, QueryErrors,
+    ))]
+pub async fn export_items(
+    State(state): State<AppState>,
+    ApiKey(key): ApiKey,
+    Path(slug): Path<String>,
+    params: Result<Query<ExportParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(p) = params.map_err(bad_query)?;
+    let workflow = admin_workflow(&state, &key, &slug).await?;
+    let export = export_of(workflow.id, p.format.as_deref(), p.from.as_deref(), p.to.as_deref())?;
+    Ok(download(&state, &slug, export))
+}
+
+/// `GET /settings/workflows/{slug}/export`: the same export as a download from the workflow's
+/// page, for a signed-in admin or a lead of the workflow (the session's cookie, not a key).
+pub async fn download_for_session(
+    State(state): State<AppState>,
+    session: tower_sessions::Session,
+    Path(slug): Path<String>,
+    Query(p): Query<ExportParams>,
+) -> Response {
+    let ctx = crate::auth::context::RequestCtx::for_route(state.clone(), session);
+    let checked = async {
+        let user = ctx.require(crate::domain::Role::Lead).await?;
+        let workflow = workflows::require_by_slug(&state.db, &slug).await?;
+        let mut conn = state.db.pool().acquire().await?;
+        crate::escalations::resolve::require_lead_of(&mut conn, &workflow, &user).await?;
+        export_of(workflow.id, p.format.as_deref(), p.from.as_deref(), p.to.as_deref())
+    };
+    match checked.await {
+        Ok(export) => download(&state, &slug, export),
+        Err(error) => {
+            (StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), error.to_string())
+                .into_response()
+        }
+    }
 }

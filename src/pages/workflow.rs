@@ -97,6 +97,7 @@ fn WorkflowView(
             <h2 id="dead-heading">"Undelivered events"</h2>
             <DeadLetters letters=dead_letters action=replay />
         </section>
+        <ExportForm slug=slug.clone() />
     }
 }
 
@@ -152,4 +153,37 @@ fn DeadLetters(letters: Vec<DeadLetterView>, action: ServerAction<ReplayWebhook>
 </DataTable>
     }
     .into_any()
+}
+
+/// Downloading the decided items (a plain GET to the export route: a file, with or without
+/// JavaScript).
+#[component]
+fn ExportForm(slug: String) -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="export-heading">
+            <h2 id="export-heading">"Export decisions"</h2>
+            <p class="hint">
+                "Every decided item with its input, the model's prediction, the output it settled on, the reason \
+                 code and who decided: training data. The same as GET /api/v1/workflows/"{slug.clone()}"/export."
+            </p>
+            <form method="get" action=format!("/settings/workflows/{slug}/export") class="form-grid filters" aria-label="Export decisions">
+                <div class="field">
+                    <label for="export-format">"Format"</label>
+                    <select id="export-format" name="format">
+                        <option value="csv">"CSV"</option>
+                        <option value="jsonl">"JSON lines"</option>
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="export-from">"Arrived from (UTC day)"</label>
+                    <input id="export-from" name="from" type="date" />
+                </div>
+                <div class="field">
+                    <label for="export-to">"Arrived before (UTC day)"</label>
+                    <input id="export-to" name="to" type="date" />
+                </div>
+                <div class="form-actions"><button type="submit" class="button">"Download"</button></div>
+            </form>
+        </section>
+    }
 }

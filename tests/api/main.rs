@@ -10,6 +10,7 @@ mod auth;
 mod authorization;
 mod control_characters;
 mod durability;
+mod export;
 mod fuzzing;
 mod ingest;
 mod monitoring;
