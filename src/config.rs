@@ -58,6 +58,9 @@ pub struct ServeArgs {
     /// Days a delivered webhook event (and each attempt) is kept before it is purged.
     #[arg(long, env = "GATEHOUSE_WEBHOOK_RETENTION_DAYS", default_value_t = 7)]
     pub webhook_retention_days: u32,
+    /// When set, `GET /metrics` answers only requests with `Authorization: Bearer <this token>`.
+    #[arg(long, env = "GATEHOUSE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Allow webhook endpoints on loopback, link-local and private addresses (for receivers on
     /// the same network; off, such endpoints are refused and never called).
     #[arg(long, env = "GATEHOUSE_ALLOW_PRIVATE_WEBHOOKS", default_value_t = false)]
@@ -111,6 +114,7 @@ impl Default for ServeArgs {
             webhook_poll_ms: 500,
             webhook_concurrency: 16,
             webhook_retention_days: 7,
+            metrics_token: None,
             allow_private_webhooks: false,
             login_free_failures: ThrottlePolicy::ACCOUNT.free_failures,
             login_lock_after: ThrottlePolicy::ACCOUNT.lock_after,

@@ -3,13 +3,16 @@
 //! The database keeps hourly rollups as items, decisions and escalations are written (migration
 //! 0013's triggers); [`stats`] reads them into a workflow's numbers over a range, which [`rest`]
 //! serves to admin-scoped keys and [`dashboard`] words for the dashboard page (leads and admins),
-//! with [`charts`] drawn on the server; [`api`] is the page's server function.
+//! with [`charts`] drawn on the server; [`api`] is the page's server function. [`gauges`] sets
+//! what `GET /metrics` reports of the database at each scrape.
 
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod charts;
 #[cfg(feature = "ssr")]
 pub mod dashboard;
+#[cfg(feature = "ssr")]
+pub mod gauges;
 #[cfg(feature = "ssr")]
 pub mod rest;
 #[cfg(feature = "ssr")]

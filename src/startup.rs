@@ -4,6 +4,7 @@ use crate::app::{App, shell};
 use crate::config::ServeArgs;
 use crate::state::AppState;
 use crate::storage::db::Db;
+use crate::storage::metrics::Metrics;
 use crate::storage::session_store::DbSessionStore;
 use crate::web::security::{self, AllowedOrigins};
 use crate::webhooks::delivery::{Deliverer, DeliverySettings};
@@ -55,6 +56,7 @@ impl Application {
             TcpListener::bind(settings.bind).await.with_context(|| format!("could not listen on {}", settings.bind))?;
         let key = session_key(&db, &settings).await?;
         let setup_token = crate::auth::setup_token::issue(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let metrics = Metrics::default();
         let deliverer = Deliverer::new(
             db.clone(),
             DeliverySettings {
@@ -64,11 +66,12 @@ impl Application {
                 max_endpoints: settings.webhook_concurrency,
                 destinations: settings.webhook_destinations(),
             },
-        );
+        )
+        .with_metrics(metrics.clone());
         let retention = Duration::from_secs(u64::from(settings.webhook_retention_days) * 86_400);
         let lease_sweep = Duration::from_millis(settings.lease_sweep_ms.max(10));
         let escalation_sweep = Duration::from_millis(settings.escalation_sweep_ms.max(10));
-        let router = router(db.clone(), settings, key);
+        let router = router(db.clone(), settings, key, metrics);
         Ok(Self { listener, router, db, deliverer, lease_sweep, escalation_sweep, retention, setup_token })
     }
 
@@ -126,7 +129,7 @@ impl Application {
 /// the first.
 static PAGE_ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
 
-fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
+fn router(db: Db, settings: ServeArgs, key: Key, metrics: Metrics) -> Router {
     // Pages load the front end from a folder named by its content (see `web::assets`).
     let fingerprint = crate::web::assets::fingerprint(&settings.site_root);
     let assets = crate::web::assets::router(&settings.site_root, &fingerprint);
@@ -160,6 +163,7 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
         settings: Arc::new(settings),
         contracts: Default::default(),
         api_caches: Default::default(),
+        metrics,
     };
 
     let routes = PAGE_ROUTES.clone();
@@ -186,6 +190,8 @@ fn router(db: Db, settings: ServeArgs, key: Key) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(site)
+        .route("/metrics", get(crate::web::metrics::scrape))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::web::metrics::track))
         .layer(axum::middleware::from_fn(crate::web::control_chars::refuse_in_address))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .layer(axum::middleware::from_fn_with_state(https, security::headers))

@@ -28,6 +28,8 @@ pub struct AppState {
     /// Reviewers' decisions are written through it: group commit on SQLite (see
     /// [`crate::review::writer`]).
     pub decider: crate::review::writer::Decider,
+    /// This application's metrics (`GET /metrics`).
+    pub metrics: crate::storage::metrics::Metrics,
 }
 
 /// Lookups made on every request of a hot path, cached briefly: API-key scopes and workflows for

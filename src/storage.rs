@@ -1,5 +1,5 @@
 //! The bottom layer, server only: the database handle and its dialects, the audit log, the
-//! session store, the instance's own secrets, group commit, short-lived caches and the clock. Nothing here knows about
+//! session store, the instance's own secrets, group commit, short-lived caches, the process's metrics and the clock. Nothing here knows about
 //! workflows, items or people; every area's services build on it.
 
 pub mod audit;
@@ -8,5 +8,6 @@ pub mod db;
 pub mod dialect;
 pub mod group_commit;
 pub mod instance_secrets;
+pub mod metrics;
 pub mod session_store;
 pub mod ttl_cache;

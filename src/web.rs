@@ -9,4 +9,5 @@ pub mod compression;
 pub mod control_chars;
 pub mod extract;
 pub mod machine_api;
+pub mod metrics;
 pub mod security;

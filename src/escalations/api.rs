@@ -33,7 +33,9 @@ mod support {
     /// The lead decides the item directly; back to the inbox after.
     pub async fn decide(item_id: i64, verdict: Verdict) -> Result<(), AppError> {
         let (ctx, lead) = lead().await?;
+        let kind = verdict.action().as_str();
         super::super::resolve::decide_directly(&ctx.state.review_ctx(), &lead, item_id, verdict).await?;
+        ctx.state.metrics.count("gatehouse_decisions_total", &[("kind", kind)], 1);
         leptos_axum::redirect("/escalations");
         Ok(())
     }

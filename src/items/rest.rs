@@ -51,6 +51,17 @@ pub fn routes(max_body_bytes: usize, max_batch_body_bytes: usize) -> OpenApiRout
         .routes(routes!(export_items))
 }
 
+/// Counts stored items by route reason (`GET /metrics`).
+fn count_ingested<'a>(state: &AppState, slug: &str, items: impl Iterator<Item = &'a ItemView>) {
+    let mut by_reason: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    for item in items {
+        *by_reason.entry(item.route.reason.as_str()).or_default() += 1;
+    }
+    for (reason, n) in by_reason {
+        state.metrics.count("gatehouse_items_ingested_total", &[("workflow", slug), ("route", reason)], n);
+    }
+}
+
 /// Submit one item.
 ///
 /// Routes it at once: auto-approved (the decision is in the answer), to the review queue, or to
@@ -73,6 +84,9 @@ pub async fn submit_item(
 ) -> Result<Response, ApiError> {
     let workflow = scoped_workflow(&state, &key, &slug).await?;
     let ingested = state.ingestor.submit(&state.contracts, workflow, submission).await?;
+    if ingested.created {
+        count_ingested(&state, &slug, std::iter::once(&ingested.item));
+    }
     let status = if ingested.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(ingested.item)).into_response())
 }
@@ -105,6 +119,7 @@ pub async fn submit_batch(
     let workflow = scoped_workflow(&state, &key, &slug).await?;
     match ingest_batch(&state.db, &state.contracts, &workflow, batch.items).await {
         Ok(results) => {
+            count_ingested(&state, &slug, results.iter().filter(|r| r.created).map(|r| &r.item));
             // Serialised straight from the views (not through `Value`s: a batch answer is large).
             let created = results.iter().filter(|r| r.created).count();
             let items = results.into_iter().map(|r| BatchEntry { created: r.created, item: r.item }).collect();

@@ -21,6 +21,7 @@ mod support {
         let ctx = RequestCtx::from_leptos().await?;
         let user = ctx.require(crate::domain::Role::Reviewer).await?;
         let mut receipt = decide_item(&ctx.state.review_ctx(), &user, item_id, &lease_token, verdict).await?;
+        ctx.state.metrics.count("gatehouse_decisions_total", &[("kind", &receipt.kind)], 1);
         let workflows = &ctx.state.api_caches.workflows;
         if ctx.form_post {
             leptos_axum::redirect(&receipt.next_href());
@@ -145,6 +146,7 @@ pub async fn undo(decision_id: i64) -> Result<i64, AppError> {
     let ctx = RequestCtx::from_leptos().await?;
     let user = ctx.require(crate::domain::Role::Reviewer).await?;
     let (slug, item_id) = super::undo::undo(ctx.db(), &user, decision_id).await?;
+    ctx.state.metrics.count("gatehouse_decisions_total", &[("kind", "undo")], 1);
     leptos_axum::redirect(&super::item_href(&slug, item_id));
     Ok(item_id)
 }

@@ -12,6 +12,7 @@ use super::destination::{self, DestinationPolicy};
 use crate::error::AppError;
 use crate::storage::clock::now_ms;
 use crate::storage::db::Db;
+use crate::storage::metrics::Metrics;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
@@ -71,7 +72,11 @@ pub struct Deliverer {
     db: Db,
     client: reqwest::Client,
     settings: DeliverySettings,
+    metrics: Metrics,
 }
+
+/// The counter of delivery attempts.
+const DELIVERIES: &str = "gatehouse_webhook_deliveries_total";
 
 /// An endpoint this worker holds.
 struct Taken {
@@ -123,7 +128,13 @@ impl Deliverer {
             db,
             client,
             settings: DeliverySettings { max_attempts, max_endpoints: settings.max_endpoints.max(1), ..settings },
+            metrics: Metrics::default(),
         }
+    }
+
+    /// Counts its attempts in `metrics` (by outcome: delivered, failed, dead).
+    pub fn with_metrics(self, metrics: Metrics) -> Self {
+        Self { metrics, ..self }
     }
 
     /// Delivers until the process ends: endpoints with due events are taken as slots free up,
@@ -328,6 +339,7 @@ impl Deliverer {
                 .bind(event.id)
                 .execute(&mut *tx)
                 .await?;
+                self.metrics.count(DELIVERIES, &[("outcome", "delivered")], 1);
                 sqlx::query("update webhook_endpoints set failing_since = null where id = $1")
                     .bind(endpoint.id)
                     .execute(&mut *tx)
@@ -337,6 +349,7 @@ impl Deliverer {
                 tracing::info!(message_id = %event.message_id, attempts, %error, "webhook delivery failed");
                 match self.delay_ms(event, attempts) {
                     Some(delay) => {
+                        self.metrics.count(DELIVERIES, &[("outcome", "failed")], 1);
                         sqlx::query(
                             "update webhook_outbox set attempts = $1, next_attempt_at = $2, locked_until = null, \
                              last_error = $3 where id = $4",
@@ -349,6 +362,7 @@ impl Deliverer {
                         .await?;
                     }
                     None => {
+                        self.metrics.count(DELIVERIES, &[("outcome", "dead")], 1);
                         sqlx::query(
                             "update webhook_outbox set status = 'dead', attempts = $1, locked_until = null, \
                              last_error = $2 where id = $3",

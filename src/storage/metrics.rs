@@ -1,0 +1,100 @@
+//! The process's metrics, in Prometheus's text exposition (`GET /metrics`). One registry per
+//! application, held in its state rather than installed globally, so that every instance (and
+//! every test's server) counts its own. Counters count what this process did since it started;
+//! the gauges of what the database holds (queues, escalations, the outbox) are set by the
+//! scrape itself (`crate::monitoring::gauges`).
+
+use metrics::{Key, Label, Level, Metadata, Recorder};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use std::sync::Arc;
+
+/// HTTP latency buckets, in seconds.
+const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+static METADATA: Metadata<'static> = Metadata::new("gatehouse", Level::INFO, Some("gatehouse"));
+
+/// This application's registry; cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
+            .expect("buckets are given")
+            .build_recorder();
+        let handle = recorder.handle();
+        let metrics = Self { recorder: Arc::new(recorder), handle };
+        metrics.describe();
+        metrics
+    }
+}
+
+fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
+    Key::from_parts(name, labels.iter().map(|(k, v)| Label::new(*k, (*v).to_owned())).collect::<Vec<_>>())
+}
+
+impl Metrics {
+    fn describe(&self) {
+        let describe = |name: &'static str, help: &'static str| {
+            self.recorder.describe_counter(name.into(), None, help.into());
+        };
+        describe("gatehouse_http_requests_total", "HTTP requests answered, by route, method and status.");
+        describe("gatehouse_items_ingested_total", "Items stored by this process, by workflow and route reason.");
+        describe("gatehouse_decisions_total", "People's decisions recorded by this process, by kind.");
+        describe("gatehouse_webhook_deliveries_total", "Webhook delivery attempts, by outcome.");
+        self.recorder.describe_histogram(
+            "gatehouse_http_request_duration_seconds".into(),
+            Some(metrics::Unit::Seconds),
+            "Time to answer an HTTP request (to its headers), by route.".into(),
+        );
+    }
+
+    /// Adds `n` to a counter.
+    pub fn count(&self, name: &'static str, labels: &[(&'static str, &str)], n: u64) {
+        self.recorder.register_counter(&key(name, labels), &METADATA).increment(n);
+    }
+
+    /// Sets a gauge.
+    pub fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)], value: f64) {
+        self.recorder.register_gauge(&key(name, labels), &METADATA).set(value);
+    }
+
+    /// Records one observation of a histogram.
+    pub fn observe(&self, name: &'static str, labels: &[(&'static str, &str)], value: f64) {
+        self.recorder.register_histogram(&key(name, labels), &METADATA).record(value);
+    }
+
+    /// One answered HTTP request.
+    pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let status = status.to_string();
+        self.count("gatehouse_http_requests_total", &[("route", route), ("method", method), ("status", &status)], 1);
+        self.observe("gatehouse_http_request_duration_seconds", &[("route", route)], seconds);
+    }
+
+    /// The text exposition of everything recorded.
+    pub fn render(&self) -> String {
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    #[test]
+    fn each_registry_counts_its_own() {
+        let (a, b) = (Metrics::default(), Metrics::default());
+        a.count("gatehouse_decisions_total", &[("kind", "approve")], 2);
+        a.request("/api/v1/workflows/{slug}/items", "POST", 201, 0.004);
+        let text = a.render();
+        assert!(text.contains("gatehouse_decisions_total{kind=\"approve\"} 2"), "{text}");
+        assert!(text.contains("# HELP gatehouse_decisions_total"), "{text}");
+        assert!(text.contains("gatehouse_http_request_duration_seconds_bucket{route=\"/api/v1/workflows/{slug}/items\",le=\"0.005\"} 1"), "{text}");
+        assert!(!b.render().contains("gatehouse_decisions_total{"), "another registry counted nothing");
+    }
+}
