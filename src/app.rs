@@ -10,6 +10,8 @@ use crate::pages::{
     escalation::EscalationPage,
     escalations::EscalationsPage,
     home::HomePage,
+    item::ItemPage,
+    items::ItemsPage,
     login::LoginPage,
     not_found::NotFound,
     queues::QueuesPage,
@@ -92,6 +94,8 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/escalations/:item") view=EscalationPage ssr=SsrMode::Async />
                 <Route path=path!("/team") view=TeamPage ssr=SsrMode::Async />
                 <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async />
+                <Route path=path!("/items") view=ItemsPage ssr=SsrMode::Async />
+                <Route path=path!("/items/:id") view=ItemPage ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async />
                 <Route path=path!("/settings/workflows") view=WorkflowsPage ssr=SsrMode::Async />

@@ -2,6 +2,7 @@
 //! here are what the pages show of any item (its history, why it was routed); the machine API's
 //! views, ingest and reads are server only.
 
+pub mod api;
 #[cfg(feature = "ssr")]
 pub mod decisions;
 #[cfg(feature = "ssr")]
@@ -15,6 +16,8 @@ pub mod list;
 #[cfg(feature = "ssr")]
 pub mod rest;
 #[cfg(feature = "ssr")]
+pub mod search;
+#[cfg(feature = "ssr")]
 pub mod submission;
 #[cfg(feature = "ssr")]
 pub mod view;
@@ -22,6 +25,51 @@ pub mod view;
 pub mod writer;
 
 use serde::{Deserialize, Serialize};
+
+/// One item in the search's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoundItem {
+    pub id: i64,
+    pub external_id: String,
+    pub state: String,
+    pub route_reason: String,
+    pub confidence: f64,
+    pub model_version: Option<String>,
+    pub created_at_ms: i64,
+    pub outcome: Option<String>,
+}
+
+/// A page of the item search, newest first, with what its form offers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ItemSearch {
+    /// `(slug, name)` of the workflows the caller answers for; the first is searched by default.
+    pub workflows: Vec<(String, String)>,
+    pub slug: String,
+    pub items: Vec<FoundItem>,
+    /// The cursor of the next (older) page.
+    pub next_cursor: Option<String>,
+}
+
+/// One item with its whole history, for a lead or an admin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    pub id: i64,
+    pub slug: String,
+    pub workflow: String,
+    pub external_id: String,
+    pub state: String,
+    pub outcome: Option<String>,
+    pub payload: serde_json::Value,
+    pub prediction: serde_json::Value,
+    pub final_output: Option<serde_json::Value>,
+    pub confidence: f64,
+    pub model_version: Option<String>,
+    pub route_reason: String,
+    pub review_probability: f64,
+    pub low_confidence_below: f64,
+    pub created_at_ms: i64,
+    pub history: Vec<HistoryLine>,
+}
 
 /// One line of an item's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

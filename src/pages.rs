@@ -8,6 +8,8 @@ pub mod dashboard;
 pub mod escalation;
 pub mod escalations;
 pub mod home;
+pub mod item;
+pub mod items;
 pub mod login;
 pub mod not_found;
 pub mod queues;

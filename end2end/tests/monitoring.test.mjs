@@ -110,6 +110,28 @@ for (const mode of MODES) {
       assert.match(await page.locator('#dashboard-range').innerText(), /by hour/);
     });
 
+    test('item search finds an item and opens its whole history', async () => {
+      const { page } = app;
+      await visit(app, '/');
+      await page.getByRole('link', { name: 'Items', exact: true }).click();
+      await page.getByRole('heading', { name: 'Items', level: 1 }).waitFor();
+      assert.equal(await page.locator('table tbody tr').count(), 15);
+      await page.getByLabel('Route reason').selectOption('below_threshold');
+      await page.getByLabel('Model version').fill('v4');
+      await page.getByRole('button', { name: 'Search' }).click();
+      await page.waitForURL(/model_version=v4/);
+      await page.getByRole('status').filter({ hasText: '3 items on this page' }).waitFor();
+      await screenshot(app, 'items');
+      await checkAccessibility(app, 'the item search');
+      await page.getByRole('link', { name: 'new-0' }).click();
+      await page.getByRole('heading', { name: 'new-0', level: 1 }).waitFor();
+      assert.match(await page.locator('.page-header .lead').innerText(), /rejected · outcome: rejected/);
+      const history = page.getByRole('region', { name: 'History' });
+      assert.match(await history.innerText(), /ada@example\.com/);
+      await screenshot(app, 'item');
+      await checkAccessibility(app, "an item's page");
+    });
+
     test('the audit log lists every change and filters it', async () => {
       const { page } = app;
       await visit(app, '/settings');

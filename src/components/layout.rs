@@ -148,6 +148,7 @@ fn nav_links(role: Role, counts: Counts) -> impl IntoView {
             {lead.then(|| view! { <li><A href="/escalations">"Escalations" {nav_count(counts.escalations, " need you")}</A></li> })}
             {lead.then(|| view! { <li><A href="/team">"Team"</A></li> })}
             {lead.then(|| view! { <li><A href="/dashboard">"Dashboard"</A></li> })}
+            {lead.then(|| view! { <li><A href="/items">"Items"</A></li> })}
             {role.includes(Role::Admin).then(|| view! { <li><A href="/settings">"Settings"</A></li> })}
         </ul>
     }

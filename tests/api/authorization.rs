@@ -122,6 +122,9 @@ const TABLE: &[(&str, [u16; 6])] = &[
     ("team/overview", [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, OK, OK]),
     // The dashboard of the workflow: its leads and admins.
     ("monitoring/dashboard", LEADS),
+    // Item search: leads and admins, in the workflows they answer for; one item's page likewise.
+    ("items/search", LEADS),
+    ("items/record", LEADS),
     // Administration.
     ("users/list", ADMIN_ONLY),
     ("users/add", ADMIN_ONLY),
@@ -432,7 +435,8 @@ impl Fixture {
             "webhooks/test" | "webhooks/rotate-secret" => vec![("endpoint_id", self.endpoint.to_string())],
             "webhooks/replay" => vec![("outbox_id", self.dead_event.to_string())],
             "workflows/detail" | "tuning/report" => vec![("slug", SLUG.into())],
-            "monitoring/dashboard" => vec![("workflow", SLUG.into())],
+            "monitoring/dashboard" | "items/search" => vec![("workflow", SLUG.into())],
+            "items/record" => vec![("item_id", self.escalated_item().await.to_string())],
             "tuning/close-breaker" => vec![("slug", SLUG.into()), ("reason", "the model was retrained".into())],
             // A threshold set by hand on the second workflow, confirmed, with a reason.
             "tuning/apply" => vec![

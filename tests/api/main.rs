@@ -13,6 +13,7 @@ mod durability;
 mod export;
 mod fuzzing;
 mod ingest;
+mod item_search;
 mod metrics;
 mod monitoring;
 mod review;
