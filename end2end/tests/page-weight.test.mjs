@@ -14,10 +14,13 @@ import { applyWorkflow, cli, createFirstAdmin, pathOf, ready, setUpApp, signInAs
  * escalation pages, the team page and the navigation's counts added 39 KB of WebAssembly that
  * every page loads (compressing the pages took back 8 KB), and from 475,000 when the tuning page
  * added 23 KB although the server words it and draws its charts (the bundle carries none of the
- * tuning report's types or arithmetic). BENCHMARKS.md has the figures. Only splitting the front
- * end by route brings it down for good: every page added to one bundle is paid by every reviewer.
+ * tuning report's types or arithmetic), and from 495,000 when monitoring added five pages (the
+ * dashboard, the audit log, item search, an item's page, the export form: 34 KB, with every
+ * number worded and every chart drawn on the server). BENCHMARKS.md has the figures. Only
+ * splitting the front end by route brings it down for good: every page added to one bundle is
+ * paid by every reviewer.
  */
-const BUDGET_BYTES = Number(process.env.PAGE_WEIGHT_BUDGET ?? 495_000);
+const BUDGET_BYTES = Number(process.env.PAGE_WEIGHT_BUDGET ?? 530_000);
 /** What a warm load may move: the page itself and its data, no front-end file. */
 const WARM_BUDGET_BYTES = 40_000;
 
