@@ -235,24 +235,29 @@ pub async fn stats(db: &Db, workflow: &Workflow, range: Range, model_version: Op
         buckets.iter().map(|&start| Point { start: rfc3339(start), ..Default::default() }).collect();
     let mut series_routes = vec![RouteCounts::default(); buckets.len()];
 
-    // Every read is an index range over (workflow_id, hour): the hours of the range.
+    // Every read is an index range over (workflow_id, hour): the hours of the range, summed by
+    // bucket in the database (UTC days start at whole multiples of 24 hours).
+    let per = range.bucket().ms() / HOUR_MS;
     let volumes: Vec<VolumeRow> = sqlx::query_as(
-        "select hour, model_version, route_reason, cast(sum(volume) as bigint) as n from item_hours \
-         where workflow_id = $1 and hour >= $2 and hour < $3 group by hour, model_version, route_reason",
+        "select hour / $4 * $4 as hour, model_version, route_reason, cast(sum(volume) as bigint) as n from item_hours \
+         where workflow_id = $1 and hour >= $2 and hour < $3 group by hour / $4, model_version, route_reason",
     )
     .bind(id)
     .bind(from)
     .bind(to)
+    .bind(per)
     .fetch_all(db.pool())
     .await?;
     let verdicts: Vec<VerdictRow> = sqlx::query_as(
-        "select hour, model_version, route_reason, kind, reason_code, cast(sum(decisions) as bigint) as n \
+        "select hour / $4 * $4 as hour, model_version, route_reason, kind, reason_code, \
+           cast(sum(decisions) as bigint) as n \
          from decision_hours where workflow_id = $1 and hour >= $2 and hour < $3 \
-         group by hour, model_version, route_reason, kind, reason_code",
+         group by hour / $4, model_version, route_reason, kind, reason_code",
     )
     .bind(id)
     .bind(from)
     .bind(to)
+    .bind(per)
     .fetch_all(db.pool())
     .await?;
 
