@@ -110,7 +110,8 @@ async fn main() {
     gatehouse::users::server::create(&conn, &Actor::Cli, admin).await.unwrap();
     let mut reviewers = Vec::new();
     for r in 0..16 {
-        let user = NewUser::parse(&format!("reviewer{r}@example.com"), "", Role::Reviewer, PASSWORD, "password").unwrap();
+        let user =
+            NewUser::parse(&format!("reviewer{r}@example.com"), "", Role::Reviewer, PASSWORD, "password").unwrap();
         reviewers.push(gatehouse::users::server::create(&conn, &Actor::Cli, user).await.unwrap().id);
     }
     let first_reviewer = reviewers[0];
@@ -180,7 +181,8 @@ async fn main() {
     let base = common::serve(&conn).await;
     let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let to = rfc3339(now + 3_600_000);
-    for (name, days, version) in [("24 h", 1, None), ("7 d", 7, None), ("30 d", 30, None), ("30 d, v3", 30, Some("v3"))] {
+    for (name, days, version) in [("24 h", 1, None), ("7 d", 7, None), ("30 d", 30, None), ("30 d, v3", 30, Some("v3"))]
+    {
         let from = rfc3339(now - days * DAY_MS);
         let url = format!(
             "{base}/api/v1/workflows/invoices/stats?from={from}&to={to}{}",
