@@ -76,7 +76,7 @@ for (const mode of MODES) {
       await row.getByRole('cell', { name: ADMIN.email, exact: true }).waitFor();
       assert.equal(await page.getByLabel(`Role for ${ADMIN.name}`, { exact: true }).inputValue(), 'admin');
       await row.getByRole('cell', { name: 'Active', exact: true }).waitFor();
-      assert.deepEqual(await navLinks(page), ['Queues', 'Escalations', 'Team', 'Settings']);
+      assert.deepEqual(await navLinks(page), ['Queues', 'Escalations', 'Team', 'Dashboard', 'Items', 'Settings']);
       await page.getByRole('banner').getByText(ADMIN.name, { exact: true }).waitFor();
       await screenshot(app, 'users');
 

@@ -45,7 +45,7 @@ for (const mode of MODES) {
       assert.equal(await serverError(response), null);
       await arrivedAt(app, '/queues');
       await page.getByRole('heading', { name: 'Queues', level: 1 }).waitFor();
-      assert.deepEqual(await navLinks(page), ['Queues', 'Escalations', 'Team', 'Settings']);
+      assert.deepEqual(await navLinks(page), ['Queues', 'Escalations', 'Team', 'Dashboard', 'Items', 'Settings']);
       await page.getByRole('banner').getByText(ADMIN.name, { exact: true }).waitFor();
       await page.getByRole('button', { name: 'Sign out' }).waitFor();
       await screenshot(app, 'queues');

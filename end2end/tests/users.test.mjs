@@ -112,7 +112,7 @@ for (const mode of MODES) {
       const refused = await signIn(app, RITA);
       assert.equal((await serverError(refused))?.kind, 'invalid_credentials');
       await signInFirstTime(app, { email: RITA.email, password: RITA_NEW_PASSWORD }, 'rita-own-password-1');
-      assert.deepEqual(await navLinks(page), ['Queues', 'Escalations', 'Team']);
+      assert.deepEqual(await navLinks(page), ['Queues', 'Escalations', 'Team', 'Dashboard', 'Items']);
       await page.getByRole('banner').getByText(RITA.name, { exact: true }).waitFor();
       await screenshot(app, 'lead-queues');
       await signOut(app);

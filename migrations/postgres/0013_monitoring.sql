@@ -6,6 +6,10 @@ alter table audit_events add column workflow_id bigint references workflows (id)
 create index audit_events_workflow_idx on audit_events (workflow_id, id);
 create index audit_events_actor_idx on audit_events (actor_label, id);
 create index audit_events_action_idx on audit_events (action, id);
+update audit_events e set workflow_id = w.id from workflows w where e.action like 'workflow.%' and w.slug = e.subject;
+update audit_events e set workflow_id = i.workflow_id from items i
+where e.subject like 'item:%' and i.id = substr(e.subject, 6)::bigint;
+update audit_events set workflow_id = (detail::json ->> 'workflow_id')::bigint where action = 'webhook.create';
 
 create table item_hours (
     workflow_id bigint not null references workflows (id),

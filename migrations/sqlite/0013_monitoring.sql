@@ -6,6 +6,14 @@ alter table audit_events add column workflow_id integer references workflows (id
 create index audit_events_workflow_idx on audit_events (workflow_id, id);
 create index audit_events_actor_idx on audit_events (actor_label, id);
 create index audit_events_action_idx on audit_events (action, id);
+-- events recorded before it name their workflow where their subject or detail does.
+update audit_events set workflow_id = (select w.id from workflows w where w.slug = audit_events.subject)
+where action like 'workflow.%';
+update audit_events set workflow_id = (select i.workflow_id from items i
+                                       where i.id = cast(substr(audit_events.subject, 6) as integer))
+where subject like 'item:%';
+update audit_events set workflow_id = cast(json_extract(detail, '$.workflow_id') as integer)
+where action = 'webhook.create';
 
 -- items routed per workflow, UTC hour (created_at / 3600000), model version ('' for none) and
 -- route reason. Shards as in tuning_evidence: sqlite keeps everything in shard 0.
