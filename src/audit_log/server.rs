@@ -2,6 +2,7 @@
 //! actor or action with the id; by time), newest first.
 
 use super::{AuditEntry, AuditPage, MAX_PAGE};
+use crate::domain::text::is_one_line;
 use crate::error::AppError;
 use crate::storage::clock::{parse_rfc3339, rfc3339};
 use crate::storage::db::Db;
@@ -53,6 +54,11 @@ struct Row {
 /// One page of the events `readable` allows that match `filter`, newest first. A workflow that
 /// does not exist (or is not readable) matches nothing, as any other filter would.
 pub async fn list(db: &Db, readable: &Readable, filter: &Filter) -> Result<AuditPage, AppError> {
+    for (field, value) in [("actor", &filter.actor), ("action", &filter.action), ("workflow", &filter.workflow)] {
+        if value.as_deref().is_some_and(|v| !is_one_line(v)) {
+            return Err(AppError::invalid(field, "It holds a control character."));
+        }
+    }
     let from = time("from", given(&filter.from))?;
     let to = time("to", given(&filter.to))?;
     if let (Some(from), Some(to)) = (from, to)

@@ -2,6 +2,8 @@
 //! numbers over a range, the dashboard's, for an admin-scoped key (they name the reviewers).
 
 use super::stats::{self, Stats, range_of};
+use crate::domain::text::is_one_line;
+use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::api_error::{ApiError, ErrorBody, KeyErrors, QueryErrors};
 use crate::web::extract::{ApiKey, admin_workflow, bad_query};
@@ -50,6 +52,9 @@ pub async fn workflow_stats(
 ) -> Result<Json<Stats>, ApiError> {
     let Query(params) = params.map_err(bad_query)?;
     let workflow = admin_workflow(&state, &key, &slug).await?;
+    if params.model_version.as_deref().is_some_and(|v| !is_one_line(v)) {
+        return Err(AppError::invalid("model_version", "It holds a control character.").into());
+    }
     let range = range_of(params.from.as_deref(), params.to.as_deref())?;
     Ok(Json(stats::stats(&state.db, &workflow, range, params.model_version.as_deref()).await?))
 }

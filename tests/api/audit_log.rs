@@ -130,6 +130,9 @@ async fn the_log_cannot_be_changed_and_bad_filters_are_refused(backend: Backend)
         ("?cursor=abc", "cursor"),
         ("?from=today", "from"),
         ("?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z", "to"),
+        ("?actor=a%00b", "actor"),
+        ("?action=x%07", "action"),
+        ("?workflow=%00", "workflow"),
     ] {
         let (status, body) = audit(&app, &key, query).await;
         assert_eq!((status, body["error"]["details"]["path"].as_str()), (422, Some(field)), "{query}: {body}");

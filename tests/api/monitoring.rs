@@ -297,6 +297,7 @@ async fn the_stats_endpoint_checks_its_key_and_its_range(backend: Backend) {
         ("?to=2026-13-01T00:00:00Z", "to"),
         ("?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z", "from"),
         ("?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", "from"),
+        ("?model_version=v%00", "model_version"),
     ] {
         let (status, body) = stats(&app, &admin_key, query).await;
         assert_eq!((status, body["error"]["details"]["path"].as_str()), (422, Some(field)), "{query}: {body}");
