@@ -13,6 +13,7 @@ use crate::storage::clock::parse_rfc3339;
 use crate::storage::db::Db;
 use crate::users::server::UserRecord;
 use crate::workflows::cache::{self, WorkflowCache};
+use crate::workflows::membership::answered_for;
 
 /// The items a page holds.
 pub const PAGE: i64 = 50;
@@ -62,18 +63,11 @@ pub async fn search(
     user: &UserRecord,
     query: &Query,
 ) -> Result<ItemSearch, AppError> {
-    let admin = i64::from(user.role == Role::Admin);
-    let listed: Vec<(String, String)> = sqlx::query_as(
-        "select w.slug, w.name from workflows w where ($1 = 1 or exists (select 1 from workflow_members m \
-         where m.workflow_id = w.id and m.user_id = $2)) order by w.name, w.slug",
-    )
-    .bind(admin)
-    .bind(user.id)
-    .fetch_all(db.pool())
-    .await?;
+    let listed: Vec<(String, String)> =
+        answered_for(db, user).await?.into_iter().map(|(_, slug, name)| (slug, name)).collect();
     let slug = match given(&query.workflow) {
         Some(slug) if listed.iter().any(|(s, _)| s == slug) => slug.to_owned(),
-        Some(_) if admin == 1 => return Err(AppError::not_found("That workflow")),
+        Some(_) if user.role == Role::Admin => return Err(AppError::not_found("That workflow")),
         Some(_) => return Err(AppError::Forbidden),
         None => match listed.first() {
             Some((slug, _)) => slug.clone(),

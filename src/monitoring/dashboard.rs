@@ -12,6 +12,7 @@ use crate::storage::clock::{now_ms, parse_rfc3339};
 use crate::storage::db::Db;
 use crate::users::server::UserRecord;
 use crate::workflows::cache::{self, WorkflowCache};
+use crate::workflows::membership::answered_for;
 
 /// What the dashboard's form asked for (every part may be missing or empty).
 #[derive(Debug, Clone, Default)]
@@ -54,20 +55,6 @@ fn range_of(ask: &Ask, now: i64) -> Result<(String, Range), AppError> {
         other => return Err(AppError::invalid("range", format!("'{other}' is not a range this page offers."))),
     };
     Ok((named.to_owned(), range))
-}
-
-/// The workflows `user` answers for: every one for an admin, those they are a member of for a
-/// lead, by name.
-async fn answered_for(db: &Db, user: &UserRecord) -> Result<Vec<(i64, String, String)>, AppError> {
-    let admin = i64::from(user.role == Role::Admin);
-    Ok(sqlx::query_as(
-        "select w.id, w.slug, w.name from workflows w where ($1 = 1 or exists (select 1 from workflow_members m \
-         where m.workflow_id = w.id and m.user_id = $2)) order by w.name, w.slug",
-    )
-    .bind(admin)
-    .bind(user.id)
-    .fetch_all(db.pool())
-    .await?)
 }
 
 /// The dashboard `user` (a lead or an admin) asked for. A lead asking for a workflow they do not

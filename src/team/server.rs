@@ -4,7 +4,6 @@
 //! 30 days' escalations.
 
 use super::{ESCALATION_DAYS, MEDIAN_OVER, MemberLoad, Team};
-use crate::domain::Role;
 use crate::domain::item_state::state_sql;
 use crate::domain::workload::{day_start, median, overturns, week_start};
 use crate::error::AppError;
@@ -30,15 +29,7 @@ struct Member {
 /// admin; those they are a member of for a lead), or of one of them by slug.
 pub async fn team(db: &Db, user: &UserRecord, only: Option<&str>) -> Result<Team, AppError> {
     let now = now_ms();
-    let admin = i64::from(user.role == Role::Admin);
-    let workflows: Vec<(i64, String, String)> = sqlx::query_as(
-        "select w.id, w.slug, w.name from workflows w where ($1 = 1 or exists (select 1 from workflow_members m \
-         where m.workflow_id = w.id and m.user_id = $2)) order by w.name",
-    )
-    .bind(admin)
-    .bind(user.id)
-    .fetch_all(db.pool())
-    .await?;
+    let workflows = crate::workflows::membership::answered_for(db, user).await?;
     let chosen: Vec<i64> =
         workflows.iter().filter(|(_, slug, _)| only.is_none_or(|o| o == slug)).map(|(id, _, _)| *id).collect();
     let workflows_shown = workflows.iter().map(|(_, slug, name)| (slug.clone(), name.clone())).collect();

@@ -2,10 +2,24 @@
 //! Every claim and decision checks membership on the server.
 
 use super::server::Workflow;
+use crate::domain::Role;
 use crate::error::AppError;
-use crate::storage::db::Backend;
+use crate::storage::db::{Backend, Db};
 use crate::users::server::UserRecord;
 use sqlx::AnyConnection;
+
+/// `(id, slug, name)` of the workflows `user` answers for, by name: every one for an admin, those
+/// they are a member of otherwise (the team page, the dashboard, item search).
+pub async fn answered_for(db: &Db, user: &UserRecord) -> Result<Vec<(i64, String, String)>, AppError> {
+    Ok(sqlx::query_as(
+        "select w.id, w.slug, w.name from workflows w where ($1 = 1 or exists (select 1 from workflow_members m \
+         where m.workflow_id = w.id and m.user_id = $2)) order by w.name, w.slug",
+    )
+    .bind(i64::from(user.role == Role::Admin))
+    .bind(user.id)
+    .fetch_all(db.pool())
+    .await?)
+}
 
 /// Whether the user is a member of the workflow, as stored now.
 pub async fn is_member(conn: &mut AnyConnection, workflow_id: i64, user_id: i64) -> Result<bool, AppError> {
