@@ -10,7 +10,7 @@ use super::view::{self, DecisionView, ItemView};
 use crate::domain::item_state::ItemState;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::storage::clock::parse_rfc3339;
+use crate::storage::clock::{parse_day, parse_rfc3339};
 use crate::web::api_error::{ApiError, BodyErrors, ErrorBody, KeyErrors, QueryErrors};
 use crate::web::extract::{ApiKey, JsonBody, admin_workflow, bad_query, parse_cursor, scoped_workflow};
 use crate::workflows::server as workflows;
@@ -277,8 +277,8 @@ pub fn export_of(
         raw.map(str::trim)
             .filter(|r| !r.is_empty())
             .map(|r| {
-                let full = if r.len() == 10 { format!("{r}T00:00:00Z") } else { r.to_owned() };
-                parse_rfc3339(&full).ok_or_else(|| AppError::invalid(field, format!("'{r}' is not an RFC 3339 time.")))
+                let parsed = if r.len() == 10 { parse_day(r) } else { parse_rfc3339(r) };
+                parsed.ok_or_else(|| AppError::invalid(field, format!("'{r}' is not an RFC 3339 time.")))
             })
             .transpose()
     };

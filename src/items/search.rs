@@ -9,7 +9,7 @@ use crate::domain::routing::RouteReason;
 use crate::error::AppError;
 use crate::escalations::resolve::{require_lead_of, workflow_of};
 use crate::review::item_view::shown_item;
-use crate::storage::clock::parse_rfc3339;
+use crate::storage::clock::parse_day;
 use crate::storage::db::Db;
 use crate::users::server::UserRecord;
 use crate::workflows::cache::{self, WorkflowCache};
@@ -48,11 +48,8 @@ fn confidence(field: &str, raw: Option<&str>) -> Result<Option<f64>, AppError> {
 }
 
 fn day(field: &str, raw: Option<&str>) -> Result<Option<i64>, AppError> {
-    raw.map(|r| {
-        parse_rfc3339(&format!("{r}T00:00:00Z"))
-            .ok_or_else(|| AppError::invalid(field, format!("'{r}' is not a date (YYYY-MM-DD).")))
-    })
-    .transpose()
+    raw.map(|r| parse_day(r).ok_or_else(|| AppError::invalid(field, format!("'{r}' is not a date (YYYY-MM-DD)."))))
+        .transpose()
 }
 
 /// One page of the items of a workflow `user` answers for (the first of theirs when none is

@@ -8,7 +8,7 @@ use crate::domain::Role;
 use crate::domain::escalation::Reason;
 use crate::domain::monitoring::{DAY_MS, Range, Route};
 use crate::error::AppError;
-use crate::storage::clock::{now_ms, parse_rfc3339};
+use crate::storage::clock::{now_ms, parse_day};
 use crate::storage::db::Db;
 use crate::users::server::UserRecord;
 use crate::workflows::cache::{self, WorkflowCache};
@@ -32,9 +32,9 @@ fn given(value: &Option<String>) -> Option<&str> {
 fn date(field: &str, raw: Option<&str>) -> Result<Option<i64>, AppError> {
     match raw {
         None => Ok(None),
-        Some(r) => parse_rfc3339(&format!("{r}T00:00:00Z"))
-            .map(Some)
-            .ok_or_else(|| AppError::invalid(field, format!("'{r}' is not a date (YYYY-MM-DD)."))),
+        Some(r) => {
+            parse_day(r).map(Some).ok_or_else(|| AppError::invalid(field, format!("'{r}' is not a date (YYYY-MM-DD).")))
+        }
     }
 }
 

@@ -20,6 +20,11 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
+/// A UTC day (YYYY-MM-DD, as date fields give it) as Unix ms at its midnight, or `None`.
+pub fn parse_day(text: &str) -> Option<i64> {
+    parse_rfc3339(&format!("{text}T00:00:00Z"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -27,5 +32,7 @@ mod tests {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::parse_rfc3339(&super::rfc3339(1_795_957_652_458)), Some(1_795_957_652_458));
         assert_eq!(super::parse_rfc3339("yesterday"), None);
+        assert_eq!(super::parse_day("1970-01-02"), Some(86_400_000));
+        assert_eq!(super::parse_day("1970-01-02T00:00:00Z"), None);
     }
 }
