@@ -33,7 +33,8 @@ pub struct AppState {
 }
 
 /// Lookups made on every request of a hot path, cached briefly: API-key scopes and workflows for
-/// [`API_CACHE_TTL`], signed-in users for [`USER_CACHE_TTL`]. A change made through this instance
+/// [`API_CACHE_TTL`], signed-in users for [`USER_CACHE_TTL`], each up to a stated number of
+/// entries ([`KEY_CACHE_MAX`], [`WORKFLOW_CACHE_MAX`], [`USER_CACHE_MAX`]). A change made through this instance
 /// (a revoked key, new workflow settings, a disabled user) applies at once, since the instance
 /// clears the cache; one made elsewhere (another instance, the CLI) within that time.
 #[derive(Clone)]
@@ -45,6 +46,12 @@ pub struct ApiCaches {
 }
 
 pub const API_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+/// The most API keys kept: each entry is a key's scope (a few workflow ids), well under 1 KB.
+pub const KEY_CACHE_MAX: usize = 10_000;
+/// The most workflows kept: each is its settings and members, a few KB.
+pub const WORKFLOW_CACHE_MAX: usize = 1_000;
+/// The most signed-in users kept: each is one user's record, well under 1 KB.
+pub const USER_CACHE_MAX: usize = 10_000;
 /// Shorter than [`API_CACHE_TTL`]: a user disabled on one instance is signed out on the others
 /// within a second.
 pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -65,9 +72,27 @@ impl AppState {
 impl Default for ApiCaches {
     fn default() -> Self {
         Self {
-            keys: TtlCache::new(API_CACHE_TTL),
-            workflows: TtlCache::new(API_CACHE_TTL),
-            users: TtlCache::new(USER_CACHE_TTL),
+            keys: TtlCache::new(API_CACHE_TTL, KEY_CACHE_MAX),
+            workflows: TtlCache::new(API_CACHE_TTL, WORKFLOW_CACHE_MAX),
+            users: TtlCache::new(USER_CACHE_TTL, USER_CACHE_MAX),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_hot_path_cache_is_bounded_at_its_stated_maximum() {
+        let caches = ApiCaches::default();
+        assert_eq!(caches.keys.max_entries(), KEY_CACHE_MAX);
+        assert_eq!(caches.workflows.max_entries(), WORKFLOW_CACHE_MAX);
+        assert_eq!(caches.users.max_entries(), USER_CACHE_MAX);
+        // A flood of distinct users (the key and workflow caches are the same cache type).
+        for id in 0..(USER_CACHE_MAX as i64 + 5_000) {
+            caches.users.insert(id, None);
+        }
+        assert!(caches.users.len() <= USER_CACHE_MAX, "{} users kept", caches.users.len());
     }
 }

@@ -17,6 +17,10 @@ use tower_sessions::session_store::{self, SessionStore};
 /// How long a session read from the database is used without reading it again.
 pub const RECENT_FOR: Duration = Duration::from_secs(1);
 
+/// The most sessions kept in memory: those used within [`RECENT_FOR`], each a session's data
+/// (a user id, a CSRF token, a flash message), well under 1 KB.
+pub const RECENT_MAX: usize = 10_000;
+
 /// The key of a session's data that names the signed-in user. The store copies it to the row's
 /// `user_id` column, so that a person's sessions can be listed and ended.
 pub const OWNER_KEY: &str = "user_id";
@@ -42,7 +46,7 @@ impl std::fmt::Debug for DbSessionStore {
 
 impl DbSessionStore {
     pub fn new(db: Db) -> Self {
-        Self { db, recent: TtlCache::new(RECENT_FOR) }
+        Self { db, recent: recent_cache() }
     }
 
     /// Removes expired sessions; run periodically.
@@ -51,6 +55,11 @@ impl DbSessionStore {
         let done = sqlx::query("delete from sessions where expires_at <= $1").bind(now).execute(self.db.pool()).await?;
         Ok(done.rows_affected())
     }
+}
+
+/// The in-memory copy of recently used sessions: [`RECENT_FOR`], at most [`RECENT_MAX`].
+fn recent_cache() -> TtlCache<Id, Record> {
+    TtlCache::new(RECENT_FOR, RECENT_MAX)
 }
 
 fn backend(error: impl std::fmt::Display) -> session_store::Error {
@@ -191,4 +200,22 @@ fn decode(id: Id, data: &str, expires_at: i64) -> session_store::Result<Record> 
 
 fn is_sqlite_pk(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation() && db.message().contains("sessions.id"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recent_sessions_are_bounded() {
+        let recent = recent_cache();
+        assert_eq!(recent.max_entries(), RECENT_MAX);
+        let expiry_date = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        for n in 0..(RECENT_MAX as i128 + 2_000) {
+            let record = Record { id: Id(n), data: Default::default(), expiry_date };
+            recent.insert(record.id, record);
+        }
+        assert!(recent.len() <= RECENT_MAX, "{} sessions kept", recent.len());
+        assert!(recent.get(&Id(RECENT_MAX as i128 + 1_999)).is_some(), "the newest is kept");
+    }
 }

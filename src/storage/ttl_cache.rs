@@ -1,5 +1,10 @@
 //! A small cache whose entries expire after a fixed time: for lookups on the ingest hot path
 //! (API keys, workflows) where a change may take that long to be seen by other instances.
+//!
+//! Each cache has a stated maximum number of entries: a flood of distinct keys (random bearer
+//! tokens, many sessions) cannot grow it past that. When an insert finds it full, expired
+//! entries go first, then the oldest tenth, so a flood costs one pass per tenth of the cache,
+//! not one per insert, and the entries in use stay cached.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -8,18 +13,34 @@ use std::time::{Duration, Instant};
 
 pub struct TtlCache<K, V> {
     ttl: Duration,
+    max_entries: usize,
     entries: Arc<RwLock<HashMap<K, (V, Instant)>>>,
 }
 
 impl<K, V> Clone for TtlCache<K, V> {
     fn clone(&self) -> Self {
-        Self { ttl: self.ttl, entries: self.entries.clone() }
+        Self { ttl: self.ttl, max_entries: self.max_entries, entries: self.entries.clone() }
     }
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
-    pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Default::default() }
+    /// A cache whose entries live for `ttl`, holding at most `max_entries` (at least 1).
+    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+        Self { ttl, max_entries: max_entries.max(1), entries: Default::default() }
+    }
+
+    /// How many entries it holds now, fresh or not.
+    pub fn len(&self) -> usize {
+        self.entries.read().map_or(0, |map| map.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most entries it ever holds.
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
     }
 
     /// The fresh cached value, or the loaded one (which is then cached). Errors are not cached.
@@ -46,11 +67,16 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     /// Caches `value` as freshly loaded.
     pub fn insert(&self, key: K, value: V) {
         if let Ok(mut map) = self.entries.write() {
-            // Bounded: a flood of distinct keys (say, random bearer tokens) cannot grow it forever.
-            if map.len() >= 10_000 {
+            if map.len() >= self.max_entries && !map.contains_key(&key) {
                 map.retain(|_, (_, at)| at.elapsed() < self.ttl);
-                if map.len() >= 10_000 {
-                    map.clear();
+                if map.len() >= self.max_entries {
+                    // The oldest tenth (at least one) makes room.
+                    let mut ages: Vec<Instant> = map.values().map(|(_, at)| *at).collect();
+                    let keep = self.max_entries - (self.max_entries / 10).max(1);
+                    let cut = ages.len() - keep;
+                    let (_, newest_dropped, _) = ages.select_nth_unstable(cut - 1);
+                    let cutoff = *newest_dropped;
+                    map.retain(|_, (_, at)| *at > cutoff);
                 }
             }
             map.insert(key, (value, Instant::now()));
@@ -78,7 +104,7 @@ mod tests {
 
     #[tokio::test]
     async fn caches_until_the_ttl_then_reloads() {
-        let cache = TtlCache::new(Duration::from_millis(50));
+        let cache = TtlCache::new(Duration::from_millis(50), 100);
         let load = |v: u32| async move { Ok::<_, ()>(v) };
         assert_eq!(cache.get_or_load(&"k", load(1)).await, Ok(1));
         assert_eq!(cache.get_or_load(&"k", load(2)).await, Ok(1), "cached");
@@ -94,5 +120,36 @@ mod tests {
         assert_eq!(cache.get(&"e"), None, "removed");
         assert_eq!(cache.get_or_load(&"e", load(8)).await, Ok(8));
         assert_eq!(cache.get(&"e"), Some(8));
+    }
+
+    #[test]
+    fn never_holds_more_than_its_maximum_and_keeps_the_newest() {
+        let cache = TtlCache::new(Duration::from_secs(60), 1000);
+        for key in 0..25_000u32 {
+            cache.insert(key, key);
+            assert!(cache.len() <= 1000, "{} entries after {key}", cache.len());
+        }
+        assert!(cache.len() >= 900, "evicts a tenth at a time, not everything: {}", cache.len());
+        assert_eq!(cache.get(&24_999), Some(24_999), "the newest entry stays");
+        assert_eq!(cache.get(&0), None, "the oldest went");
+        // Refreshing a key that is there never evicts.
+        let before = cache.len();
+        cache.insert(24_999, 1);
+        assert_eq!(cache.len(), before);
+    }
+
+    #[test]
+    fn expired_entries_make_room_first() {
+        let cache = TtlCache::new(Duration::from_millis(20), 10);
+        for key in 0..10u32 {
+            cache.insert(key, key);
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        cache.insert(10, 10);
+        assert_eq!(cache.len(), 1, "all ten were expired");
+        let tiny = TtlCache::new(Duration::from_secs(60), 0);
+        tiny.insert(1, 1);
+        tiny.insert(2, 2);
+        assert_eq!((tiny.len(), tiny.get(&2)), (1, Some(2)), "a maximum of 0 still holds one");
     }
 }

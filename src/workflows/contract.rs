@@ -60,7 +60,12 @@ impl Contract {
 /// (workflow id, settings version): a new version compiles anew.
 type ContractKey = (i64, i64);
 
-/// Compiled contracts, shared by every request.
+/// The most compiled contracts kept: one per workflow (a new settings version replaces the old),
+/// each its two compiled JSON Schemas, typically a few KB. Past it, an arbitrary other
+/// workflow's contract makes room; it is compiled again when next needed.
+pub const CONTRACT_CACHE_MAX: usize = 1_000;
+
+/// Compiled contracts, shared by every request; at most [`CONTRACT_CACHE_MAX`].
 #[derive(Default, Clone)]
 pub struct ContractCache {
     inner: Arc<RwLock<HashMap<ContractKey, Arc<Contract>>>>,
@@ -78,9 +83,22 @@ impl ContractCache {
         let contract = Arc::new(compile()?);
         if let Ok(mut map) = self.inner.write() {
             map.retain(|(workflow, _), _| *workflow != key.0);
+            while map.len() >= CONTRACT_CACHE_MAX {
+                let Some(other) = map.keys().next().copied() else { break };
+                map.remove(&other);
+            }
             map.insert(key, contract.clone());
         }
         Ok(contract)
+    }
+
+    /// How many compiled contracts it holds now.
+    pub fn len(&self) -> usize {
+        self.inner.read().map_or(0, |map| map.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -96,6 +114,27 @@ mod tests {
             vec!["invoice".into(), "receipt".into()],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn holds_one_contract_per_workflow_and_at_most_its_maximum() {
+        let cache = ContractCache::default();
+        for version in 1..=3 {
+            cache.get_or_compile((7, version), || Ok(contract())).unwrap();
+        }
+        assert_eq!(cache.len(), 1, "a new settings version replaces the old");
+        for workflow in 0..(CONTRACT_CACHE_MAX as i64 + 500) {
+            cache.get_or_compile((100 + workflow, 1), || Ok(contract())).unwrap();
+            assert!(cache.len() <= CONTRACT_CACHE_MAX, "{} contracts", cache.len());
+        }
+        let mut compiled = false;
+        cache
+            .get_or_compile((100 + CONTRACT_CACHE_MAX as i64 + 499, 1), || {
+                compiled = true;
+                Ok(contract())
+            })
+            .unwrap();
+        assert!(!compiled, "the newest contract is still cached");
     }
 
     #[test]
