@@ -29,6 +29,8 @@ impl Default for Metrics {
         let handle = recorder.handle();
         let metrics = Self { recorder: Arc::new(recorder), handle };
         metrics.describe();
+        let build = [("version", env!("CARGO_PKG_VERSION")), ("allocator", crate::allocator::NAME)];
+        metrics.gauge("gatehouse_build_info", &build, 1.0);
         metrics
     }
 }
@@ -46,6 +48,19 @@ impl Metrics {
         describe("gatehouse_items_ingested_total", "Items stored by this process, by workflow and route reason.");
         describe("gatehouse_decisions_total", "People's decisions recorded by this process, by kind.");
         describe("gatehouse_webhook_deliveries_total", "Webhook delivery attempts, by outcome.");
+        let describe_gauge = |name: &'static str, help: &'static str| {
+            self.recorder.describe_gauge(name.into(), Some(metrics::Unit::Bytes), help.into());
+        };
+        describe_gauge("gatehouse_process_resident_memory_bytes", "This process's resident memory (Linux only).");
+        describe_gauge(
+            "gatehouse_process_anonymous_memory_bytes",
+            "This process's resident anonymous memory: its heap, without the mapped binary (Linux only).",
+        );
+        self.recorder.describe_gauge(
+            "gatehouse_build_info".into(),
+            None,
+            "Always 1; the labels name this build's version and global allocator.".into(),
+        );
         self.recorder.describe_histogram(
             "gatehouse_http_request_duration_seconds".into(),
             Some(metrics::Unit::Seconds),
@@ -75,11 +90,25 @@ impl Metrics {
         self.observe("gatehouse_http_request_duration_seconds", &[("route", route)], seconds);
     }
 
-    /// The text exposition of everything recorded.
+    /// The text exposition of everything recorded, with this process's memory as of now.
     pub fn render(&self) -> String {
+        if let Some((resident, anonymous)) = process_memory() {
+            self.gauge("gatehouse_process_resident_memory_bytes", &[], resident);
+            self.gauge("gatehouse_process_anonymous_memory_bytes", &[], anonymous);
+        }
         self.handle.run_upkeep();
         self.handle.render()
     }
+}
+
+/// (resident, resident anonymous) bytes of this process, from `/proc/self/status`; None where
+/// there is no such file.
+fn process_memory() -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = |name: &str| {
+        status.lines().find_map(|line| line.strip_prefix(name))?.split_whitespace().next()?.parse::<f64>().ok()
+    };
+    Some((kb("VmRSS:")? * 1024.0, kb("RssAnon:")? * 1024.0))
 }
 
 #[cfg(test)]

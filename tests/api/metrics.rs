@@ -75,6 +75,11 @@ async fn the_metrics_count_requests_items_decisions_and_queues(backend: Backend)
     assert_eq!(sample(&text, "gatehouse_escalations_open", &[wf, ("level", "2")]), Some(0.0));
     assert!(sample(&text, "gatehouse_webhook_outbox", &[("status", "pending")]).is_some());
     assert!(sample(&text, "gatehouse_db_pool_connections", &[("state", "idle")]).is_some());
+    let build = [("version", env!("CARGO_PKG_VERSION")), ("allocator", gatehouse::allocator::NAME)];
+    assert_eq!(sample(&text, "gatehouse_build_info", &build), Some(1.0), "{text}");
+    let resident = sample(&text, "gatehouse_process_resident_memory_bytes", &[]).unwrap_or(0.0);
+    let anonymous = sample(&text, "gatehouse_process_anonymous_memory_bytes", &[]).unwrap_or(0.0);
+    assert!(anonymous > 1e6 && resident > anonymous, "resident {resident}, anonymous {anonymous}");
     // Requests by the route's pattern, never the path as sent.
     let single = [("route", "/api/v1/workflows/{slug}/items"), ("method", "POST")];
     assert_eq!(sample(&text, "gatehouse_http_requests_total", &[single[0], single[1], ("status", "201")]), Some(2.0));
