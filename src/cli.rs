@@ -90,7 +90,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
     let app = Application::build(database_url, args).await?;
     let addr = app.local_addr()?;
     let url = format!("http://{addr}");
-    tracing::info!(%url, "Gatehouse is listening");
+    tracing::info!(%url, allocator = crate::allocator::NAME, "Gatehouse is listening");
     println!("Gatehouse is running at {url}");
     if let Some(token) = app.setup_token() {
         // Whoever can read this output started the server: only they can create the first admin.

@@ -7,6 +7,10 @@
 //! functions (`<area>/api.rs`) and REST handlers (`<area>/rest.rs`, mounted by `web`), the
 //! `components`, `pages` and `app` shell, and on top `startup` and the `cli`.
 
+// The server's global allocator.
+#[cfg(feature = "ssr")]
+pub mod allocator;
+
 // Foundation: pure rules and the one error type, in both builds.
 pub mod domain;
 pub mod error;
