@@ -14,11 +14,11 @@
 
 mod common;
 
-use common::{BenchDb, ms, percentile};
+use common::{BenchDb, Reviewer, ms, percentile};
 use gatehouse::domain::Role;
 use gatehouse::storage::audit::Actor;
 use gatehouse::users::server::NewUser;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -44,43 +44,6 @@ fn options() -> Options {
         }
     }
     o
-}
-
-struct Reviewer {
-    client: reqwest::Client,
-    base: String,
-}
-
-impl Reviewer {
-    async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> Result<Value, String> {
-        let response = self
-            .client
-            .post(format!("{}/api/{endpoint}", self.base))
-            .form(form)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status();
-        let body = response.text().await.map_err(|e| e.to_string())?;
-        if status.is_success() || status.is_redirection() {
-            serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))
-        } else {
-            Err(format!("{endpoint}: {status} {body}"))
-        }
-    }
-
-    /// "Start reviewing", then the leased item's page: the item and its lease token.
-    async fn first_item(&self) -> Option<(i64, String)> {
-        let item_id = self.call("review/start", &[("slug", "bench")]).await.ok()?.as_i64()?;
-        Some((item_id, self.token(item_id).await.ok()?))
-    }
-
-    /// The lease token of an item, as the review page loads it.
-    async fn token(&self, item_id: i64) -> Result<String, String> {
-        let id = item_id.to_string();
-        let item = self.call("review/item", &[("slug", "bench"), ("item_id", &id)]).await?;
-        Ok(item["lease_token"].as_str().unwrap_or_default().to_owned())
-    }
 }
 
 #[tokio::main]
@@ -129,11 +92,7 @@ async fn main() {
 
     let mut reviewers = Vec::new();
     for email in &emails {
-        let client =
-            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let reviewer = Reviewer { client, base: base.clone() };
-        reviewer.call("auth/login", &[("email", email), ("password", PASSWORD)]).await.expect("sign-in");
-        reviewers.push(reviewer);
+        reviewers.push(Reviewer::sign_in(&base, "bench", email, PASSWORD).await);
     }
 
     let budget = o.waiting * 9 / 10;

@@ -84,7 +84,61 @@ impl BenchDb {
     }
 }
 
-/// Starts the server on `db` on a random port; its address.
+/// A signed-in person calling the server functions the browser calls, as JSON, on one
+/// workflow's queue. (The ingest, queues, escalations, tuning and monitoring benchmarks have no
+/// use for it.)
+#[allow(dead_code)]
+pub struct Reviewer {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub slug: String,
+}
+
+#[allow(dead_code)]
+impl Reviewer {
+    /// A client with its own cookie jar, signed in as `email`.
+    pub async fn sign_in(base: &str, slug: &str, email: &str, password: &str) -> Self {
+        let client =
+            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let reviewer = Self { client, base: base.to_owned(), slug: slug.to_owned() };
+        reviewer.call("auth/login", &[("email", email), ("password", password)]).await.expect("sign-in");
+        reviewer
+    }
+
+    pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> Result<Value, String> {
+        let response = self
+            .client
+            .post(format!("{}/api/{endpoint}", self.base))
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| e.to_string())?;
+        if status.is_success() || status.is_redirection() {
+            serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))
+        } else {
+            Err(format!("{endpoint}: {status} {body}"))
+        }
+    }
+
+    /// "Start reviewing", then the leased item's page: the item and its lease token.
+    pub async fn first_item(&self) -> Option<(i64, String)> {
+        let item_id = self.call("review/start", &[("slug", &self.slug)]).await.ok()?.as_i64()?;
+        Some((item_id, self.token(item_id).await.ok()?))
+    }
+
+    /// The lease token of an item, as the review page loads it.
+    pub async fn token(&self, item_id: i64) -> Result<String, String> {
+        let id = item_id.to_string();
+        let item = self.call("review/item", &[("slug", &self.slug), ("item_id", &id)]).await?;
+        Ok(item["lease_token"].as_str().unwrap_or_default().to_owned())
+    }
+}
+
+/// Starts the server on `db` on a random port; its address. (The soak benchmark runs the
+/// binary instead.)
+#[allow(dead_code)]
 pub async fn serve(db: &Db) -> String {
     let settings = ServeArgs { bind: "127.0.0.1:0".parse().unwrap(), ..ServeArgs::default() };
     let app = Application::build_with_db(db.clone(), settings).await.unwrap();
