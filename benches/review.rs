@@ -15,9 +15,7 @@
 mod common;
 
 use common::{BenchDb, Reviewer, ms, percentile};
-use gatehouse::domain::Role;
 use gatehouse::storage::audit::Actor;
-use gatehouse::users::server::NewUser;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,11 +49,7 @@ async fn main() {
     let o = options();
     let bench_db = BenchDb::create(&o.backend, "review_bench").await;
     let db = bench_db.connect().await;
-    let emails: Vec<String> = (0..o.reviewers).map(|i| format!("reviewer{i}@bench.example")).collect();
-    for email in &emails {
-        let user = NewUser::parse(email, "Bench reviewer", Role::Reviewer, PASSWORD, "password").unwrap();
-        gatehouse::users::server::create(&db, &Actor::Cli, user).await.unwrap();
-    }
+    let emails = common::create_reviewers(&db, o.reviewers, "bench.example", PASSWORD).await;
     let spec = serde_json::from_value(json!({
         "slug": "bench", "name": "Bench",
         "members": emails,

@@ -35,9 +35,7 @@
 mod common;
 
 use common::{BenchDb, Reviewer, ms, percentile};
-use gatehouse::domain::Role;
 use gatehouse::storage::audit::Actor;
-use gatehouse::users::server::NewUser;
 use gatehouse::webhooks::destination::DestinationPolicy;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -188,18 +186,10 @@ async fn post_items(client: &reqwest::Client, url: &str, key: &str, body: Value)
     if status.is_success() { Ok(()) } else { Err(format!("{status} {}", response.text().await.unwrap_or_default())) }
 }
 
-/// The server's resident memory in MB: (anonymous, total), from `/proc/<pid>/status`.
+/// The server's resident memory in MB: (anonymous, total); zeros once it is gone.
 fn memory_mb(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("RssAnon:"), field("VmRSS:"))
+    let (resident, anonymous) = gatehouse::storage::metrics::process_memory(&pid.to_string()).unwrap_or_default();
+    (anonymous / 1048576.0, resident / 1048576.0)
 }
 
 /// A free port on the loopback address (the child binds it a moment later).
@@ -239,11 +229,7 @@ async fn main() {
     let bench_db = BenchDb::create(&o.backend, "soak").await;
     let db = bench_db.connect().await;
 
-    let emails: Vec<String> = (0..o.reviewers).map(|i| format!("reviewer{i}@soak.example")).collect();
-    for email in &emails {
-        let user = NewUser::parse(email, "Soak reviewer", Role::Reviewer, PASSWORD, "password").unwrap();
-        gatehouse::users::server::create(&db, &Actor::Cli, user).await.unwrap();
-    }
+    let emails = common::create_reviewers(&db, o.reviewers, "soak.example", PASSWORD).await;
     let spec = serde_json::from_value(json!({
         "slug": SLUG, "name": "Soak",
         "members": emails,

@@ -2,8 +2,11 @@
 //! random port, loading items through the service layer, and percentiles.
 
 use gatehouse::config::ServeArgs;
+use gatehouse::domain::Role;
 use gatehouse::startup::Application;
+use gatehouse::storage::audit::Actor;
 use gatehouse::storage::db::Db;
+use gatehouse::users::server::NewUser;
 use gatehouse::workflows::contract::ContractCache;
 use gatehouse::workflows::server::Workflow;
 use serde_json::Value;
@@ -82,6 +85,18 @@ impl BenchDb {
             }
         }
     }
+}
+
+/// Creates `count` reviewers (`reviewer<N>@<domain>`, all with `password`); their emails.
+/// (Only the review and soak benchmarks have people.)
+#[allow(dead_code)]
+pub async fn create_reviewers(db: &Db, count: usize, domain: &str, password: &str) -> Vec<String> {
+    let emails: Vec<String> = (0..count).map(|i| format!("reviewer{i}@{domain}")).collect();
+    for email in &emails {
+        let user = NewUser::parse(email, "Bench reviewer", Role::Reviewer, password, "password").unwrap();
+        gatehouse::users::server::create(db, &Actor::Cli, user).await.unwrap();
+    }
+    emails
 }
 
 /// A signed-in person calling the server functions the browser calls, as JSON, on one

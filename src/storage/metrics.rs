@@ -92,7 +92,7 @@ impl Metrics {
 
     /// The text exposition of everything recorded, with this process's memory as of now.
     pub fn render(&self) -> String {
-        if let Some((resident, anonymous)) = process_memory() {
+        if let Some((resident, anonymous)) = process_memory("self") {
             self.gauge("gatehouse_process_resident_memory_bytes", &[], resident);
             self.gauge("gatehouse_process_anonymous_memory_bytes", &[], anonymous);
         }
@@ -101,10 +101,11 @@ impl Metrics {
     }
 }
 
-/// (resident, resident anonymous) bytes of this process, from `/proc/self/status`; None where
-/// there is no such file.
-fn process_memory() -> Option<(f64, f64)> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// (resident, resident anonymous) bytes of process `pid` ("self" for this one), from
+/// `/proc/<pid>/status`; None where there is no such file. The soak benchmark reads the server's
+/// memory with it too.
+pub fn process_memory(pid: &str) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb = |name: &str| {
         status.lines().find_map(|line| line.strip_prefix(name))?.split_whitespace().next()?.parse::<f64>().ok()
     };
