@@ -98,3 +98,47 @@ for (const mode of MODES) {
     });
   });
 }
+
+// The navigation's counts are asked again every 30 seconds while a page is open (short
+// polling). The browser's clock is a fake one here, moved on by the test, so nobody waits half a
+// minute; the server, its sweeper included, keeps real time.
+describe('navigation counts (js)', () => {
+  const app = setUpApp(MODES[0]);
+
+  test('a lead on an open page sees a new escalation counted without a reload', async () => {
+    const { page } = app;
+    await createFirstAdmin(app);
+    await cli(app, ['user', 'add', LEAD.email, '--role', 'lead', '--name', 'Lena Lead'], {
+      GATEHOUSE_PASSWORD: LEAD.password,
+    });
+    const apiKey = await applyWorkflow(app, { ...WORKFLOW, members: [LEAD.email] });
+    await signOut(app);
+    await page.clock.install();
+    await signInAs(app, LEAD);
+    await visit(app, '/queues');
+    const escalations = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Escalations/ });
+    await escalations.waitFor();
+    assert.equal(await escalations.locator('.nav-count').count(), 0, 'nothing needs the lead yet');
+    assert.doesNotMatch(await page.title(), /^\(\d+\)/);
+    // A reload would lose this mark.
+    await page.evaluate(() => { window.stillTheSamePage = true; });
+
+    await submitItems(app, apiKey, ['INV-201', 'INV-202'].map(lowConfidence));
+    // The sweeper opens their escalations within a few seconds of real time; each half minute
+    // of the page's clock asks for the counts again.
+    const deadline = Date.now() + 20_000;
+    let shown = '';
+    while (Date.now() < deadline) {
+      await page.clock.runFor(30_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      shown = await escalations.innerText();
+      if (/2/.test(shown)) break;
+    }
+    assert.match(shown, /^Escalations\s*2/, 'the link carries the new count');
+    assert.equal(await escalations.locator('.nav-count').getAttribute('data-count'), '2');
+    await page.waitForFunction(() => document.title.startsWith('(2) '));
+    assert.equal(await page.evaluate(() => window.stillTheSamePage), true, 'the page was not reloaded');
+    assert.equal(pathOf(page), '/queues');
+    await screenshot(app, 'navigation-count-refreshed');
+  });
+});
