@@ -339,7 +339,7 @@ async fn climb_due(
         }
         climbed += usize::from(level != start);
         flagged += usize::from(flagged_at.is_some());
-        updates.push((open.id, level.number(), since, flagged_at));
+        updates.push((open.id, level.number(), since, flagged_at, open.level_since));
     }
     let lines: Vec<NewDecision<'_>> = steps
         .iter()
@@ -350,38 +350,43 @@ async fn climb_due(
         })
         .collect();
     decisions::insert_many(conn, backend, &lines).await?;
-    // A few hundred rows a statement, each column given by key (`case id when … then …`): far
-    // fewer statements than one a row, and no join, which SQLite would plan over the whole table.
-    for rows in updates.chunks(256) {
-        let column = |name: &str| format!("{name} = case id {} end", vec!["when ? then ?"; rows.len()].join(" "));
+    // The new values as offsets from each row's own `level_since`: escalations whose steps came
+    // out alike (nearly all of a chunk, as a rule) share one statement that computes them from
+    // the row, instead of a statement naming every row's values.
+    let mut alike: std::collections::BTreeMap<Outcome, Vec<i64>> = Default::default();
+    for &(id, level, since, flagged_at, old_since) in &updates {
+        let outcome = Outcome {
+            level,
+            since: since - old_since,
+            due: rules.escalation_due_at(since) - old_since,
+            flagged: flagged_at.map(|at| at - old_since),
+        };
+        alike.entry(outcome).or_default().push(id);
+    }
+    for (outcome, ids) in alike {
+        let flagged = if outcome.flagged.is_some() { "level_since + $4" } else { "null" };
         let sql = format!(
-            "update escalations set {}, {}, {}, {} where id in ({}) and resolved_at is null",
-            column("level"),
-            column("level_since"),
-            column("due_at"),
-            column("flagged_at"),
-            vec!["?"; rows.len()].join(", ")
+            "update escalations set level = $1, level_since = level_since + $2, due_at = level_since + $3, \
+             flagged_at = {flagged} where id in ({}) and resolved_at is null",
+            dialect::id_list(ids)
         );
-        let sql = backend.values(1, &sql);
-        let mut query = sqlx::query(&sql);
-        for &(id, level, _, _) in rows {
-            query = query.bind(id).bind(level);
-        }
-        for &(id, _, since, _) in rows {
-            query = query.bind(id).bind(since);
-        }
-        for &(id, _, since, _) in rows {
-            query = query.bind(id).bind(rules.escalation_due_at(since));
-        }
-        for &(id, _, _, flagged_at) in rows {
-            query = query.bind(id).bind(flagged_at);
-        }
-        for &(id, ..) in rows {
-            query = query.bind(id);
+        let mut query = sqlx::query(&sql).bind(outcome.level).bind(outcome.since).bind(outcome.due);
+        if let Some(flagged) = outcome.flagged {
+            query = query.bind(flagged);
         }
         query.execute(&mut *conn).await?;
     }
     Ok((climbed, flagged, due.len()))
+}
+
+/// Where a sweep leaves an escalation, relative to the time its level began before the sweep:
+/// the level, when it began, when it falls due, when it was flagged (if it was).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Outcome {
+    level: i64,
+    since: i64,
+    due: i64,
+    flagged: Option<i64>,
 }
 
 /// The workflow a pass of [`keep_escalations`] is at.
