@@ -236,11 +236,20 @@ async fn main() {
         kept.climbed.max(kept.flagged)
     })
     .await;
-    let (flagged,): (i64,) = sqlx::query_as("select count(*) from escalations where flagged_at is not null")
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    assert_eq!(flagged, expected);
+    // The served application's own sweeper runs beside these passes: rows it holds under SKIP
+    // LOCKED on PostgreSQL are flagged once its transaction commits, so wait a little for them.
+    let flagged_by = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (flagged,): (i64,) = sqlx::query_as("select count(*) from escalations where flagged_at is not null")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        if flagged == expected || Instant::now() > flagged_by {
+            assert_eq!(flagged, expected);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // As many items waiting for review, all past the review SLA by the time the sweeper looks.
     let waiting = workflow_named(&db, "waiting", &members, json!({ "escalate_below": null })).await;
