@@ -176,9 +176,16 @@ function watchErrors(page, { js }) {
   page.on('requestfailed', (request) => {
     const reason = request.failure()?.errorText ?? 'unknown failure';
     const superseded = reason === 'net::ERR_ABORTED' && sentAfter.has(request) && sentAfter.get(request) < navigations;
+    // A server function's fetch is also aborted, without any navigation, when the resource that
+    // sent it runs again before the answer is in (an action refetches what it changed): the page
+    // dropped its own question, the server did not fail one.
+    const refetched =
+      reason === 'net::ERR_ABORTED' &&
+      request.resourceType() === 'fetch' &&
+      new URL(request.url()).pathname.startsWith('/api/');
     // With JavaScript off, Chromium refuses the page's module script itself (as "csp").
     const scriptsOff = !js && reason === 'csp' && request.resourceType() === 'script';
-    if (!superseded && !scriptsOff) {
+    if (!superseded && !refetched && !scriptsOff) {
       errors.push(`requestfailed: ${request.method()} ${request.url()} (${request.resourceType()}): ${reason}`);
     }
   });
