@@ -318,7 +318,11 @@ async fn climb_due(
     let climb_note =
         format!("Climbed to level 2: the escalation SLA of {} ran out.", duration_words(rules.escalation_sla_ms));
     let flag_note = "Overdue at the top level: nobody is left to climb to.";
-    let (mut steps, mut updates) = (Vec::new(), Vec::new());
+    let mut steps = Vec::new();
+    // Where each escalation ends up, as offsets from its own `level_since`: those whose steps
+    // came out alike (nearly all of a chunk, as a rule) share one statement below that computes
+    // the new values from the row, instead of a statement naming every row's values.
+    let mut alike: std::collections::BTreeMap<Outcome, Vec<i64>> = Default::default();
     let (mut climbed, mut flagged) = (0, 0);
     for open in &due {
         let Some(start) = Level::from_number(open.level) else { continue };
@@ -339,7 +343,13 @@ async fn climb_due(
         }
         climbed += usize::from(level != start);
         flagged += usize::from(flagged_at.is_some());
-        updates.push((open.id, level.number(), since, flagged_at, open.level_since));
+        let outcome = Outcome {
+            level: level.number(),
+            since: since - open.level_since,
+            due: rules.escalation_due_at(since) - open.level_since,
+            flagged: flagged_at.map(|at| at - open.level_since),
+        };
+        alike.entry(outcome).or_default().push(open.id);
     }
     let lines: Vec<NewDecision<'_>> = steps
         .iter()
@@ -350,24 +360,11 @@ async fn climb_due(
         })
         .collect();
     decisions::insert_many(conn, backend, &lines).await?;
-    // The new values as offsets from each row's own `level_since`: escalations whose steps came
-    // out alike (nearly all of a chunk, as a rule) share one statement that computes them from
-    // the row, instead of a statement naming every row's values.
-    let mut alike: std::collections::BTreeMap<Outcome, Vec<i64>> = Default::default();
-    for &(id, level, since, flagged_at, old_since) in &updates {
-        let outcome = Outcome {
-            level,
-            since: since - old_since,
-            due: rules.escalation_due_at(since) - old_since,
-            flagged: flagged_at.map(|at| at - old_since),
-        };
-        alike.entry(outcome).or_default().push(id);
-    }
     for (outcome, ids) in alike {
-        let flagged = if outcome.flagged.is_some() { "level_since + $4" } else { "null" };
+        let flagged_at = if outcome.flagged.is_some() { "level_since + $4" } else { "null" };
         let sql = format!(
             "update escalations set level = $1, level_since = level_since + $2, due_at = level_since + $3, \
-             flagged_at = {flagged} where id in ({}) and resolved_at is null",
+             flagged_at = {flagged_at} where id in ({}) and resolved_at is null",
             dialect::id_list(ids)
         );
         let mut query = sqlx::query(&sql).bind(outcome.level).bind(outcome.since).bind(outcome.due);
