@@ -156,6 +156,14 @@ async fn escalate_many_by_system(
     Ok(decisions.len())
 }
 
+/// `i.state not in (...)`: the item `i` is no longer with a lead or an assignee (the escalation
+/// that holds it can close).
+macro_rules! with_nobody_sql {
+    () => {
+        concat!("i.state not in (", state_sql!(Escalated), ", ", state_sql!(Assigned), ", ", state_sql!(Claimed), ")")
+    };
+}
+
 /// The escalation sweeper: every `every` until the process ends, [`escalate_overdue_reviews`]
 /// and then [`keep_escalations`].
 pub async fn sweep(db: Db, every: std::time::Duration) {
@@ -420,10 +428,8 @@ async fn close_decided(
         "select e.id, e.item_id, i.state, i.decided_at, d.id as decision_id, d.actor_label as decided_by, d.settles_at \
          from escalations e join items i on i.id = e.item_id \
          left join decisions d on d.id = (select max(f.id) from decisions f where f.item_id = e.item_id and f.final = 1) \
-         where e.workflow_id = $1 and e.resolved_at is null and i.state not in ({}, {}, {}) order by e.id limit {}{}",
-        state_sql!(Escalated),
-        state_sql!(Assigned),
-        state_sql!(Claimed),
+         where e.workflow_id = $1 and e.resolved_at is null and {} order by e.id limit {}{}",
+        with_nobody_sql!(),
         CHUNK,
         backend.skip_locked_of("e")
     ))
@@ -450,31 +456,36 @@ async fn close_decided(
 }
 
 /// Whether workflow `$1` has an escalated item without an open escalation (0 or 1), among the
-/// items newer than `$3` and those with an escalate decision newer than `$4` (the index of
-/// items by workflow and key, and the decisions' key, so that a sweeper that has seen
-/// everything looks at a few rows).
+/// items newer than `$3` (the index of items by workflow, state and key) and those with an
+/// escalate decision newer than `$4` (the decisions' key). SQLite would otherwise read far more
+/// than what is new: without statistics it takes the workflow's index of decisions, every
+/// decision the workflow has (`+d.workflow_id` keeps it off that index); with them it starts
+/// from the escalated items, every one (`cross join` keeps the decisions outermost). While
+/// nothing is seen (`$3` is 0) the first part covers every escalated item, so the second is not
+/// asked.
 const UNOPENED_EXISTS: &str = concat!(
     "select count(*) from (select i.id from items i where i.workflow_id = $1 and i.id > $3 and i.state = ",
     state_sql!(Escalated),
     " and not exists (select 1 from escalations x where x.item_id = i.id and x.resolved_at is null) \
-     union all select d.item_id from decisions d join items i on i.id = d.item_id where d.id > $4 \
-     and d.workflow_id = $1 and d.kind = 'escalate' and i.state = ",
+     union all select d.item_id from decisions d cross join items i where $3 > 0 and d.id > $4 \
+     and +d.workflow_id = $1 and d.kind = 'escalate' and i.id = d.item_id and i.state = ",
     state_sql!(Escalated),
     " and not exists (select 1 from escalations x where x.item_id = i.id and x.resolved_at is null) limit 1) u"
 );
 
-/// Whether workflow `$1` has an open escalation whose item was decided or sent back (0 or 1),
-/// among the items with a decision newer than `$4`: every way out of an escalation is one.
+/// Whether workflow `$1` has an open escalation whose item was decided or sent back (0 or 1).
+/// Every way out of an escalation is a decision: a sweeper that has seen the decisions up to
+/// `$4` asks those newer (by their key, outermost, as above); one that has seen nothing yet asks
+/// the open escalations, far fewer than the decisions.
 const CLOSABLE_EXISTS: &str = concat!(
-    "select count(*) from (select 1 from decisions d join escalations e on e.item_id = d.item_id \
-     and e.resolved_at is null join items i on i.id = d.item_id where d.id > $4 and d.workflow_id = $1 \
-     and i.state not in (",
-    state_sql!(Escalated),
-    ", ",
-    state_sql!(Assigned),
-    ", ",
-    state_sql!(Claimed),
-    ") limit 1) c"
+    "select count(*) from (select 1 from escalations e join items i on i.id = e.item_id where $4 = 0 \
+     and e.workflow_id = $1 and e.resolved_at is null and ",
+    with_nobody_sql!(),
+    " union all select 1 from decisions d cross join escalations e cross join items i where $4 > 0 \
+     and d.id > $4 and +d.workflow_id = $1 and e.item_id = d.item_id and e.resolved_at is null \
+     and i.id = d.item_id and ",
+    with_nobody_sql!(),
+    " limit 1) c"
 );
 
 /// Whether workflow `$1` has an open escalation due to climb or be flagged by `$2` (0 or 1).
