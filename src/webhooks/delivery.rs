@@ -107,6 +107,7 @@ struct TakenRow {
 #[derive(sqlx::FromRow)]
 struct Due {
     id: i64,
+    next_attempt_at: i64,
     message_id: String,
     event_type: String,
     payload: String,
@@ -233,18 +234,23 @@ impl Deliverer {
     async fn deliver_endpoint(&self, endpoint: Taken) -> Result<usize, AppError> {
         let mut attempted = 0;
         // The events attempted and failed in this turn wait for their retry, not for this loop.
-        let mut passed: i64 = 0;
+        let mut passed: (i64, i64) = (i64::MIN, 0);
         // Taken just now, with a full lease.
         let mut renewed = Instant::now();
         loop {
+            // In the order they fell due (for events never refused, the order they were written),
+            // along the endpoint's index of pending events: ordered by id alone, PostgreSQL would
+            // walk the primary key through every delivered event kept for the retention period
+            // (130 to 200 ms a read with 300,000 of them), and fall further behind the more it kept.
             let due: Vec<Due> = sqlx::query_as(
-                "select id, message_id, event_type, payload, attempts from webhook_outbox \
-                 where endpoint_id = $1 and status = 'pending' and next_attempt_at <= $2 and id > $3 \
-                 order by id limit $4",
+                "select id, next_attempt_at, message_id, event_type, payload, attempts from webhook_outbox \
+                 where endpoint_id = $1 and status = 'pending' and next_attempt_at <= $2 \
+                 and (next_attempt_at, id) > ($3, $4) order by next_attempt_at, id limit $5",
             )
             .bind(endpoint.id)
             .bind(now_ms())
-            .bind(passed)
+            .bind(passed.0)
+            .bind(passed.1)
             .bind(EVENTS_PER_READ)
             .fetch_all(self.db.pool())
             .await?;
@@ -268,7 +274,7 @@ impl Deliverer {
                 let outcome = self.send(&endpoint, event).await;
                 outcomes.push((event, outcome, now_ms()));
                 attempted += 1;
-                passed = event.id;
+                passed = (event.next_attempt_at, event.id);
                 if oldest_unrecorded.elapsed() >= RECORD_WITHIN {
                     self.record(&endpoint, &outcomes).await?;
                     outcomes.clear();
