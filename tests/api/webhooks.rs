@@ -2,7 +2,7 @@
 //! delivery with two workers on one database, one endpoint never holding up another, the record
 //! of attempts, test events, secret rotation, private destinations and retention.
 
-use crate::fixtures::{SLUG, person, submit as submit_item, workflow};
+use crate::fixtures::{SLUG, person, submit as submit_item, submit_all, workflow};
 use crate::helpers::{Backend, TestApp, spawn_app_with, wait_until};
 use crate::on_both_backends;
 use axum::extract::State;
@@ -23,6 +23,7 @@ on_both_backends!(
     two_workers_never_deliver_one_event_twice,
     a_receiver_that_never_answers_holds_up_only_its_own_events,
     attempts_are_shown_and_a_test_event_is_sent_once,
+    attempts_recorded_together_keep_each_outcome_and_their_order,
     a_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends,
     private_destinations_are_refused_unless_allowed,
     delivered_events_are_purged_after_their_retention,
@@ -387,6 +388,60 @@ async fn attempts_are_shown_and_a_test_event_is_sent_once(backend: Backend) {
     let reviewer = person(&app, "r@example.com", Role::Reviewer).await;
     assert_eq!(app.call_with(&reviewer.client, "webhooks/test", &[("endpoint_id", &id)]).await.status(), 403);
     assert_eq!(app.call_with(&admin.client, "webhooks/test", &[("endpoint_id", "999")]).await.status(), 404);
+}
+
+/// The attempts of a read of events are recorded together, in one transaction: with 45 events
+/// waiting at once (three reads) and the receiver refusing the first five, every attempt is
+/// recorded in the order it was made with its own outcome, the refused ones are retried and
+/// delivered once, and no event is delivered twice.
+async fn attempts_recorded_together_keep_each_outcome_and_their_order(backend: Backend) {
+    let (receiver, url) = Receiver::start(5).await;
+    let app = quick_app(backend, 11).await;
+    let workflow = workflow().create(&app).await;
+    let (endpoint, _) = hook(&app, workflow.id, &url).await;
+    let items: Vec<Value> = (0..45)
+        .map(|i| json!({ "external_id": format!("b-{i:02}"), "payload": {}, "prediction": {"v": 1}, "confidence": 0.99 }))
+        .collect();
+    submit_all(&app, &workflow.key, SLUG, &items).await;
+    settled(&app, 45).await;
+    let outcomes: Vec<(String, i64)> = outbox(&app).await;
+    assert!(outcomes.iter().all(|(status, _)| status == "delivered"), "{outcomes:?}");
+    // The first five were refused once each, then delivered; the others at the first attempt.
+    let attempts: Vec<i64> = outcomes.iter().map(|(_, n)| *n).collect();
+    assert_eq!(attempts, [vec![2; 5], vec![1; 40]].concat());
+    // 50 attempts, in the order they were made (the record keeps each one's own time).
+    let recorded: Vec<(i64, Option<i64>, i64, Option<String>)> = sqlx::query_as(
+        "select outbox_id, status_code, attempted_at, error from webhook_attempts where endpoint_id = $1 order by id",
+    )
+    .bind(endpoint)
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(recorded.len(), 50);
+    assert!(recorded.windows(2).all(|w| w[0].2 <= w[1].2), "recorded in the order made");
+    let refused: Vec<&(i64, Option<i64>, i64, Option<String>)> =
+        recorded.iter().filter(|(_, status, ..)| *status == Some(503)).collect();
+    assert_eq!(refused.len(), 5);
+    assert!(refused.iter().all(|(.., error)| error.as_deref() == Some("answered 503 Service Unavailable")));
+    let delivered: std::collections::BTreeSet<i64> =
+        recorded.iter().filter(|(_, status, ..)| *status == Some(200)).map(|(id, ..)| *id).collect();
+    assert_eq!(delivered.len(), 45, "each event delivered once");
+    // The receiver saw the same: 50 requests, 45 distinct messages accepted, in the items' order
+    // apart from the five retried.
+    assert_eq!(receiver.attempts(), 50);
+    let accepted: Vec<String> = receiver
+        .successes()
+        .iter()
+        .map(|(_, body)| {
+            serde_json::from_str::<Value>(body).unwrap()["data"]["external_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let mut unique = accepted.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 45);
+    let first_time: Vec<&String> = accepted.iter().filter(|id| id.as_str() >= "b-05").collect();
+    assert!(first_time.windows(2).all(|w| w[0] < w[1]), "in order: {first_time:?}");
 }
 
 /// A rotation returns a new secret; until the overlap ends, each delivery is signed with both.
