@@ -2,6 +2,7 @@
 //!
 //!   cargo bench --features ssr --bench soak -- [--backend sqlite|postgres] [--minutes N]
 //!       [--preload N] [--reviewers N] [--rate X] [--batch N] [--out DIR] [--server PATH]
+//!       [--rounds N] [--burst N]
 //!
 //! Stores `--preload` items (default 1,000,000) through the service layer, then starts the
 //! release `gatehouse` binary as a child process on that database and drives it over HTTP for
@@ -28,6 +29,15 @@
 //! 10 % of its value at the end of the warm-up; each operation's p99 over the last 5 minutes
 //! within 20 % of its p99 over the 5 minutes after the warm-up; no error. Exit status 1 when a
 //! target is missed.
+//!
+//! `--rounds N` runs bursts instead of the paced load, as in the report that started this
+//! benchmark (rounds of 20,000 batched ingests and 20,000 decisions by 8 reviewers, after which
+//! glibc's per-thread arenas had kept 441 MB): each round submits `--burst` items (default
+//! 20,000) in batches of 1,000 from 4 clients at once, as fast as the server takes them, then has
+//! the reviewers make as many decisions with no pause, then leaves the server idle for 5 s; the
+//! server's memory after each round and its peak go into a table. `MALLOC_ARENA_MAX` in the
+//! environment reaches the server (which then leaves glibc's arena count to it), so the same
+//! binary runs with and without the server's own cap.
 //!
 //! PostgreSQL uses `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`) as an admin URL and creates a
 //! fresh database. The load generator shares the machine with the server.
@@ -59,6 +69,8 @@ struct Options {
     reviewers: usize,
     rate: f64,
     batch: u64,
+    rounds: u64,
+    burst: u64,
     out: std::path::PathBuf,
     server: std::path::PathBuf,
 }
@@ -71,6 +83,8 @@ fn options() -> Options {
         reviewers: 16,
         rate: 1.0,
         batch: 100,
+        rounds: 0,
+        burst: 20_000,
         server: env!("CARGO_BIN_EXE_gatehouse").into(),
         out: "target/soak".into(),
     };
@@ -82,6 +96,8 @@ fn options() -> Options {
             "--reviewers" => o.reviewers = common::number(&flag, &value),
             "--rate" => o.rate = common::number(&flag, &value),
             "--batch" => o.batch = common::number(&flag, &value),
+            "--rounds" => o.rounds = common::number(&flag, &value),
+            "--burst" => o.burst = common::number(&flag, &value),
             "--out" => o.out = value.into(),
             "--server" => o.server = value.into(),
             other => panic!("unknown argument {other}"),
@@ -297,6 +313,14 @@ async fn main() {
         reviewers.push(Reviewer::sign_in(&base, SLUG, email, PASSWORD).await);
     }
     let watcher = Reviewer::sign_in(&base, SLUG, &emails[0], PASSWORD).await;
+    if o.rounds > 0 {
+        let table = bursts(&o, &base, &key, pid, reviewers).await;
+        assert!(server.try_wait().unwrap().is_none(), "the server died during the run");
+        server.kill().await.ok();
+        println!("{table}");
+        bench_db.remove().await;
+        return;
+    }
 
     let recorder = Recorder::new();
     let run_for = Duration::from_secs_f64(o.minutes * 60.0);
@@ -445,6 +469,101 @@ async fn main() {
     if report.contains("MISSED") {
         std::process::exit(1);
     }
+}
+
+/// `--rounds` bursts (see the module's documentation): a table of the server's memory and the
+/// throughput of each round.
+async fn bursts(o: &Options, base: &str, key: &str, pid: u32, reviewers: Vec<Reviewer>) -> String {
+    const BATCH: u64 = 1000;
+    let http = reqwest::Client::new();
+    let url = format!("{base}/api/v1/workflows/{SLUG}/items:batch");
+    let next_id = Arc::new(AtomicU64::new(o.preload));
+    let reviewers: Vec<Arc<Reviewer>> = reviewers.into_iter().map(Arc::new).collect();
+    let allocator = std::env::var("MALLOC_ARENA_MAX")
+        .map_or("the server's own cap".to_owned(), |n| format!("MALLOC_ARENA_MAX={n}"));
+    let mut out = format!(
+        "Rounds of {} items in batches of {BATCH} (4 clients) then {} decisions ({} reviewers), {allocator}:\n\n\
+         | round | items/s | decisions/s | errors | anon MB after the round | RSS MB |\n|---|---|---|---|---|---|\n",
+        o.burst,
+        o.burst,
+        reviewers.len()
+    );
+    let (start_anon, _) = memory_mb(pid);
+    writeln!(out, "| before | | | | {start_anon:.1} | |").unwrap();
+    let mut peak: f64 = start_anon;
+    for round in 1..=o.rounds {
+        let errors = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let batches = Arc::new(AtomicU64::new(o.burst.div_ceil(BATCH)));
+        let mut clients = Vec::new();
+        for _ in 0..4 {
+            let (http, url, key, next_id, batches, errors) =
+                (http.clone(), url.clone(), key.to_owned(), next_id.clone(), batches.clone(), errors.clone());
+            clients.push(tokio::spawn(async move {
+                while batches.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok() {
+                    let first = next_id.fetch_add(BATCH, Ordering::Relaxed);
+                    let batch: Vec<Value> = (first..first + BATCH).map(item).collect();
+                    if post_items(&http, &url, &key, json!({ "items": batch })).await.is_err() {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        for client in clients {
+            client.await.unwrap();
+        }
+        let ingest = started.elapsed();
+        let (anon, _) = memory_mb(pid);
+        peak = peak.max(anon);
+        let started = Instant::now();
+        let left = Arc::new(AtomicU64::new(o.burst));
+        let mut deciding = Vec::new();
+        for reviewer in &reviewers {
+            let (reviewer, left, errors) = (reviewer.clone(), left.clone(), errors.clone());
+            deciding.push(tokio::spawn(async move {
+                let mut current = reviewer.first_item().await;
+                while left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok() {
+                    let Some((item_id, token)) = current.take() else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        current = reviewer.first_item().await;
+                        continue;
+                    };
+                    let id = item_id.to_string();
+                    match reviewer.call("review/approve", &[("item_id", &id), ("lease_token", &token)]).await {
+                        Ok(receipt) => {
+                            let next = &receipt["next"];
+                            current = next["item_id"].as_i64().zip(next["lease_token"].as_str().map(str::to_owned));
+                        }
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            current = reviewer.first_item().await;
+                        }
+                    }
+                }
+                // The item still leased goes back to the queue when its lease runs out.
+            }));
+        }
+        for task in deciding {
+            task.await.unwrap();
+        }
+        let decide = started.elapsed();
+        let (anon, _) = memory_mb(pid);
+        peak = peak.max(anon);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let (anon, rss) = memory_mb(pid);
+        peak = peak.max(anon);
+        writeln!(
+            out,
+            "| {round} | {:.0} | {:.0} | {} | {anon:.1} | {rss:.1} |",
+            o.burst as f64 / ingest.as_secs_f64(),
+            o.burst as f64 / decide.as_secs_f64(),
+            errors.load(Ordering::Relaxed)
+        )
+        .unwrap();
+        eprintln!("round {round}: anon {anon:.1} MB (peak so far {peak:.1} MB)");
+    }
+    writeln!(out, "\npeak anonymous memory: {peak:.1} MB").unwrap();
+    out
 }
 
 /// The targets, each with its figures and "met" or "MISSED".
