@@ -83,25 +83,50 @@ async fn run<I, O>(
                     let _ = reply.send(Ok(output));
                 }
             }
-            Err(error) if inputs.len() > 1 => {
+            Err(error) => {
                 // Nothing of the group was committed. One caller's bad job must not fail the
                 // others: each is written again on its own, and only a job that fails alone
                 // fails its caller.
-                tracing::warn!(%error, jobs = inputs.len(), "a {what} group failed: writing its jobs one by one");
+                let grouped = inputs.len() > 1;
+                if grouped {
+                    tracing::warn!(%error, jobs = inputs.len(), "a {what} group failed: writing its jobs one by one");
+                } else {
+                    tracing::warn!(%error, "a {what} job failed: writing it once more");
+                }
                 for (i, reply) in replies.into_iter().enumerate() {
-                    let alone = write_guarded(&db, &write, &inputs[i..=i], what).await.and_then(|mut one| {
-                        one.pop().ok_or_else(|| AppError::internal(format!("the {what} writer gave no answer")))
-                    });
+                    let mut alone = write_one(&db, &write, &inputs[i..=i], what).await;
+                    if grouped && matches!(alone, Err(AppError::Internal)) {
+                        alone = write_one(&db, &write, &inputs[i..=i], what).await;
+                    }
+                    if let Err(error) = &alone {
+                        tracing::warn!(%error, "a {what} job failed");
+                    }
                     let _ = reply.send(alone);
                 }
             }
-            Err(error) => {
-                tracing::warn!(%error, "a {what} job failed");
-                for reply in replies {
-                    let _ = reply.send(Err(error.clone()));
-                }
-            }
         }
+    }
+}
+
+/// One job written alone, in its own transaction. A job whose first try alone failed on the
+/// database's side is tried once more before its caller hears of it: PostgreSQL breaks a deadlock
+/// (two transactions waiting on each other's rows, here the hourly rollups that every write
+/// updates) by rolling one back, whose write then goes through, and the rolled back try left
+/// nothing behind.
+fn write_one<'a, I, O>(
+    db: &'a Db,
+    write: &WriteGroup<I, O>,
+    input: &'a [I],
+    what: &'static str,
+) -> impl Future<Output = Result<O, AppError>> + Send + 'a
+where
+    O: 'a,
+{
+    let written = write_guarded(db, write, input, what);
+    async move {
+        written.await.and_then(|mut one| {
+            one.pop().ok_or_else(|| AppError::internal(format!("the {what} writer gave no answer")))
+        })
     }
 }
 
@@ -147,6 +172,38 @@ mod tests {
                 Ok(inputs.iter().map(|n| n * 10).collect())
             })
         })
+    }
+
+    /// A writer whose database fails the first `fails` transactions, whatever is in them, as
+    /// PostgreSQL rolls back one side of a deadlock.
+    fn flaky(fails: usize) -> (WriteGroup<i64, i64>, Arc<std::sync::atomic::AtomicUsize>) {
+        let tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = tries.clone();
+        let write: WriteGroup<i64, i64> = Arc::new(move |_db: &Db, inputs: &[i64]| {
+            let inputs = inputs.to_vec();
+            let tries = counted.clone();
+            Box::pin(async move {
+                if tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < fails {
+                    return Err(AppError::Internal);
+                }
+                Ok(inputs.iter().map(|n| n * 10).collect())
+            })
+        });
+        (write, tries)
+    }
+
+    #[tokio::test]
+    async fn a_job_rolled_back_by_the_database_is_written_once_more() {
+        // Alone: its one failure is followed by one more try, which goes through.
+        let (write, tries) = flaky(1);
+        let writer = GroupCommit::start(scratch_db().await, "test", 1, 64, write);
+        assert_eq!(writer.submit(7).await, Ok(70));
+        assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // A job that fails every time still fails its caller, after two tries alone.
+        let (write, tries) = flaky(usize::MAX);
+        let writer = GroupCommit::start(scratch_db().await, "test", 1, 64, write);
+        assert_eq!(writer.submit(7).await, Err(AppError::Internal));
+        assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     async fn scratch_db() -> Db {
