@@ -18,17 +18,17 @@
 //! - webhooks: every item and decision event delivered to a receiver in this process.
 //!
 //! `--server PATH` runs another build of the binary (say, one with another allocator) instead
-//! of the one cargo built beside the benchmark. `--rate X` (default 1) multiplies every pace: `--rate 3` sends three times as many items and
-//! leaves reviewers a third of the pause.
+//! of the one cargo built beside the benchmark. `--rate X` (default 1) multiplies every pace:
+//! `--rate 3` sends three times as many items and leaves reviewers a third of the pause.
 //!
 //! Every 10 s it samples the server's memory (`RssAnon` and `VmRSS` from `/proc/<pid>/status`)
 //! and each operation's count, p50, p99 and errors into `DIR/soak-<backend>.csv` (default
-//! `target/soak`), and at the end draws `DIR/soak-<backend>.svg` (memory and p99 over time)
-//! and a text plot, and checks the targets: after the warm-up (10 minutes, or a third of a
-//! shorter run) anonymous memory at most 150 MB and, over the last 10 minutes (or third), within
-//! 10 % of its value at the end of the warm-up; each operation's p99 over the last 5 minutes
-//! within 20 % of its p99 over the 5 minutes after the warm-up; no error. Exit status 1 when a
-//! target is missed.
+//! `target/soak`; the server's log goes to `DIR/server-<backend>.log`), and at the end draws
+//! `DIR/soak-<backend>.svg` (memory and p99 over time) and a text plot, and checks the targets:
+//! after the warm-up (10 minutes, or a third of a shorter run) anonymous memory at most 150 MB
+//! and, over the last 10 minutes (or third), within 10 % of its value at the end of the
+//! warm-up; each operation's p99 over the last 5 minutes within 20 % of its p99 over the 5
+//! minutes after the warm-up; no error. Exit status 1 when a target is missed.
 //!
 //! `--rounds N` runs bursts instead of the paced load, as in the report that started this
 //! benchmark (rounds of 20,000 batched ingests and 20,000 decisions by 8 reviewers, after which
@@ -277,9 +277,17 @@ async fn main() {
     sqlx::query("analyze").execute(db.pool()).await.unwrap();
     if o.backend == "postgres" {
         sqlx::query("checkpoint").execute(db.pool()).await.ok();
+        // Without autovacuum the counters updated by every write (the tuning evidence, the
+        // hourly rollups, the queue's minutes) keep every dead version, and each update gets
+        // slower: a run on such a server measures that, and says so.
+        let (autovacuum,): (String,) = sqlx::query_as("show autovacuum").fetch_one(db.pool()).await.unwrap();
+        if autovacuum != "on" {
+            eprintln!("PostgreSQL runs with autovacuum {autovacuum}: dead rows will pile up in the counters");
+        }
     }
     db.close().await;
 
+    std::fs::create_dir_all(&o.out).unwrap();
     // The release binary, as deployed: its memory is the server's alone.
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -287,7 +295,8 @@ async fn main() {
         .args(["--database-url", &bench_db.url, "--log-level", "warn", "serve", "--bind", &format!("127.0.0.1:{port}")])
         .arg("--allow-private-webhooks")
         .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
+        // Its log (warnings and errors) beside the CSV: an error counted here is explained there.
+        .stdout(std::fs::File::create(o.out.join(format!("server-{}.log", o.backend))).expect("the server's log"))
         .spawn()
         .expect("the gatehouse binary starts");
     let pid = server.id().unwrap();
