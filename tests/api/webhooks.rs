@@ -56,6 +56,16 @@ impl Receiver {
             .collect()
     }
 
+    /// The external ids of the items whose events it accepted, in the order they came.
+    fn accepted_ids(&self) -> Vec<String> {
+        self.successes()
+            .iter()
+            .map(|(_, body)| {
+                serde_json::from_str::<Value>(body).unwrap()["data"]["external_id"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    }
+
     fn attempts(&self) -> usize {
         self.received.lock().unwrap().len()
     }
@@ -330,13 +340,7 @@ async fn a_receiver_that_never_answers_holds_up_only_its_own_events(backend: Bac
     eventually("the healthy endpoint's events", || healthy.successes().len() == 5).await;
     assert!(sent.elapsed() < Duration::from_secs(1), "took {:?} beside a receiver that never answers", sent.elapsed());
     // In order, as they were written.
-    let received: Vec<String> = healthy
-        .successes()
-        .iter()
-        .map(|(_, body)| {
-            serde_json::from_str::<Value>(body).unwrap()["data"]["external_id"].as_str().unwrap().to_owned()
-        })
-        .collect();
+    let received = healthy.accepted_ids();
     assert_eq!(received, ["a-0", "a-1", "a-2", "a-3", "a-4"]);
     // The silent one's first attempt ends with the send timeout, recorded as no answer.
     wait_until(Duration::from_secs(15), "the silent endpoint's first attempt", async || {
@@ -429,13 +433,7 @@ async fn attempts_recorded_together_keep_each_outcome_and_their_order(backend: B
     // The receiver saw the same: 50 requests, 45 distinct messages accepted, in the items' order
     // apart from the five retried.
     assert_eq!(receiver.attempts(), 50);
-    let accepted: Vec<String> = receiver
-        .successes()
-        .iter()
-        .map(|(_, body)| {
-            serde_json::from_str::<Value>(body).unwrap()["data"]["external_id"].as_str().unwrap().to_owned()
-        })
-        .collect();
+    let accepted = receiver.accepted_ids();
     let mut unique = accepted.clone();
     unique.sort();
     unique.dedup();
