@@ -90,12 +90,12 @@ async fn run<I, O>(
                 let grouped = inputs.len() > 1;
                 if grouped {
                     tracing::warn!(%error, jobs = inputs.len(), "a {what} group failed: writing its jobs one by one");
-                } else {
-                    tracing::warn!(%error, "a {what} job failed: writing it once more");
                 }
                 for (i, reply) in replies.into_iter().enumerate() {
-                    let mut alone = write_one(&db, &write, &inputs[i..=i], what).await;
-                    if grouped && matches!(alone, Err(AppError::Internal)) {
+                    // A lone job's group was its first try alone.
+                    let mut alone =
+                        if grouped { write_one(&db, &write, &inputs[i..=i], what).await } else { Err(error.clone()) };
+                    if matches!(alone, Err(AppError::Internal)) {
                         alone = write_one(&db, &write, &inputs[i..=i], what).await;
                     }
                     if let Err(error) = &alone {
