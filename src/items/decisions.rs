@@ -114,7 +114,7 @@ pub async fn insert_many(
             "insert into decisions ({COLUMNS}) values {} returning id, item_id",
             backend.values(rows.len(), &row)
         );
-        let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
+        let mut query = sqlx::query_as::<_, (i64, i64)>(&sql).persistent(backend.keeps_prepared(rows.len()));
         for d in rows {
             query = query.bind(d.item_id).bind(d.workflow_id);
             if filled[2] {

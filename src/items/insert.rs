@@ -71,7 +71,7 @@ pub(super) async fn insert_group(
             "{ITEM_INSERT}{} on conflict (workflow_id, external_id) do nothing returning id, workflow_id, external_id",
             backend.values(rows.len(), ITEM_ROW)
         );
-        let mut query = sqlx::query_as::<_, InsertedItem>(&sql);
+        let mut query = sqlx::query_as::<_, InsertedItem>(&sql).persistent(backend.keeps_prepared(rows.len()));
         for &index in rows {
             let (workflow, p) = group[index];
             let auto = p.route.destination == Destination::AutoApproved;

@@ -252,7 +252,10 @@ async fn insert(
          returning confidence, model_version, verdict, review_probability",
         db.backend().values(lines.len(), "(?, ?, ?, ?, ?, ?, ?)")
     );
-    let mut query = sqlx::query_as::<_, (f64, String, Option<String>, f64)>(&sql);
+    // A full batch is one text, used again and again; the last of an import has any size, and
+    // kept it would only push others out of the connection's statement cache.
+    let keep = lines.len() == BATCH || db.backend().keeps_prepared(lines.len());
+    let mut query = sqlx::query_as::<_, (f64, String, Option<String>, f64)>(&sql).persistent(keep);
     for line in lines {
         query = query
             .bind(workflow_id)
@@ -292,7 +295,7 @@ async fn add_evidence(
              wrong = tuning_evidence.wrong + excluded.wrong",
             db.backend().values(chunk.len(), "(?, ?, ?, ?, ?, ?, ?)")
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query(&sql).persistent(db.backend().keeps_prepared(chunk.len()));
         for ((model_version, bin, stratum), c) in chunk {
             let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
             query = query
