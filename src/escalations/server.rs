@@ -62,6 +62,8 @@ pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppErr
     let workflows: Vec<(i64, String, i64)> =
         sqlx::query_as("select id, slug, review_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
     let mut escalated = 0;
+    // One connection for every chunk of the pass: see [`Db::begin_write_on`].
+    let mut conn = db.pool().acquire().await?;
     for (workflow_id, slug, sla_secs) in workflows {
         let cutoff = now.saturating_sub(sla_secs.saturating_mul(1000));
         let note = format!("It waited past the review SLA of {}.", duration_words(sla_secs * 1000));
@@ -70,13 +72,13 @@ pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppErr
             let any: Option<(i64,)> = sqlx::query_as(&format!("select id {OVERDUE} limit 1"))
                 .bind(workflow_id)
                 .bind(cutoff)
-                .fetch_optional(db.pool())
+                .fetch_optional(&mut *conn)
                 .await?;
             if any.is_none() {
                 break;
             }
             let _turn = db.write_turn().await;
-            let mut tx = db.begin_write().await?;
+            let mut tx = db.begin_write_on(&mut conn).await?;
             // The partial index on queued items by (workflow, creation) answers this.
             let due: Vec<(i64, i64)> = sqlx::query_as(&format!(
                 "select id, created_at {OVERDUE} order by created_at limit $3{}",
@@ -127,6 +129,7 @@ async fn escalate_many_by_system(
         ),
         dialect::id_list(due.iter().map(|(id, _)| *id))
     ))
+    .persistent(false)
     .bind(next.as_str())
     // Not before the latest of them fell due (a trigger may be dated ahead of this clock).
     .bind(due.iter().map(|&(_, at)| at).fold(now_ms(), i64::max))
@@ -255,6 +258,8 @@ pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppE
     let workflows: Vec<(i64, String, i64)> =
         sqlx::query_as("select id, slug, escalation_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
     let mut kept = Kept::default();
+    // One connection for every chunk of the pass: see [`Db::begin_write_on`].
+    let mut conn = db.pool().acquire().await?;
     for (workflow_id, slug, sla_secs) in workflows {
         let rules = Rules { escalation_sla_ms: sla_secs.saturating_mul(1000), ..Rules::default() };
         let workflow = Workflow { id: workflow_id, slug: &slug };
@@ -266,7 +271,7 @@ pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppE
                 .bind(now)
                 .bind(seen.items)
                 .bind(seen.decisions)
-                .fetch_one(db.pool())
+                .fetch_one(&mut *conn)
                 .await?;
         if work == 0 {
             continue;
@@ -276,7 +281,7 @@ pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppE
         let (mut opening, mut closing, mut climbing) = (true, true, true);
         while opening || closing || climbing {
             let _turn = db.write_turn().await;
-            let mut tx = db.begin_write().await?;
+            let mut tx = db.begin_write_on(&mut conn).await?;
             if opening {
                 let (opened, looked) =
                     open_escalations(&mut tx, db.backend(), workflow_id, &rules, &mut opened_after).await?;
@@ -373,7 +378,14 @@ async fn climb_due(
                 "select item_id, workflow_id, null, $1, $2, null, $3, null, null, 0, level_since + $4, null, null, \
                  level_since + $4 from escalations where id in ({ids}) order by id"
             ));
-            sqlx::query(&lines).bind(decisions::SYSTEM).bind(kind).bind(note).bind(offset).execute(&mut *conn).await?;
+            sqlx::query(&lines)
+                .persistent(false)
+                .bind(decisions::SYSTEM)
+                .bind(kind)
+                .bind(note)
+                .bind(offset)
+                .execute(&mut *conn)
+                .await?;
         }
         count_climbs(conn, backend, &ids, &outcome).await?;
         let flagged_at = if outcome.flagged.is_some() { "level_since + $4" } else { "null" };
@@ -381,7 +393,7 @@ async fn climb_due(
             "update escalations set level = $1, level_since = level_since + $2, due_at = level_since + $3, \
              flagged_at = {flagged_at} where id in ({ids}) and resolved_at is null"
         );
-        let mut query = sqlx::query(&sql).bind(outcome.level).bind(outcome.since).bind(outcome.due);
+        let mut query = sqlx::query(&sql).persistent(false).bind(outcome.level).bind(outcome.since).bind(outcome.due);
         if let Some(flagged) = outcome.flagged {
             query = query.bind(flagged);
         }
@@ -416,7 +428,7 @@ async fn count_climbs(
              on conflict (workflow_id, hour, model_version, reason, shard) \
              do update set {column} = escalation_hours.{column} + excluded.{column}"
         );
-        sqlx::query(&sql).bind(offset).bind(per_escalation).execute(&mut *conn).await?;
+        sqlx::query(&sql).persistent(false).bind(offset).bind(per_escalation).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -570,7 +582,7 @@ async fn open_escalations(
              values {} on conflict (item_id) where resolved_at is null do nothing",
             backend.values(rows.len(), "(?, ?, ?, 1, ?, ?, ?)")
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query(&sql).persistent(backend.keeps_prepared(rows.len()));
         for item in rows {
             let since = item.escalated_at.unwrap_or(item.created_at);
             let due = rules.escalation_due_at(since);

@@ -114,6 +114,22 @@ impl Db {
         }
     }
 
+    /// [`Db::begin_write`] on a connection the caller holds, for a bulk writer that runs one
+    /// transaction after another (a sweeper's chunks). In WAL mode a SQLite connection drops its
+    /// whole page cache when it begins a transaction after another connection wrote, and the
+    /// pool hands its idle connections out in turn: chunk after chunk would start on a cold
+    /// cache and read every page again from the file. On one connection that only wrote itself
+    /// since, the cache stays.
+    pub async fn begin_write_on<'c>(
+        &self,
+        conn: &'c mut sqlx::AnyConnection,
+    ) -> Result<sqlx::Transaction<'c, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => sqlx::Connection::begin_with(conn, "begin immediate").await,
+            Backend::Postgres => sqlx::Connection::begin(conn).await,
+        }
+    }
+
     /// On SQLite, a turn to write among this process's bulk writers (the ingest paths), taken in
     /// arrival order before [`Db::begin_write`]. SQLite has one write lock per database; without
     /// this, waiting writers poll it from the busy handler with sleeps of up to 100 ms, which
