@@ -37,7 +37,54 @@ pub async fn escalate_by_system(
     at: i64,
 ) -> Result<bool, AppError> {
     let workflow = Workflow { id: item.workflow_id, slug: item.slug };
-    Ok(escalate_many_by_system(conn, backend, workflow, &[(item.item_id, at)], reason, note).await? == 1)
+    // Not before the trigger fell due (it may be dated ahead of this clock).
+    let moved = move_to_escalated(conn, &[item.item_id], now_ms().max(at)).await?;
+    if moved.is_empty() {
+        return Ok(false);
+    }
+    let decision = NewDecision {
+        reason_code: Some(reason.as_str()),
+        note: Some(note),
+        settles_at: Some(at),
+        ..NewDecision::system(item.item_id, workflow.id, Action::Escalate.as_str(), at)
+    };
+    decisions::insert_many(conn, backend, &[decision]).await?;
+    queue_escalated(conn, workflow, &moved).await?;
+    Ok(true)
+}
+
+/// Moves the items `ids` that are still queued to a lead, as of `updated_at`; those it moved,
+/// in the order given.
+async fn move_to_escalated(conn: &mut AnyConnection, ids: &[i64], updated_at: i64) -> Result<Vec<i64>, AppError> {
+    let next = ItemState::Queued.apply(Action::Escalate, false).map_err(|e| AppError::internal(e.to_string()))?;
+    let moved: Vec<(i64,)> = sqlx::query_as(&format!(
+        concat!(
+            "update items set state = $1, updated_at = $2 where id in ({}) and state = ",
+            state_sql!(Queued),
+            " returning id"
+        ),
+        dialect::id_list(ids.iter().copied())
+    ))
+    .persistent(ids.len() == 1)
+    .bind(next.as_str())
+    .bind(updated_at)
+    .fetch_all(&mut *conn)
+    .await?;
+    let moved: std::collections::HashSet<i64> = moved.into_iter().map(|(id,)| id).collect();
+    Ok(ids.iter().copied().filter(|id| moved.contains(id)).collect())
+}
+
+/// Queues `item.escalated` for each of the items `escalated`, for the endpoints that want it.
+async fn queue_escalated(conn: &mut AnyConnection, workflow: Workflow<'_>, escalated: &[i64]) -> Result<(), AppError> {
+    let subscriptions = Subscriptions::load(conn, workflow.id).await?;
+    if subscriptions.wants("item.escalated") {
+        for &item_id in escalated {
+            let view =
+                load_view(conn, workflow.slug, item_id).await?.ok_or_else(|| AppError::internal("item vanished"))?;
+            outbox::enqueue(conn, &subscriptions, "item.escalated", &json!(view)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The queued items of workflow `$1` created by `$2` (the review SLA before now) that were never
@@ -94,12 +141,7 @@ pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppErr
                 break;
             }
             let workflow = Workflow { id: workflow_id, slug: &slug };
-            let due: Vec<(i64, i64)> = due
-                .into_iter()
-                .map(|(id, created_at)| (id, created_at.saturating_add(sla_secs.saturating_mul(1000))))
-                .collect();
-            escalated +=
-                escalate_many_by_system(&mut tx, db.backend(), workflow, &due, Reason::ReviewSla, &note).await?;
+            escalated += escalate_overdue(&mut tx, workflow, &due, sla_secs.saturating_mul(1000), &note).await?;
             tx.commit().await?;
         }
     }
@@ -109,54 +151,41 @@ pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppErr
     Ok(escalated)
 }
 
-/// [`escalate_by_system`] for many queued items of one workflow at once, each `(item, when it
-/// fell due)`: one update, one multi-row insert of their decisions, and their events. Those no
-/// longer queued are passed over. How many it escalated.
-async fn escalate_many_by_system(
+/// [`escalate_by_system`] for the queued items `due` of one workflow, each `(item, created)`,
+/// that waited past the review SLA of `sla_ms`: each escalated as of its creation plus the SLA.
+/// One update, their decisions computed by the database from the items' rows (one statement,
+/// nothing bound per item), and their events. Those no longer queued are passed over. How many
+/// it escalated.
+async fn escalate_overdue(
     conn: &mut AnyConnection,
-    backend: Backend,
     workflow: Workflow<'_>,
     due: &[(i64, i64)],
-    reason: Reason,
+    sla_ms: i64,
     note: &str,
 ) -> Result<usize, AppError> {
-    let next = ItemState::Queued.apply(Action::Escalate, false).map_err(|e| AppError::internal(e.to_string()))?;
-    let moved: Vec<(i64,)> = sqlx::query_as(&format!(
-        concat!(
-            "update items set state = $1, updated_at = $2 where id in ({}) and state = ",
-            state_sql!(Queued),
-            " returning id"
-        ),
-        dialect::id_list(due.iter().map(|(id, _)| *id))
-    ))
-    .persistent(false)
-    .bind(next.as_str())
-    // Not before the latest of them fell due (a trigger may be dated ahead of this clock).
-    .bind(due.iter().map(|&(_, at)| at).fold(now_ms(), i64::max))
-    .fetch_all(&mut *conn)
-    .await?;
-    let moved: std::collections::HashSet<i64> = moved.into_iter().map(|(id,)| id).collect();
-    let decisions: Vec<NewDecision<'_>> = due
-        .iter()
-        .filter(|(id, _)| moved.contains(id))
-        .map(|&(item_id, at)| NewDecision {
-            reason_code: Some(reason.as_str()),
-            note: Some(note),
-            settles_at: Some(at),
-            ..NewDecision::system(item_id, workflow.id, Action::Escalate.as_str(), at)
-        })
-        .collect();
-    decisions::insert_many(conn, backend, &decisions).await?;
-    let subscriptions = Subscriptions::load(conn, workflow.id).await?;
-    if subscriptions.wants("item.escalated") {
-        for decision in &decisions {
-            let view = load_view(conn, workflow.slug, decision.item_id)
-                .await?
-                .ok_or_else(|| AppError::internal("item vanished"))?;
-            outbox::enqueue(conn, &subscriptions, "item.escalated", &json!(view)).await?;
-        }
+    let ids: Vec<i64> = due.iter().map(|&(id, _)| id).collect();
+    let latest = due.iter().map(|&(_, created)| created.saturating_add(sla_ms)).max().unwrap_or_default();
+    let moved = move_to_escalated(conn, &ids, now_ms().max(latest)).await?;
+    if moved.is_empty() {
+        return Ok(0);
     }
-    Ok(decisions.len())
+    // In the columns' order of `decisions::COLUMNS`, by item.
+    let lines = decisions::insert_select(&format!(
+        "select id, workflow_id, null, $1, $2, $3, $4, null, null, 0, created_at + $5, null, null, created_at + $5 \
+         from items where id in ({}) order by id",
+        dialect::id_list(moved.iter().copied())
+    ));
+    sqlx::query(&lines)
+        .persistent(false)
+        .bind(decisions::SYSTEM)
+        .bind(Action::Escalate.as_str())
+        .bind(Reason::ReviewSla.as_str())
+        .bind(note)
+        .bind(sla_ms)
+        .execute(&mut *conn)
+        .await?;
+    queue_escalated(conn, workflow, &moved).await?;
+    Ok(moved.len())
 }
 
 /// `i.state not in (...)`: the item `i` is no longer with a lead or an assignee (the escalation

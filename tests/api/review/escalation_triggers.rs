@@ -163,16 +163,21 @@ async fn items_waiting_past_the_review_sla_are_escalated_as_of_when_they_were_du
             continue;
         }
         assert_eq!(state, "escalated");
-        let (created_at, escalated_at, reason): (i64, i64, Option<String>) = sqlx::query_as(
-            "select i.created_at, d.created_at, d.reason_code from items i \
-             join decisions d on d.item_id = i.id and d.kind = 'escalate' where i.id = $1",
+        type Line = (i64, i64, Option<String>, String, Option<String>, Option<i64>, i64);
+        let (created_at, escalated_at, reason, by, note, settles_at, is_final): Line = sqlx::query_as(
+            "select i.created_at, d.created_at, d.reason_code, d.actor_label, d.note, d.settles_at, d.final \
+             from items i join decisions d on d.item_id = i.id and d.kind = 'escalate' where i.id = $1",
         )
         .bind(id)
         .fetch_one(app.db.pool())
         .await
         .unwrap();
         assert_eq!(escalated_at, created_at + hour, "recorded when the SLA ran out");
-        assert_eq!(reason.as_deref(), Some("review_sla"));
+        assert_eq!(
+            (reason.as_deref(), by.as_str(), settles_at, is_final),
+            (Some("review_sla"), "system", Some(escalated_at), 0)
+        );
+        assert_eq!(note.as_deref(), Some("It waited past the review SLA of 1 h."));
     }
     assert_eq!(escalated_events(&app).await, 2);
     assert_eq!(escalate_overdue_reviews(&app.db, now_ms() + 48 * hour).await.unwrap(), 0, "each once");
