@@ -155,7 +155,14 @@ impl Reviewer {
 /// binary instead.)
 #[allow(dead_code)]
 pub async fn serve(db: &Db) -> String {
-    let settings = ServeArgs { bind: "127.0.0.1:0".parse().unwrap(), ..ServeArgs::default() };
+    serve_with(db, |_| {}).await
+}
+
+/// [`serve`] with some settings changed.
+#[allow(dead_code)]
+pub async fn serve_with(db: &Db, change: impl FnOnce(&mut ServeArgs)) -> String {
+    let mut settings = ServeArgs { bind: "127.0.0.1:0".parse().unwrap(), ..ServeArgs::default() };
+    change(&mut settings);
     let app = Application::build_with_db(db.clone(), settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
