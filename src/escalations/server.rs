@@ -48,7 +48,7 @@ pub async fn escalate_by_system(
         settles_at: Some(at),
         ..NewDecision::system(item.item_id, workflow.id, Action::Escalate.as_str(), at)
     };
-    decisions::insert_many(conn, backend, &[decision]).await?;
+    decisions::insert(conn, backend, &decision).await?;
     queue_escalated(conn, workflow, &moved).await?;
     Ok(true)
 }
@@ -65,7 +65,8 @@ async fn move_to_escalated(conn: &mut AnyConnection, ids: &[i64], updated_at: i6
         ),
         dialect::id_list(ids.iter().copied())
     ))
-    .persistent(ids.len() == 1)
+    // The ids are in the text: no two uses are alike, even of one item.
+    .persistent(false)
     .bind(next.as_str())
     .bind(updated_at)
     .fetch_all(&mut *conn)
