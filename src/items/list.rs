@@ -83,11 +83,24 @@ pub async fn list(
     Ok(Page { items, next_cursor: more.then(|| last_id.to_string()) })
 }
 
-/// The decisions a feed shows after `$2`: final, settled (`$4` is now), not undone.
+/// The decisions a feed shows after `$2`: final, settled (`$4` is now), not undone. The feed
+/// stops before the first decision still in its undo window, found in the partial index of
+/// decisions that have a window (migration 0016): a few seconds' worth. `min(id + 0)`, not
+/// `min(id)`: given the latter, SQLite and PostgreSQL may walk the workflow's final decisions in
+/// id order from the oldest until one is unsettled, which reads every settled decision; in the
+/// soak benchmark each poll's time then grew with the table.
 const FEED_FILTER: &str = "workflow_id = $1 and final = 1 and id > $2 \
-     and id < coalesce((select min(id) from decisions where workflow_id = $1 and final = 1 and settles_at > $4), \
+     and id < coalesce((select min(id + 0) from decisions where workflow_id = $1 and final = 1 and settles_at > $4), \
                        9223372036854775807) \
      and not exists (select 1 from decisions u where u.undoes = d.id)";
+
+/// The first of the feed's two reads: the ids and sizes of up to `$3` decisions after `$2`.
+pub fn feed_sizes_sql() -> String {
+    format!(
+        "select id, cast(coalesce(length(output), 0) + coalesce(length(note), 0) as bigint) \
+         from decisions d where {FEED_FILTER} order by id limit $3"
+    )
+}
 
 /// Final decisions of a workflow after `cursor`, oldest first: the feed pollers follow. A human
 /// decision appears once its undo window has passed (and never if it was undone); the feed stops
@@ -100,16 +113,13 @@ pub async fn decision_feed(
 ) -> Result<Page<DecisionView>, AppError> {
     let limit = limit.clamp(1, MAX_PAGE);
     let now = now_ms();
-    let sizes: Vec<(i64, i64)> = sqlx::query_as(&format!(
-        "select id, cast(coalesce(length(output), 0) + coalesce(length(note), 0) as bigint) \
-         from decisions d where {FEED_FILTER} order by id limit $3"
-    ))
-    .bind(workflow.id)
-    .bind(cursor.unwrap_or(0))
-    .bind(limit)
-    .bind(now)
-    .fetch_all(db.pool())
-    .await?;
+    let sizes: Vec<(i64, i64)> = sqlx::query_as(&feed_sizes_sql())
+        .bind(workflow.id)
+        .bind(cursor.unwrap_or(0))
+        .bind(limit)
+        .bind(now)
+        .fetch_all(db.pool())
+        .await?;
     let items: Vec<DecisionView> = match page_end(&sizes, limit) {
         None => vec![],
         Some((last_id, _)) => {

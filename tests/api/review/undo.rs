@@ -9,6 +9,7 @@ use std::time::Duration;
 on_both_backends!(
     undo_within_the_window_reopens_the_item_and_withdraws_its_events,
     an_approval_schedules_one_webhook_after_the_undo_window,
+    the_feed_finds_its_frontier_among_unsettled_decisions,
 );
 
 async fn feed(app: &TestApp, key: &str) -> Vec<i64> {
@@ -202,4 +203,74 @@ async fn an_approval_schedules_one_webhook_after_the_undo_window(backend: Backen
     .await;
     assert_eq!(status, 200);
     assert_eq!(count(&app, "select count(*) from webhook_outbox").await, 1);
+}
+
+/// The feed stops before the first decision still in its undo window, and finds it in the
+/// partial index of unsettled decisions: the plan of the very statement the feed runs, with its
+/// parameters bound as a poll binds them, on a workflow whose final decisions are mostly
+/// auto-approvals (never in an undo window) and with the planner's statistics gathered. Planned
+/// as a walk of every final decision in id order until an unsettled one (as SQLite did, once
+/// analysed), the feed's cost grew with the table.
+async fn the_feed_finds_its_frontier_among_unsettled_decisions(backend: Backend) {
+    let app = app_with(backend.clone(), |_| {}).await;
+    let (workflow_id, key) = with_workflow(&app, &[]).await;
+    let approved: Vec<Value> = (0..300).map(|i| invoice(&format!("auto-{i}"), 0.99)).collect();
+    for item in submit_all(&app, &key, SLUG, &approved).await {
+        assert_eq!(item["state"], "auto_approved", "{item}");
+    }
+    ingest(&app, &key, "frontier", 3).await;
+    sqlx::query("analyze").execute(app.db.pool()).await.unwrap();
+    let statement = gatehouse::items::list::feed_sizes_sql();
+    let now = gatehouse::storage::clock::now_ms();
+    let mut conn = app.db.pool().acquire().await.unwrap();
+    if matches!(backend, Backend::Sqlite) {
+        // The statistics of a workflow with 10,000 final decisions, 2,000 of them by reviewers
+        // (as an `analyze` gathers them), loaded into this connection.
+        let stats = [
+            ("decisions_unsettled_idx", "2000 2000 1"),
+            ("decisions_feed_idx", "10000 10000 10000 1"),
+            ("decisions_item_idx", "10000 1 1"),
+        ];
+        for (index, stat) in stats {
+            sqlx::query("delete from sqlite_stat1 where idx = $1").bind(index).execute(&mut *conn).await.unwrap();
+            sqlx::query("insert into sqlite_stat1 (tbl, idx, stat) values ('decisions', $1, $2)")
+                .bind(index)
+                .bind(stat)
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+        }
+        sqlx::query("analyze sqlite_schema").execute(&mut *conn).await.unwrap();
+    }
+    let plan: Vec<String> = match backend {
+        Backend::Sqlite => sqlx::query_as::<_, (i64, i64, i64, String)>(&format!("explain query plan {statement}"))
+            .bind(workflow_id)
+            .bind(0_i64)
+            .bind(500_i64)
+            .bind(now)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| row.3)
+            .collect(),
+        Backend::Postgres { .. } => {
+            sqlx::query("set enable_seqscan = off").execute(&mut *conn).await.unwrap();
+            let plan = sqlx::query_as::<_, (String,)>(&format!("explain {statement}"))
+                .bind(workflow_id)
+                .bind(0_i64)
+                .bind(500_i64)
+                .bind(now)
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|row| row.0)
+                .collect();
+            sqlx::query("reset enable_seqscan").execute(&mut *conn).await.unwrap();
+            plan
+        }
+    };
+    let plan = plan.join("\n");
+    assert!(plan.contains("decisions_unsettled_idx"), "the feed's frontier does not use its index:\n{plan}");
 }
