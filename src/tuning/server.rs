@@ -117,12 +117,15 @@ pub async fn report(db: &Db, workflow: &Workflow, ask: Ask) -> Result<TuningRepo
     };
     let rollout = (spec.rollout_share < 1.0).then(|| {
         // The band rolling out (from the threshold up to where auto-approval began before, or
-        // all above it): its audited and held-out items share one review probability.
-        let stratum = stratum_of(1.0 - unseen * spec.rollout_share);
+        // all above it), as sampled since the threshold came down: every stratum below certain
+        // review. Each widening moves the held-out items to a stratum of its own, and the
+        // verdicts gathered at the shares before still count; items of the band reviewed
+        // whole (routed before the threshold moved, or while the breaker was open) do not.
+        let whole = stratum_of(1.0);
         let below = spec.rollout_from.map_or(u32::MAX, bin_of);
         let mut counts = Counts::default();
         for cell in &cells {
-            if threshold_bin.is_some_and(|t| cell.bin >= t) && cell.bin < below && cell.stratum == stratum {
+            if threshold_bin.is_some_and(|t| cell.bin >= t) && cell.bin < below && cell.stratum < whole {
                 counts.add(cell.counts);
             }
         }

@@ -18,6 +18,7 @@ on_both_backends!(
     applying_a_threshold_is_confirmed_versioned_and_keeps_its_evidence,
     the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it,
     the_auto_reject_band_is_recommended_applied_and_routed,
+    the_rollout_reports_the_held_out_error_across_widenings,
 );
 
 /// The workflow (auto-approving from 0.9, no audit) with an admin-scoped key and an ordinary one.
@@ -497,4 +498,73 @@ async fn the_auto_reject_band_is_recommended_applied_and_routed(backend: Backend
     let bad = [("slug", SLUG), ("how", "reject"), ("threshold", "0.95"), ("reason", "too far"), ("confirm", "on")];
     let (status, body) = call(&app, &admin.client, "tuning/apply", &bad).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("auto_reject_below")), "{body}");
+}
+
+/// Submits `n` items at 0.7 (inside the band rolling out) and decides every one held out for
+/// review, rejecting the first `wrong`; the number held out.
+async fn decide_held_out(
+    app: &TestApp,
+    reviewer: &crate::fixtures::Person,
+    prefix: &str,
+    n: usize,
+    wrong: usize,
+) -> usize {
+    let items: Vec<Value> = (0..n).map(|i| crate::fixtures::invoice(&format!("{prefix}-{i}"), 0.7)).collect();
+    let stored = crate::fixtures::submit_all(app, &key_for_items(app).await, SLUG, &items).await;
+    let held = stored.iter().filter(|i| i["route"]["reason"] == "rollout_holdout").count();
+    assert!(held > wrong, "{held} held out of {n}");
+    for i in 0..held {
+        decide_next(app, reviewer, if i < wrong { "reject" } else { "approve" }).await;
+    }
+    held
+}
+
+/// The tuning report's rollout part, read through the REST API.
+async fn rollout_of(app: &TestApp, key: &str) -> Value {
+    let (status, report) = tuning(app, key, "").await;
+    assert_eq!(status, 200, "{report}");
+    report["rollout"].clone()
+}
+
+/// The held-out fraction's observed error follows its verdicts as they come in, and a widening
+/// (which samples the band at a new probability) keeps the verdicts gathered before it.
+async fn the_rollout_reports_the_held_out_error_across_widenings(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let reviewer = person(&app, "rita@example.com", Role::Reviewer).await;
+    let admin = person(&app, "ada@example.com", Role::Admin).await;
+    workflow().members(&[&reviewer]).with("reason_codes", json!(["blurry"])).create(&app).await;
+    let key =
+        gatehouse::api_keys::server::create(&app.db, &Actor::Cli, "tuner", &[SLUG.into()], true).await.unwrap().token;
+    import(&app, &key, history()).await;
+    let apply = |how: &'static str, share: &'static str| {
+        vec![("slug", SLUG), ("how", how), ("reason", "step by step"), ("confirm", "on"), ("rollout_share", share)]
+    };
+    let (status, body) = call(&app, &admin.client, "tuning/apply", &apply("recommendation", "0.25")).await;
+    assert!((200..400).contains(&status), "{status} {body}");
+    let nothing_yet = rollout_of(&app, &key).await;
+    assert_eq!((nothing_yet["reviewed"].as_u64(), nothing_yet["wrong"].as_u64()), (Some(0), Some(0)), "{nothing_yet}");
+    assert!(nothing_yet["observed_error"].is_null(), "{nothing_yet}");
+
+    // At a quarter automated, three of every four items of the band are held out.
+    let first = decide_held_out(&app, &reviewer, "quarter", 40, 3).await;
+    let seen = rollout_of(&app, &key).await;
+    assert_eq!((seen["reviewed"].as_u64(), seen["wrong"].as_u64()), (Some(first as u64), Some(3)), "{seen}");
+    let observed = seen["observed_error"].as_f64().unwrap();
+    assert!((observed - 3.0 / first as f64).abs() < 1e-9, "{seen}");
+
+    // Widened to a half: the band's items are held out at 1 in 2 from now on, and the verdicts
+    // of the quarter's stratum still count beside the new ones.
+    let (status, body) = call(&app, &admin.client, "tuning/apply", &apply("widen", "0.5")).await;
+    assert!((200..400).contains(&status), "{status} {body}");
+    let second = decide_held_out(&app, &reviewer, "half", 40, 1).await;
+    let seen = rollout_of(&app, &key).await;
+    assert_eq!(seen["share"].as_f64(), Some(0.5), "{seen}");
+    assert_eq!(
+        (seen["reviewed"].as_u64(), seen["wrong"].as_u64()),
+        (Some((first + second) as u64), Some(4)),
+        "both shares' verdicts: {seen}"
+    );
+    let (_, page) = call(&app, &admin.client, "tuning/report", &[("slug", SLUG)]).await;
+    let text = page["rollout"].as_str().unwrap();
+    assert!(text.contains(&format!("{} verdicts, 4 wrong", first + second)), "{text}");
 }
