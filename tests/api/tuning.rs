@@ -19,6 +19,8 @@ on_both_backends!(
     the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it,
     the_auto_reject_band_is_recommended_applied_and_routed,
     the_rollout_reports_the_held_out_error_across_widenings,
+    an_escalated_item_counts_by_its_final_decision_and_model_versions_stay_apart,
+    the_target_and_confidence_are_settings_of_the_file_and_the_page,
 );
 
 /// The workflow (auto-approving from 0.9, no audit) with an admin-scoped key and an ordinary one.
@@ -567,4 +569,103 @@ async fn the_rollout_reports_the_held_out_error_across_widenings(backend: Backen
     let (_, page) = call(&app, &admin.client, "tuning/report", &[("slug", SLUG)]).await;
     let text = page["rollout"].as_str().unwrap();
     assert!(text.contains(&format!("{} verdicts, 4 wrong", first + second)), "{text}");
+}
+
+/// (volume, reviewed, wrong) of one model version's evidence.
+async fn evidence_of(app: &TestApp, model_version: &str) -> (i64, i64, i64) {
+    sqlx::query_as(
+        "select cast(coalesce(sum(volume), 0) as bigint), cast(coalesce(sum(reviewed), 0) as bigint), \
+         cast(coalesce(sum(wrong), 0) as bigint) from tuning_evidence where model_version = $1",
+    )
+    .bind(model_version)
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap()
+}
+
+/// An escalation is no verdict: the item counts once its lead decides it, by that decision. And
+/// each model version's evidence is its own, in the store and in the report.
+async fn an_escalated_item_counts_by_its_final_decision_and_model_versions_stay_apart(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let reviewer = person(&app, "rita@example.com", Role::Reviewer).await;
+    let lead = person(&app, "lee@example.com", Role::Lead).await;
+    let created = workflow().members(&[&reviewer, &lead]).with("reason_codes", json!(["blurry"])).create(&app).await;
+    let admin_key =
+        gatehouse::api_keys::server::create(&app.db, &Actor::Cli, "tuner", &[SLUG.into()], true).await.unwrap().token;
+    // Below `escalate_below` (0.2): escalated to the lead at ingest.
+    let escalated =
+        crate::fixtures::submit_all(&app, &created.key, SLUG, &[crate::fixtures::invoice("low", 0.1)]).await;
+    assert_eq!(escalated[0]["state"], "escalated", "{}", escalated[0]);
+    let mut v4 = crate::fixtures::invoice("newer", 0.5);
+    v4["model_version"] = json!("v4");
+    crate::fixtures::submit_all(&app, &created.key, SLUG, &[v4]).await;
+    assert_eq!(evidence_of(&app, "v3").await, (1, 0, 0), "escalated, not yet decided: no verdict");
+    assert_eq!(evidence_of(&app, "v4").await, (1, 0, 0));
+
+    let id = escalated[0]["id"].as_i64().unwrap().to_string();
+    let form = [("verdict", "reject"), ("item_id", id.as_str()), ("reason_code", "blurry"), ("note", "wrong vendor")];
+    let (status, body) = call(&app, &lead.client, "escalations/decide", &form).await;
+    assert!((200..400).contains(&status), "{status} {body}");
+    assert_eq!(evidence_of(&app, "v3").await, (1, 1, 1), "the lead's rejection is the verdict");
+
+    decide_next(&app, &reviewer, "approve").await;
+    assert_eq!(evidence_of(&app, "v4").await, (1, 1, 0), "the v4 approval counts for v4");
+    assert_eq!(evidence_of(&app, "v3").await, (1, 1, 1), "and not for v3");
+    for (version, wrong) in [("v3", 1), ("v4", 0)] {
+        let (status, report) = tuning(&app, &admin_key, &format!("?model_version={version}")).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["model_version"], version);
+        assert_eq!(
+            (report["evidence"]["reviewed"].as_u64(), report["evidence"]["wrong"].as_u64()),
+            (Some(1), Some(wrong)),
+            "{report}"
+        );
+    }
+}
+
+/// The target error rate and the confidence set in a `workflow apply` file, then the confidence
+/// changed on the settings page: each is the one the tuning report works to, and the change is
+/// a settings version.
+async fn the_target_and_confidence_are_settings_of_the_file_and_the_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = person(&app, "ada@example.com", Role::Admin).await;
+    workflow().with("target_error_rate", json!(0.05)).with("confidence", json!(0.9)).create(&app).await;
+    let key =
+        gatehouse::api_keys::server::create(&app.db, &Actor::Cli, "tuner", &[SLUG.into()], true).await.unwrap().token;
+    let (status, report) = tuning(&app, &key, "").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!((report["alpha"].as_f64(), report["confidence"].as_f64()), (Some(0.05), Some(0.9)), "{report}");
+
+    // The settings page sends back its whole form, as loaded, with the confidence changed.
+    let (status, detail) = call(&app, &admin.client, "workflows/detail", &[("slug", SLUG)]).await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["form"]["confidence"], "0.9");
+    let mut form: Vec<(String, String)> = detail["form"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(field, value)| match value {
+            Value::String(text) => Some((field.clone(), text.clone())),
+            Value::Bool(true) => Some((field.clone(), "on".into())),
+            _ => None,
+        })
+        .filter(|(field, _)| field != "confidence")
+        .collect();
+    form.extend([
+        ("confidence".into(), "0.99".into()),
+        ("mode".into(), "update".into()),
+        ("reason".into(), "surer".into()),
+    ]);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, body) = call(&app, &admin.client, "workflows/save", &form).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, report) = tuning(&app, &key, "").await;
+    assert_eq!((report["alpha"].as_f64(), report["confidence"].as_f64()), (Some(0.05), Some(0.99)), "{report}");
+    let (_, detail) = call(&app, &admin.client, "workflows/detail", &[("slug", SLUG)]).await;
+    let latest = &detail["history"][0];
+    assert_eq!((latest["version"].as_i64(), latest["reason"].as_str()), (Some(2), Some("surer")), "{latest}");
+    assert!(
+        latest["changed"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().contains("confidence")),
+        "{latest}"
+    );
 }
