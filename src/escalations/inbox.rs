@@ -119,10 +119,18 @@ struct Row {
     assignee: Option<String>,
 }
 
+/// A workflow whose escalations the user may see.
+#[derive(sqlx::FromRow)]
+struct VisibleWorkflow {
+    id: i64,
+    slug: String,
+    name: String,
+}
+
 /// The page of `filter` that `user` (a lead or an admin) may see.
 pub async fn list(db: &Db, user: &UserRecord, filter: &Filter) -> Result<Inbox, AppError> {
     let admin = i64::from(user.role == Role::Admin);
-    let visible: Vec<(i64, String, String)> = sqlx::query_as(concat!(
+    let visible: Vec<VisibleWorkflow> = sqlx::query_as(concat!(
         "select w.id, w.slug, w.name from workflows w where ",
         visible!("w.id"),
         " order by w.name"
@@ -141,12 +149,9 @@ pub async fn list(db: &Db, user: &UserRecord, filter: &Filter) -> Result<Inbox, 
     .bind(user.id)
     .fetch_all(db.pool())
     .await?;
-    let workflow_ids: Vec<i64> = visible
-        .iter()
-        .filter(|(_, slug, _)| filter.workflow.as_deref().is_none_or(|w| w == slug))
-        .map(|(id, _, _)| *id)
-        .collect();
-    let workflows = visible.into_iter().map(|(_, slug, name)| (slug, name)).collect();
+    let workflow_ids: Vec<i64> =
+        visible.iter().filter(|v| filter.workflow.as_deref().is_none_or(|w| w == v.slug)).map(|v| v.id).collect();
+    let workflows = visible.into_iter().map(|v| (v.slug, v.name)).collect();
     // An assignee by email: their id (an email nobody has matches nothing).
     let assignee_id = match filter.assignee.as_deref() {
         None | Some("none") => None,

@@ -100,6 +100,14 @@ const OVERDUE: &str = concat!(
 /// pass takes all that are due, a chunk at a time, so that other writers wait at most a chunk.
 const CHUNK: i64 = 2000;
 
+/// A workflow and how long its items may wait in the queue.
+#[derive(sqlx::FromRow)]
+struct ReviewSla {
+    id: i64,
+    slug: String,
+    review_sla_secs: i64,
+}
+
 /// Escalates every item that has waited in a queue past its workflow's review SLA by `now`,
 /// each recorded when its SLA ran out (created + SLA), not when the sweeper woke: after the
 /// server was down the history still says when each item was due. Several instances may run it
@@ -107,12 +115,12 @@ const CHUNK: i64 = 2000;
 /// writers take turns, and an item is escalated only while it is still queued. Returns how many
 /// it escalated.
 pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppError> {
-    let workflows: Vec<(i64, String, i64)> =
+    let workflows: Vec<ReviewSla> =
         sqlx::query_as("select id, slug, review_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
     let mut escalated = 0;
     // One connection for every chunk of the pass: see [`Db::begin_write_on`].
     let mut conn = db.pool().acquire().await?;
-    for (workflow_id, slug, sla_secs) in workflows {
+    for ReviewSla { id: workflow_id, slug, review_sla_secs: sla_secs } in workflows {
         let cutoff = now.saturating_sub(sla_secs.saturating_mul(1000));
         let note = format!("It waited past the review SLA of {}.", duration_words(sla_secs * 1000));
         loop {
@@ -278,6 +286,14 @@ pub struct Seen {
     decisions: i64,
 }
 
+/// A workflow and how long its escalations may stay at a level.
+#[derive(sqlx::FromRow)]
+struct EscalationSla {
+    id: i64,
+    slug: String,
+    escalation_sla_secs: i64,
+}
+
 /// [`keep_escalations`] that looks for escalations to open or close only among the items and
 /// decisions newer than `seen`, and moves it on.
 pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppError> {
@@ -285,12 +301,12 @@ pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppE
         sqlx::query_as("select (select coalesce(max(id), 0) from items), (select coalesce(max(id), 0) from decisions)")
             .fetch_one(db.pool())
             .await?;
-    let workflows: Vec<(i64, String, i64)> =
+    let workflows: Vec<EscalationSla> =
         sqlx::query_as("select id, slug, escalation_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
     let mut kept = Kept::default();
     // One connection for every chunk of the pass: see [`Db::begin_write_on`].
     let mut conn = db.pool().acquire().await?;
-    for (workflow_id, slug, sla_secs) in workflows {
+    for EscalationSla { id: workflow_id, slug, escalation_sla_secs: sla_secs } in workflows {
         let rules = Rules { escalation_sla_ms: sla_secs.saturating_mul(1000), ..Rules::default() };
         let workflow = Workflow { id: workflow_id, slug: &slug };
         let mut opened_after = 0;

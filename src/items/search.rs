@@ -52,6 +52,25 @@ fn day(field: &str, raw: Option<&str>) -> Result<Option<i64>, AppError> {
         .transpose()
 }
 
+#[derive(sqlx::FromRow)]
+struct FoundRow {
+    id: i64,
+    external_id: String,
+    state: String,
+    route_reason: String,
+    confidence: f64,
+    model_version: Option<String>,
+    created_at: i64,
+    outcome: Option<String>,
+}
+
+impl From<FoundRow> for FoundItem {
+    fn from(row: FoundRow) -> Self {
+        let FoundRow { id, external_id, state, route_reason, confidence, model_version, created_at, outcome } = row;
+        Self { id, external_id, state, route_reason, confidence, model_version, created_at_ms: created_at, outcome }
+    }
+}
+
 /// One page of the items of a workflow `user` answers for (the first of theirs when none is
 /// named) that match `query`.
 pub async fn search(
@@ -60,8 +79,7 @@ pub async fn search(
     user: &UserRecord,
     query: &Query,
 ) -> Result<ItemSearch, AppError> {
-    let listed: Vec<(String, String)> =
-        answered_for(db, user).await?.into_iter().map(|(_, slug, name)| (slug, name)).collect();
+    let listed: Vec<(String, String)> = answered_for(db, user).await?.into_iter().map(|w| (w.slug, w.name)).collect();
     let slug = match given(&query.workflow) {
         Some(slug) if listed.iter().any(|(s, _)| s == slug) => slug.to_owned(),
         Some(_) if user.role == Role::Admin => return Err(AppError::not_found("That workflow")),
@@ -140,8 +158,7 @@ pub async fn search(
          where {} order by id desc limit {limit}",
         conditions.join(" and ")
     );
-    type Row = (i64, String, String, String, f64, Option<String>, i64, Option<String>);
-    let mut q = sqlx::query_as::<_, Row>(&sql).bind(workflow.id);
+    let mut q = sqlx::query_as::<_, FoundRow>(&sql).bind(workflow.id);
     for text in texts {
         q = q.bind(text);
     }
@@ -154,13 +171,8 @@ pub async fn search(
     let mut rows = q.bind(PAGE + 1).fetch_all(db.pool()).await?;
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
-    let next_cursor = if more { rows.last().map(|r| r.0.to_string()) } else { None };
-    let items =
-        rows.into_iter()
-            .map(|(id, external_id, state, route_reason, confidence, model_version, created_at_ms, outcome)| {
-                FoundItem { id, external_id, state, route_reason, confidence, model_version, created_at_ms, outcome }
-            })
-            .collect();
+    let next_cursor = if more { rows.last().map(|r| r.id.to_string()) } else { None };
+    let items = rows.into_iter().map(FoundItem::from).collect();
     Ok(ItemSearch { workflows: listed, slug, items, next_cursor })
 }
 

@@ -69,7 +69,7 @@ pub async fn dashboard(
     let (range_name, range) = range_of(&ask, now)?;
     let listed = answered_for(db, user).await?;
     let mut page = DashboardPage {
-        workflows: listed.iter().map(|(_, slug, name)| (slug.clone(), name.clone())).collect(),
+        workflows: listed.iter().map(|w| (w.slug.clone(), w.name.clone())).collect(),
         range: range_name,
         from: day_of(range.from_ms()),
         to: day_of(range.to_ms() - 1),
@@ -77,7 +77,7 @@ pub async fn dashboard(
         ..Default::default()
     };
     let chosen = match given(&ask.workflow) {
-        Some(slug) => listed.iter().find(|(_, s, _)| s == slug).ok_or_else(|| {
+        Some(slug) => listed.iter().find(|w| w.slug == slug).ok_or_else(|| {
             if user.role == Role::Admin { AppError::not_found("That workflow") } else { AppError::Forbidden }
         })?,
         None => match listed.first() {
@@ -85,11 +85,11 @@ pub async fn dashboard(
             None => return Ok(page),
         },
     };
-    let workflow = cache::by_slug(db, workflows, &chosen.1).await?;
+    let workflow = cache::by_slug(db, workflows, &chosen.slug).await?;
     let version = ask.model_version.as_deref().filter(|v| *v != "*");
     let stats = stats::stats(db, &workflow, range, version).await?;
-    page.slug = chosen.1.clone();
-    page.workflow = chosen.2.clone();
+    page.slug = chosen.slug.clone();
+    page.workflow = chosen.name.clone();
     page.model_version = version.unwrap_or("*").to_owned();
     page.model_versions = std::iter::once(("*".to_owned(), "All model versions".to_owned()))
         .chain(stats.model_versions.iter().map(|v| (v.model_version.clone(), version_label(&v.model_version))))

@@ -10,29 +10,45 @@ use crate::storage::clock::now_ms;
 use crate::storage::db::Db;
 use crate::storage::metrics::Metrics;
 
+#[derive(sqlx::FromRow)]
+struct GaugedWorkflow {
+    id: i64,
+    slug: String,
+    review_sla_secs: i64,
+    breaker_open: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct OpenEscalations {
+    workflow_id: i64,
+    level: i64,
+    n: i64,
+}
+
 /// Sets every gauge from the database as it is now.
 pub async fn refresh(db: &Db, metrics: &Metrics) -> Result<(), AppError> {
     let now = now_ms();
     let mut conn = db.pool().acquire().await?;
-    let workflows: Vec<(i64, String, i64, i64)> =
+    let workflows: Vec<GaugedWorkflow> =
         sqlx::query_as("select id, slug, review_sla_secs, breaker_open from workflows order by id")
             .fetch_all(&mut *conn)
             .await?;
-    let open: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "select workflow_id, level, count(*) from escalations where resolved_at is null group by workflow_id, level",
+    let open: Vec<OpenEscalations> = sqlx::query_as(
+        "select workflow_id, level, count(*) as n from escalations where resolved_at is null group by workflow_id, level",
     )
     .fetch_all(&mut *conn)
     .await?;
-    for (id, slug, sla_secs, breaker_open) in &workflows {
-        let depth = queues::depth(&mut conn, *id, *sla_secs, now).await?;
-        let labels = [("workflow", slug.as_str())];
+    for workflow in &workflows {
+        let depth = queues::depth(&mut conn, workflow.id, workflow.review_sla_secs, now).await?;
+        let slug = workflow.slug.as_str();
+        let labels = [("workflow", slug)];
         metrics.gauge("gatehouse_queue_depth", &labels, depth.waiting as f64);
         metrics.gauge("gatehouse_queue_overdue", &labels, depth.overdue as f64);
         let age = depth.oldest.map_or(0.0, |at| (now - at).max(0) as f64 / 1000.0);
         metrics.gauge("gatehouse_queue_oldest_age_seconds", &labels, age);
-        metrics.gauge("gatehouse_breaker_open", &labels, if *breaker_open != 0 { 1.0 } else { 0.0 });
+        metrics.gauge("gatehouse_breaker_open", &labels, if workflow.breaker_open != 0 { 1.0 } else { 0.0 });
         for level in [1, 2] {
-            let n = open.iter().find(|(w, l, _)| w == id && *l == level).map_or(0, |(_, _, n)| *n);
+            let n = open.iter().find(|o| o.workflow_id == workflow.id && o.level == level).map_or(0, |o| o.n);
             let level = level.to_string();
             metrics.gauge("gatehouse_escalations_open", &[("workflow", slug), ("level", &level)], n as f64);
         }

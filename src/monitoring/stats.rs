@@ -190,6 +190,21 @@ struct VerdictRow {
     n: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct EscalatedRow {
+    reason: String,
+    opened: i64,
+    climbed: i64,
+    flagged: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReviewerRow {
+    email: String,
+    kind: String,
+    decisions: i64,
+}
+
 /// Verdicts and overrides by route, summed.
 #[derive(Default, Clone, Copy)]
 struct VerdictCounts {
@@ -319,9 +334,10 @@ pub async fn stats(db: &Db, workflow: &Workflow, range: Range, model_version: Op
         .collect();
     model_versions.sort_by(|a, b| b.first_seen.cmp(&a.first_seen).then_with(|| a.model_version.cmp(&b.model_version)));
 
-    let escalated: Vec<(String, i64, i64, i64)> = {
+    let escalated: Vec<EscalatedRow> = {
         let mut sql = String::from(
-            "select reason, cast(sum(opened) as bigint), cast(sum(climbed) as bigint), cast(sum(flagged) as bigint) \
+            "select reason, cast(sum(opened) as bigint) as opened, cast(sum(climbed) as bigint) as climbed, \
+               cast(sum(flagged) as bigint) as flagged \
              from escalation_hours where workflow_id = $1 and hour >= $2 and hour < $3",
         );
         if model_version.is_some() {
@@ -336,7 +352,7 @@ pub async fn stats(db: &Db, workflow: &Workflow, range: Range, model_version: Op
     };
     let mut breaches = Breaches::default();
     let mut escalations_by_reason = Vec::new();
-    for (reason, opened, climbed, flagged) in escalated {
+    for EscalatedRow { reason, opened, climbed, flagged } in escalated {
         if reason == crate::domain::escalation::Reason::ReviewSla.as_str() {
             breaches.review_sla += count(opened);
         }
@@ -348,8 +364,8 @@ pub async fn stats(db: &Db, workflow: &Workflow, range: Range, model_version: Op
     }
     escalations_by_reason.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
 
-    let people: Vec<(String, String, i64)> = sqlx::query_as(
-        "select u.email, r.kind, cast(sum(r.decisions) as bigint) from reviewer_hours r \
+    let people: Vec<ReviewerRow> = sqlx::query_as(
+        "select u.email, r.kind, cast(sum(r.decisions) as bigint) as decisions from reviewer_hours r \
          join users u on u.id = r.actor_id \
          where r.workflow_id = $1 and r.hour >= $2 and r.hour < $3 group by u.email, r.kind",
     )
@@ -359,7 +375,7 @@ pub async fn stats(db: &Db, workflow: &Workflow, range: Range, model_version: Op
     .fetch_all(db.pool())
     .await?;
     let mut reviewers: BTreeMap<String, ReviewerDecisions> = BTreeMap::new();
-    for (email, kind, n) in people {
+    for ReviewerRow { email, kind, decisions: n } in people {
         let entry = reviewers
             .entry(email.clone())
             .or_insert_with(|| ReviewerDecisions { reviewer: email, ..Default::default() });

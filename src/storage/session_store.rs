@@ -32,6 +32,14 @@ pub struct StoredSession {
     pub record: Record,
 }
 
+/// A session row: its id as text, its data as JSON, when it expires (Unix ms).
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: String,
+    data: String,
+    expires_at: i64,
+}
+
 #[derive(Clone)]
 pub struct DbSessionStore {
     db: Db,
@@ -145,7 +153,7 @@ impl SessionStore for DbSessionStore {
 impl DbSessionStore {
     /// The unexpired sessions of one user, newest expiry first.
     pub async fn sessions_of(&self, user_id: i64) -> Result<Vec<StoredSession>, session_store::Error> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        let rows: Vec<SessionRow> = sqlx::query_as(
             "select id, data, expires_at from sessions where user_id = $1 and expires_at > $2 \
              order by expires_at desc, id",
         )
@@ -155,9 +163,9 @@ impl DbSessionStore {
         .await
         .map_err(backend)?;
         rows.into_iter()
-            .filter_map(|(id, data, expires_at)| {
-                let id = id.parse::<Id>().ok()?;
-                Some(decode(id, &data, expires_at).map(|record| StoredSession { id, record }))
+            .filter_map(|row| {
+                let id = row.id.parse::<Id>().ok()?;
+                Some(decode(id, &row.data, row.expires_at).map(|record| StoredSession { id, record }))
             })
             .collect()
     }

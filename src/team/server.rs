@@ -25,14 +25,29 @@ struct Member {
     role: String,
 }
 
+/// A member's decisions since the start of the week, and of those, today's.
+#[derive(sqlx::FromRow)]
+struct DecisionCounts {
+    actor_id: i64,
+    this_week: i64,
+    today: i64,
+}
+
+/// An escalation a member asked for, whether it was rejected, and the state its item is in now.
+#[derive(sqlx::FromRow)]
+struct AskedEscalation {
+    actor_id: i64,
+    rejected: i64,
+    state: String,
+}
+
 /// The workload of the members of the workflows `user` answers for (every workflow for an
 /// admin; those they are a member of for a lead), or of one of them by slug.
 pub async fn team(db: &Db, user: &UserRecord, only: Option<&str>) -> Result<Team, AppError> {
     let now = now_ms();
     let workflows = crate::workflows::membership::answered_for(db, user).await?;
-    let chosen: Vec<i64> =
-        workflows.iter().filter(|(_, slug, _)| only.is_none_or(|o| o == slug)).map(|(id, _, _)| *id).collect();
-    let workflows_shown = workflows.iter().map(|(_, slug, name)| (slug.clone(), name.clone())).collect();
+    let chosen: Vec<i64> = workflows.iter().filter(|w| only.is_none_or(|o| o == w.slug)).map(|w| w.id).collect();
+    let workflows_shown = workflows.into_iter().map(|w| (w.slug, w.name)).collect();
     if chosen.is_empty() {
         return Ok(Team {
             members: Vec::new(),
@@ -63,11 +78,12 @@ pub async fn team(db: &Db, user: &UserRecord, only: Option<&str>) -> Result<Team
         Ok::<_, AppError>(rows)
     };
     let workload = async {
-        let counted: Vec<(i64, i64, i64)> = if members.is_empty() {
+        let counted: Vec<DecisionCounts> = if members.is_empty() {
             Vec::new()
         } else {
             sqlx::query_as(&format!(
-                "select d.actor_id, count(*), sum(case when d.created_at >= $1 then 1 else 0 end) from decisions d \
+                "select d.actor_id, count(*) as this_week, sum(case when d.created_at >= $1 then 1 else 0 end) as today \
+             from decisions d \
              where d.actor_id in ({in_members}) and d.created_at >= $2 and d.workflow_id in ({in_workflows}) \
              and {DECIDED} group by d.actor_id"
             ))
@@ -77,7 +93,7 @@ pub async fn team(db: &Db, user: &UserRecord, only: Option<&str>) -> Result<Team
             .await?
         };
         let counted: HashMap<i64, (i64, i64)> =
-            counted.into_iter().map(|(id, week, today)| (id, (week, today))).collect();
+            counted.into_iter().map(|c| (c.actor_id, (c.this_week, c.today))).collect();
 
         let in_hand: Vec<(i64, i64)> = if members.is_empty() {
             Vec::new()
@@ -104,11 +120,11 @@ pub async fn team(db: &Db, user: &UserRecord, only: Option<&str>) -> Result<Team
         }
 
         // The escalations members asked for this week, with how their items ended.
-        let asked: Vec<(i64, i64, String)> = if members.is_empty() {
+        let asked: Vec<AskedEscalation> = if members.is_empty() {
             Vec::new()
         } else {
             sqlx::query_as(&format!(
-                "select d.actor_id, case when d.reason_code is null then 0 else 1 end, i.state from decisions d \
+                "select d.actor_id, case when d.reason_code is null then 0 else 1 end as rejected, i.state from decisions d \
              join items i on i.id = d.item_id where d.actor_id in ({in_members}) and d.created_at >= $1 \
              and d.workflow_id in ({in_workflows}) and d.kind = 'escalate' \
              and not exists (select 1 from decisions u where u.undoes = d.id)"
@@ -118,9 +134,9 @@ pub async fn team(db: &Db, user: &UserRecord, only: Option<&str>) -> Result<Team
             .await?
         };
         let mut overturned: HashMap<i64, i64> = HashMap::new();
-        for (id, rejected, state) in asked {
+        for AskedEscalation { actor_id, rejected, state } in asked {
             if overturns(rejected == 1, &state) {
-                *overturned.entry(id).or_default() += 1;
+                *overturned.entry(actor_id).or_default() += 1;
             }
         }
 

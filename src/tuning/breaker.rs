@@ -156,14 +156,23 @@ pub async fn close(db: &Db, actor: &Actor, workflow_id: i64, slug: &str, reason:
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct Breaker {
+    breaker_open: i64,
+    breaker_opened_at: Option<i64>,
+    breaker_reason: Option<String>,
+}
+
 /// Why the breaker of a workflow is open (`None`: it is closed).
 pub async fn open_reason(db: &Db, workflow_id: i64) -> Result<Option<(i64, String)>, AppError> {
-    let row: Option<(i64, Option<i64>, Option<String>)> =
+    let row: Option<Breaker> =
         sqlx::query_as("select breaker_open, breaker_opened_at, breaker_reason from workflows where id = $1")
             .bind(workflow_id)
             .fetch_optional(db.pool())
             .await?;
-    Ok(row.and_then(|(open, at, reason)| (open != 0).then(|| (at.unwrap_or(0), reason.unwrap_or_default()))))
+    Ok(row.and_then(|b| {
+        (b.breaker_open != 0).then(|| (b.breaker_opened_at.unwrap_or(0), b.breaker_reason.unwrap_or_default()))
+    }))
 }
 
 /// Runs [`check`] every `every` until the server stops.

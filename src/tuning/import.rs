@@ -237,6 +237,15 @@ pub async fn import(db: &Db, workflow_id: i64, body: Body) -> Result<Imported, I
     Ok(Imported { lines: line_no, imported, already_present: items - imported })
 }
 
+/// A history line as stored, what the evidence counts of it.
+#[derive(sqlx::FromRow)]
+struct StoredLine {
+    confidence: f64,
+    model_version: String,
+    verdict: Option<String>,
+    review_probability: f64,
+}
+
 /// Inserts a batch, skipping ids already there; counts what it stored.
 async fn insert(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -255,7 +264,7 @@ async fn insert(
     // A full batch is one text, used again and again; the last of an import has any size, and
     // kept it would only push others out of the connection's statement cache.
     let keep = lines.len() == BATCH || db.backend().keeps_prepared(lines.len());
-    let mut query = sqlx::query_as::<_, (f64, String, Option<String>, f64)>(&sql).persistent(keep);
+    let mut query = sqlx::query_as::<_, StoredLine>(&sql).persistent(keep);
     for line in lines {
         query = query
             .bind(workflow_id)
@@ -268,10 +277,11 @@ async fn insert(
     }
     let stored = query.fetch_all(&mut **tx).await?;
     let n = stored.len();
-    for (confidence, model_version, verdict, p) in stored {
-        let entry = counts.entry((model_version, bin_of(confidence), stratum_of(p))).or_default();
+    for line in stored {
+        let key = (line.model_version, bin_of(line.confidence), stratum_of(line.review_probability));
+        let entry = counts.entry(key).or_default();
         entry.volume += 1;
-        if let Some(v) = verdict {
+        if let Some(v) = line.verdict {
             entry.reviewed += 1;
             entry.wrong += u64::from(v == "wrong");
         }

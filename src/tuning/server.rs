@@ -34,10 +34,21 @@ pub async fn model_versions(db: &Db, workflow_id: i64) -> Result<Vec<String>, Ap
     Ok(versions.into_iter().map(|(v,)| v).collect())
 }
 
+/// One bin and stratum of a model version's evidence, its shards summed.
+#[derive(sqlx::FromRow)]
+struct EvidenceRow {
+    bin: i64,
+    stratum: i64,
+    volume: i64,
+    reviewed: i64,
+    wrong: i64,
+}
+
 /// The evidence cells of one model version (the shards summed).
 pub async fn evidence(db: &Db, workflow_id: i64, model_version: &str) -> Result<Vec<Cell>, AppError> {
-    let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "select bin, stratum, cast(sum(volume) as bigint), cast(sum(reviewed) as bigint), cast(sum(wrong) as bigint) \
+    let rows: Vec<EvidenceRow> = sqlx::query_as(
+        "select bin, stratum, cast(sum(volume) as bigint) as volume, cast(sum(reviewed) as bigint) as reviewed, \
+           cast(sum(wrong) as bigint) as wrong \
          from tuning_evidence where workflow_id = $1 and model_version = $2 group by bin, stratum",
     )
     .bind(workflow_id)
@@ -47,10 +58,10 @@ pub async fn evidence(db: &Db, workflow_id: i64, model_version: &str) -> Result<
     let count = |v: i64| u64::try_from(v).unwrap_or(0);
     Ok(rows
         .into_iter()
-        .map(|(bin, stratum, volume, reviewed, wrong)| Cell {
-            bin: u32::try_from(bin).unwrap_or(0),
-            stratum: u32::try_from(stratum).unwrap_or(0),
-            counts: Counts { volume: count(volume), reviewed: count(reviewed), wrong: count(wrong) },
+        .map(|row| Cell {
+            bin: u32::try_from(row.bin).unwrap_or(0),
+            stratum: u32::try_from(row.stratum).unwrap_or(0),
+            counts: Counts { volume: count(row.volume), reviewed: count(row.reviewed), wrong: count(row.wrong) },
         })
         .collect())
 }

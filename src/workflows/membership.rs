@@ -8,9 +8,17 @@ use crate::storage::db::{Backend, Db};
 use crate::users::server::UserRecord;
 use sqlx::AnyConnection;
 
-/// `(id, slug, name)` of the workflows `user` answers for, by name: every one for an admin, those
-/// they are a member of otherwise (the team page, the dashboard, item search).
-pub async fn answered_for(db: &Db, user: &UserRecord) -> Result<Vec<(i64, String, String)>, AppError> {
+/// A workflow someone answers for, as the team page, the dashboard and item search list it.
+#[derive(sqlx::FromRow)]
+pub struct AnsweredWorkflow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+}
+
+/// The workflows `user` answers for, by name: every one for an admin, those they are a member of
+/// otherwise (the team page, the dashboard, item search).
+pub async fn answered_for(db: &Db, user: &UserRecord) -> Result<Vec<AnsweredWorkflow>, AppError> {
     Ok(sqlx::query_as(
         "select w.id, w.slug, w.name from workflows w where ($1 = 1 or exists (select 1 from workflow_members m \
          where m.workflow_id = w.id and m.user_id = $2)) order by w.name, w.slug",
