@@ -420,6 +420,15 @@ async fn the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it(b
     assert_eq!(counts["breakers"][0][0], SLUG, "{counts}");
     let (_, report) = call(&app, &admin.client, "tuning/report", &[("slug", SLUG)]).await;
     assert!(report["breaker"][1].as_str().unwrap().contains("8 of the last 40"), "{}", report["breaker"]);
+    // Admins see the banner on every page, with a way to the workflow's tuning page; reviewers
+    // do not (nothing there is theirs to do).
+    let banner = "Auto-approval stopped.";
+    let link = format!("href=\"/settings/workflows/{SLUG}/tuning\"");
+    for path in ["/queues", "/settings/users", "/escalations"] {
+        let page = page_text(&app, &admin.client, path).await;
+        assert!(page.contains(banner) && page.contains(&link), "{path} shows no breaker banner:\n{page}");
+    }
+    assert!(!page_text(&app, &reviewer.client, "/queues").await.contains(banner), "a reviewer sees no banner");
 
     // Closing takes a reason; then auto-approval resumes and old verdicts no longer count.
     let (status, body) = call(&app, &admin.client, "tuning/close-breaker", &[("slug", SLUG), ("reason", "")]).await;
@@ -436,8 +445,16 @@ async fn the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it(b
     assert_eq!(again[0]["route"]["reason"], "audit", "{}", again[0]);
     let (_, counts) = call(&app, &admin.client, "escalations/counts", &[]).await;
     assert_eq!(counts["breakers"], json!([]));
+    assert!(!page_text(&app, &admin.client, "/queues").await.contains(banner), "closed, the banner is gone");
     let (status, _) = call(&app, &admin.client, "tuning/close-breaker", &[("slug", SLUG), ("reason", "twice")]).await;
     assert_eq!(status, 409, "it is not open");
+}
+
+/// A page as a browser gets it, signed in as `client`'s user.
+async fn page_text(app: &TestApp, client: &reqwest::Client, path: &str) -> String {
+    let response = client.get(app.url(path)).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
 }
 
 /// An ordinary key of the workflow, for submitting items.
