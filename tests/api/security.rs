@@ -192,7 +192,8 @@ async fn an_error_written_into_an_address_shows_only_its_kind(backend: Backend) 
 }
 
 /// A key created by a form posted without JavaScript is shown on the next page once; it travels
-/// there in a short-lived cookie of the admin's own browser, never in the sessions table.
+/// there in a short-lived cookie of the admin's own browser, never in the sessions table. So does
+/// a webhook endpoint's signing secret, when the endpoint is added and when its secret is rotated.
 async fn a_new_secret_reaches_the_next_page_without_being_stored(backend: Backend) {
     let app = spawn_app(backend).await;
     let (admin, _) = app.signed_in("admin@example.com", Role::Admin).await;
@@ -233,6 +234,76 @@ async fn a_new_secret_reaches_the_next_page_without_being_stored(backend: Backen
     assert!(cleared, "and its cookie removed");
     let again = admin.get(app.url("/settings/api-keys")).header("accept", "text/html").send().await.unwrap();
     assert!(!again.text().await.unwrap().contains("alert info secret"), "not shown twice");
+
+    // A webhook endpoint's signing secret, new or rotated, likewise: on the next page, never in
+    // the sessions table.
+    let workflow_page = app.url(&format!("/settings/workflows/{}", crate::fixtures::SLUG));
+    let post = |endpoint: &str, form: Vec<(&'static str, String)>| {
+        admin
+            .post(app.url(&format!("/api/{endpoint}")))
+            .header("accept", "text/html")
+            .header("referer", workflow_page.clone())
+            .form(&form)
+            .send()
+    };
+    // An address, not a name: nothing to resolve, and public.
+    let hook_url = "https://203.0.113.7/gatehouse";
+    let form = vec![
+        ("slug", crate::fixtures::SLUG.to_owned()),
+        ("url", hook_url.to_owned()),
+        ("events[item.approved]", "on".to_owned()),
+    ];
+    let added = post("webhooks/add", form).await.unwrap();
+    assert_eq!(added.status(), 302);
+    let (endpoint, secret): (i64, String) =
+        sqlx::query_as("select id, secret from webhook_endpoints").fetch_one(app.db.pool()).await.unwrap();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    secret_flashed_not_stored(&app, &admin, added, &workflow_page, &secret).await;
+    let rotated = post("webhooks/rotate-secret", vec![("endpoint_id", endpoint.to_string())]).await.unwrap();
+    assert_eq!(rotated.status(), 302);
+    let (new_secret,): (String,) =
+        sqlx::query_as("select secret from webhook_endpoints").fetch_one(app.db.pool()).await.unwrap();
+    assert_ne!(new_secret, secret);
+    secret_flashed_not_stored(&app, &admin, rotated, &workflow_page, &new_secret).await;
+}
+
+/// After a form post that made `secret` (answered by `response`): the secret travels in the
+/// flash cookie, no row of the sessions table holds it in any form, and `page` shows it once.
+async fn secret_flashed_not_stored(
+    app: &crate::helpers::TestApp,
+    admin: &reqwest::Client,
+    response: reqwest::Response,
+    page: &str,
+    secret: &str,
+) {
+    use base64::Engine;
+    let flash = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("gatehouse_flash="))
+        .expect("the secret's cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let carried = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&flash).expect("a base64 cookie");
+    let carried: serde_json::Value = serde_json::from_slice(&carried).expect("the flashed secret");
+    assert_eq!(carried["value"], secret, "the cookie carries the secret");
+    let random_part = secret.strip_prefix("whsec_").unwrap();
+    let sessions: Vec<(String, String)> =
+        sqlx::query_as("select id, data from sessions").fetch_all(app.db.pool()).await.unwrap();
+    assert!(!sessions.is_empty(), "the admin's session is stored");
+    for (id, data) in &sessions {
+        for stored in [random_part, flash.as_str(), "Signing secret", "flash"] {
+            assert!(!id.contains(stored) && !data.contains(stored), "a session holds {stored:?}: {data}");
+        }
+    }
+    let html = admin.get(page).header("accept", "text/html").send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(secret), "the secret is shown on the next page");
+    let again = admin.get(page).header("accept", "text/html").send().await.unwrap().text().await.unwrap();
+    assert!(!again.contains(secret), "once");
 }
 
 /// `gatehouse demo` adds an admin whose password is published: never to a real instance.
