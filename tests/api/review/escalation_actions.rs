@@ -16,6 +16,7 @@ on_both_backends!(
     leads_act_only_on_the_escalations_of_their_workflows,
     a_selection_is_assigned_at_once,
     the_navigation_counts_what_needs_each_user,
+    a_lead_reassigns_and_takes_an_escalation_themselves,
 );
 
 const ESCALATION_EVENTS: [&str; 4] = ["item.escalated", "item.approved", "escalation.assigned", "escalation.resolved"];
@@ -319,4 +320,73 @@ async fn the_navigation_counts_what_needs_each_user(backend: Backend) {
 async fn counts(app: &TestApp, who: &Person) -> (i64, i64) {
     let c = ok(app, who, "escalations/counts", &[]).await;
     (c["escalations"].as_i64().unwrap(), c["assigned"].as_i64().unwrap())
+}
+
+/// An assignment can be moved: to another member (the first assignee loses it from "Assigned to
+/// me" and can no longer claim it), then to the lead themselves, who claims and decides it. Each
+/// move is an `assign` decision with its note, and an `escalation.assigned` event.
+async fn a_lead_reassigns_and_takes_an_escalation_themselves(backend: Backend) {
+    let app = app_with(backend, |s| {
+        without_sweepers(s);
+        s.undo_window_ms = 0;
+    })
+    .await;
+    let a = person(&app, "a@example.com", Role::Reviewer).await;
+    let b = person(&app, "b@example.com", Role::Reviewer).await;
+    let lead = person(&app, "lead@example.com", Role::Lead).await;
+    let created = reviewed(&[&a, &b, &lead]).create(&app).await;
+    subscribe(&app, created.id).await;
+    let item = escalated_by(&app, &created.key, &a, "moved").await;
+    keep_escalations(&app.db, now_ms()).await.unwrap();
+    let id = item.to_string();
+    let assign = |to: &'static str, note: &'static str| {
+        vec![("item_id", id.clone()), ("assignee", to.into()), ("note", note.into())]
+    };
+    let send = |form: Vec<(&'static str, String)>| {
+        let lead = &lead;
+        let app = &app;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            ok(app, lead, "escalations/assign", &form).await;
+        }
+    };
+    send(assign("a@example.com", "first try")).await;
+    assert_eq!(ok(&app, &a, "review/queues", &[]).await["assigned"][0]["item_id"], item);
+
+    send(assign("b@example.com", "a is away")).await;
+    assert_eq!(ok(&app, &a, "review/queues", &[]).await["assigned"], json!([]), "no longer a's");
+    assert_eq!(ok(&app, &b, "review/queues", &[]).await["assigned"][0]["item_id"], item, "now b's");
+    let (status, _) = call(&app, &a, "review/claim-assigned", &[("item_id", &id)]).await;
+    assert_ne!(status, 200, "the first assignee cannot claim it any more");
+
+    send(assign("lead@example.com", "I will do it")).await;
+    assert_eq!(ok(&app, &b, "review/queues", &[]).await["assigned"], json!([]));
+    assert_eq!(ok(&app, &lead, "review/queues", &[]).await["assigned"][0]["item_id"], item, "the lead's own");
+    ok(&app, &lead, "review/claim-assigned", &[("item_id", &id)]).await;
+    let lease = token(&app, &lead, item).await;
+    let (status, body) = approve(&app, &lead, item, &lease).await;
+    assert_eq!(status, 200, "{body}");
+    keep_escalations(&app.db, now_ms()).await.unwrap();
+    assert_eq!(resolutions(&app, item).await, [(Some("approved".into()), Some("lead@example.com".into()))]);
+
+    let stored = rest_item(&app, &created.key, item).await;
+    assert_eq!(kinds(&stored), ["escalate", "assign", "assign", "assign", "approve"]);
+    let notes: Vec<&str> =
+        stored["decisions"].as_array().unwrap()[1..4].iter().map(|d| d["note"].as_str().unwrap()).collect();
+    assert_eq!(
+        notes,
+        ["to a@example.com: first try", "to b@example.com: a is away", "to lead@example.com: I will do it"]
+    );
+    let events: Vec<String> = events_of(&app, item).await.into_iter().map(|(e, _)| e).collect();
+    assert_eq!(
+        events,
+        [
+            "item.escalated",
+            "escalation.assigned",
+            "escalation.assigned",
+            "escalation.assigned",
+            "item.approved",
+            "escalation.resolved"
+        ]
+    );
 }
