@@ -2,13 +2,16 @@
 //!
 //! The triggers: a reviewer's escalation and a rejection for an escalating reason (the review
 //! area's decisions), a low confidence at ingest (routing), a lease that ran out as often as the
-//! workflow allows (the lease sweeper), and a wait past the review SLA ([`server`]'s sweeper),
-//! which also keeps each escalation's level. The rules themselves are pure:
-//! `crate::domain::escalation`. A lead assigns an escalated item (`crate::review::assign`),
+//! workflow allows (the lease sweeper), and a wait past the review SLA (`review_sla`); the last
+//! two are escalations by the system (`system`). [`server`]'s sweeper runs the review-SLA sweep
+//! and keeps each escalation in step with its item (`keep`) and at its level (`climb`); the
+//! rules themselves are pure: `crate::domain::escalation`. A lead assigns an escalated item (`crate::review::assign`),
 //! decides it or sends it back ([`resolve`]) from its page ([`detail`]); [`events`] are the
 //! escalation webhooks.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+mod climb;
 #[cfg(feature = "ssr")]
 pub mod counts;
 #[cfg(feature = "ssr")]
@@ -18,9 +21,17 @@ pub mod events;
 #[cfg(feature = "ssr")]
 pub mod inbox;
 #[cfg(feature = "ssr")]
+mod keep;
+#[cfg(feature = "ssr")]
+mod pass;
+#[cfg(feature = "ssr")]
 pub mod resolve;
 #[cfg(feature = "ssr")]
+mod review_sla;
+#[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+mod system;
 
 use crate::domain::escalation::{Reason, Rules, Standing};
 use crate::review::ReviewItem;

@@ -1,0 +1,164 @@
+//! The climb and flag pass: each open escalation whose escalation SLA ran out climbs from the
+//! leads to the admins, and one overdue at the top is flagged, each step dated when it fell due
+//! and written to the item's history and to the hourly rollup of breaches.
+
+use super::pass::{CHUNK, Workflow};
+use crate::domain::escalation::{Due, Level, Rules, duration_words};
+use crate::error::AppError;
+use crate::items::decisions;
+use crate::storage::db::Backend;
+use crate::storage::dialect;
+use sqlx::AnyConnection;
+
+#[derive(sqlx::FromRow)]
+struct Open {
+    id: i64,
+    level: i64,
+    level_since: i64,
+}
+
+/// Climbs and flags the open escalations of the workflow due by `now` (a chunk of them, under
+/// SKIP LOCKED on PostgreSQL), each step dated when it fell due by the domain's rules and
+/// written as a line of the item's history. Nearly all of a chunk's escalations come out alike
+/// (the same steps at the same offsets from their own `level_since`), so each such group costs
+/// one statement a step, computing its lines from the rows, and one update; nothing is bound
+/// per escalation. How many climbed, how many were flagged, and how many it looked at.
+pub(super) async fn climb_due(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    workflow: Workflow<'_>,
+    rules: &Rules,
+    now: i64,
+) -> Result<(usize, usize, usize), AppError> {
+    let due: Vec<Open> = sqlx::query_as(&format!(
+        "select id, level, level_since from escalations where workflow_id = $1 and resolved_at is null \
+         and flagged_at is null and due_at <= $2 order by due_at limit $3{}",
+        backend.skip_locked()
+    ))
+    .bind(workflow.id)
+    .bind(now)
+    .bind(CHUNK)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut alike: std::collections::BTreeMap<Outcome, Vec<i64>> = Default::default();
+    let (mut climbed, mut flagged) = (0, 0);
+    for open in &due {
+        let Some(start) = Level::from_number(open.level) else { continue };
+        let (mut level, mut since, mut flagged_at) = (start, open.level_since, None);
+        let mut steps = Vec::new();
+        loop {
+            match rules.due_by(level, since, now) {
+                Due::Climb { to, at } => {
+                    steps.push((Step::Climb, at - open.level_since));
+                    (level, since) = (to, at);
+                }
+                Due::Overdue { since: at } => {
+                    steps.push((Step::Flag, at - open.level_since));
+                    flagged_at = Some(at);
+                    break;
+                }
+                Due::Nothing { .. } => break,
+            }
+        }
+        climbed += usize::from(level != start);
+        flagged += usize::from(flagged_at.is_some());
+        let outcome = Outcome {
+            steps,
+            level: level.number(),
+            since: since - open.level_since,
+            due: rules.escalation_due_at(since) - open.level_since,
+            flagged: flagged_at.map(|at| at - open.level_since),
+        };
+        alike.entry(outcome).or_default().push(open.id);
+    }
+    let climb_note =
+        format!("Climbed to level 2: the escalation SLA of {} ran out.", duration_words(rules.escalation_sla_ms));
+    for (outcome, ids) in alike {
+        if outcome.steps.is_empty() {
+            continue;
+        }
+        let ids = dialect::id_list(ids);
+        // The lines first, while `level_since` is still the one the offsets count from; in the
+        // columns' order of `decisions::COLUMNS`, climbs before flags, by escalation.
+        for (step, offset) in &outcome.steps {
+            let (kind, note) = match step {
+                Step::Climb => ("climb", climb_note.as_str()),
+                Step::Flag => ("flag", "Overdue at the top level: nobody is left to climb to."),
+            };
+            let lines = decisions::insert_select(&format!(
+                "select item_id, workflow_id, null, $1, $2, null, $3, null, null, 0, level_since + $4, null, null, \
+                 level_since + $4 from escalations where id in ({ids}) order by id"
+            ));
+            sqlx::query(&lines)
+                .persistent(false)
+                .bind(decisions::SYSTEM)
+                .bind(kind)
+                .bind(note)
+                .bind(offset)
+                .execute(&mut *conn)
+                .await?;
+        }
+        count_climbs(conn, backend, &ids, &outcome).await?;
+        let flagged_at = if outcome.flagged.is_some() { "level_since + $4" } else { "null" };
+        let sql = format!(
+            "update escalations set level = $1, level_since = level_since + $2, due_at = level_since + $3, \
+             flagged_at = {flagged_at} where id in ({ids}) and resolved_at is null"
+        );
+        let mut query = sqlx::query(&sql).persistent(false).bind(outcome.level).bind(outcome.since).bind(outcome.due);
+        if let Some(flagged) = outcome.flagged {
+            query = query.bind(flagged);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok((climbed, flagged, due.len()))
+}
+
+/// Counts the climbs and the flag of the escalations `ids`, which came out alike as `outcome`,
+/// into the hourly rollup (the dashboard's breaches), each at the hour it fell due; before their
+/// update, while `level_since` is still the one the offsets count from. On PostgreSQL each
+/// sweeper writes its own shard, in the rollup's key order, so two never wait on each other.
+async fn count_climbs(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    ids: &str,
+    outcome: &Outcome,
+) -> Result<(), AppError> {
+    let shard = match backend {
+        Backend::Sqlite => "0",
+        Backend::Postgres => "pg_backend_pid() % 8",
+    };
+    let climbs = outcome.steps.iter().filter(|(step, _)| *step == Step::Climb).count() as i64;
+    let climbed = (climbs > 0).then_some(("climbed", climbs, outcome.since));
+    let flagged = outcome.flagged.map(|offset| ("flagged", 1, offset));
+    for (column, per_escalation, offset) in climbed.into_iter().chain(flagged) {
+        let sql = format!(
+            "insert into escalation_hours (workflow_id, hour, model_version, reason, shard, {column}) \
+             select e.workflow_id, (e.level_since + $1) / 3600000, coalesce(i.model_version, ''), e.reason, {shard}, \
+             count(*) * $2 from escalations e join items i on i.id = e.item_id where e.id in ({ids}) \
+             group by 1, 2, 3, 4 order by 1, 2, 3, 4 \
+             on conflict (workflow_id, hour, model_version, reason, shard) \
+             do update set {column} = escalation_hours.{column} + excluded.{column}"
+        );
+        sqlx::query(&sql).persistent(false).bind(offset).bind(per_escalation).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// A step of an escalation's climb, each a line of its item's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    Climb,
+    Flag,
+}
+
+/// Where a sweep leaves an escalation, relative to the time its level began before the sweep:
+/// its steps on the way, the level, when it began, when it falls due, when it was flagged (if
+/// it was).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Outcome {
+    steps: Vec<(Step, i64)>,
+    level: i64,
+    since: i64,
+    due: i64,
+    flagged: Option<i64>,
+}

@@ -1,0 +1,281 @@
+//! Keeping the escalations in step with the items: one open escalation an escalated item,
+//! opened at level 1 as of when it was escalated and closed once the item is decided or sent
+//! back; the climbs and flags on the way are [`super::climb`]'s.
+
+use super::climb::climb_due;
+use super::events::{self, About};
+use super::pass::{CHUNK, Workflow};
+use crate::domain::escalation::{Reason, Rules};
+use crate::domain::item_state::{Action, ItemState, state_sql};
+use crate::error::AppError;
+use crate::storage::db::{Backend, Db};
+use crate::storage::dialect;
+use sqlx::AnyConnection;
+
+/// `i.state not in (...)`: the item `i` is no longer with a lead or an assignee (the escalation
+/// that holds it can close).
+macro_rules! with_nobody_sql {
+    () => {
+        concat!("i.state not in (", state_sql!(Escalated), ", ", state_sql!(Assigned), ", ", state_sql!(Claimed), ")")
+    };
+}
+
+/// What one pass of [`keep_escalations`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    pub opened: usize,
+    pub resolved: usize,
+    pub climbed: usize,
+    pub flagged: usize,
+}
+
+/// Keeps the escalations in step with the items, workflow by workflow, as of `now`: opens one
+/// for each escalated item that has none (at level 1, since it was escalated), closes those
+/// whose item was decided or sent back to the queue, and climbs each open one whose escalation
+/// SLA ran out to the admins, dated when it fell due; one overdue at the top is flagged, dated
+/// likewise. After the server was down, one pass replays what fell due meanwhile. Safe on
+/// several instances at once: one open escalation an item (a unique index), climbs under SKIP
+/// LOCKED on PostgreSQL and in turns on SQLite.
+pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
+    keep_since(db, now, &mut Seen::default()).await
+}
+
+/// How far a sweeper has looked: the newest item and decision when its last pass began. An
+/// escalation is opened for an item that arrives escalated (a new item) or is escalated (a new
+/// decision), and closed after a decision: a sweeper that has looked at everything up to these
+/// only needs to look at what is newer to know whether there is anything to open or close.
+/// Starts at nothing, so that the first pass of a process looks at everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Seen {
+    items: i64,
+    decisions: i64,
+}
+
+/// A workflow and how long its escalations may stay at a level.
+#[derive(sqlx::FromRow)]
+struct EscalationSla {
+    id: i64,
+    slug: String,
+    escalation_sla_secs: i64,
+}
+
+/// [`keep_escalations`] that looks for escalations to open or close only among the items and
+/// decisions newer than `seen`, and moves it on.
+pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppError> {
+    let (items, decisions): (i64, i64) =
+        sqlx::query_as("select (select coalesce(max(id), 0) from items), (select coalesce(max(id), 0) from decisions)")
+            .fetch_one(db.pool())
+            .await?;
+    let workflows: Vec<EscalationSla> =
+        sqlx::query_as("select id, slug, escalation_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
+    let mut kept = Kept::default();
+    // One connection for every chunk of the pass: see [`Db::begin_write_on`].
+    let mut conn = db.pool().acquire().await?;
+    for EscalationSla { id: workflow_id, slug, escalation_sla_secs: sla_secs } in workflows {
+        let rules = Rules { escalation_sla_ms: sla_secs.saturating_mul(1000), ..Rules::default() };
+        let workflow = Workflow { id: workflow_id, slug: &slug };
+        let mut opened_after = 0;
+        // A look first, outside any write transaction: most passes find nothing to do.
+        let (work,): (i64,) =
+            sqlx::query_as(&format!("select ({UNOPENED_EXISTS}) + ({CLOSABLE_EXISTS}) + ({DUE_EXISTS})"))
+                .bind(workflow_id)
+                .bind(now)
+                .bind(seen.items)
+                .bind(seen.decisions)
+                .fetch_one(&mut *conn)
+                .await?;
+        if work == 0 {
+            continue;
+        }
+        // Then a chunk a transaction, each step until it finds less than a chunk (or another
+        // instance holds the rest).
+        let (mut opening, mut closing, mut climbing) = (true, true, true);
+        while opening || closing || climbing {
+            let _turn = db.write_turn().await;
+            let mut tx = db.begin_write_on(&mut conn).await?;
+            if opening {
+                let (opened, looked) =
+                    open_escalations(&mut tx, db.backend(), workflow_id, &rules, &mut opened_after).await?;
+                kept.opened += opened;
+                opening = looked == CHUNK as usize;
+            }
+            if closing {
+                let resolved = close_decided(&mut tx, db.backend(), workflow, now).await?;
+                kept.resolved += resolved;
+                closing = resolved == CHUNK as usize;
+            }
+            if climbing {
+                let (climbed, flagged, looked) = climb_due(&mut tx, db.backend(), workflow, &rules, now).await?;
+                kept.climbed += climbed;
+                kept.flagged += flagged;
+                climbing = looked == CHUNK as usize;
+            }
+            tx.commit().await?;
+        }
+    }
+    *seen = Seen { items, decisions };
+    Ok(kept)
+}
+
+/// Whether workflow `$1` has an escalated item without an open escalation (0 or 1), among the
+/// items newer than `$3` (the index of items by workflow, state and key) and those with an
+/// escalate decision newer than `$4` (the decisions' key). SQLite would otherwise read far more
+/// than what is new: without statistics it takes the workflow's index of decisions, every
+/// decision the workflow has (`+d.workflow_id` keeps it off that index); with them it starts
+/// from the escalated items, every one (`cross join` keeps the decisions outermost). While
+/// nothing is seen (`$3` is 0) the first part covers every escalated item, so the second is not
+/// asked.
+const UNOPENED_EXISTS: &str = concat!(
+    "select count(*) from (select i.id from items i where i.workflow_id = $1 and i.id > $3 and i.state = ",
+    state_sql!(Escalated),
+    " and not exists (select 1 from escalations x where x.item_id = i.id and x.resolved_at is null) \
+     union all select d.item_id from decisions d cross join items i where $3 > 0 and d.id > $4 \
+     and +d.workflow_id = $1 and d.kind = 'escalate' and i.id = d.item_id and i.state = ",
+    state_sql!(Escalated),
+    " and not exists (select 1 from escalations x where x.item_id = i.id and x.resolved_at is null) limit 1) u"
+);
+
+/// Whether workflow `$1` has an open escalation whose item was decided or sent back (0 or 1).
+/// Every way out of an escalation is a decision: a sweeper that has seen the decisions up to
+/// `$4` asks those newer (by their key, outermost, as above); one that has seen nothing yet asks
+/// the open escalations, far fewer than the decisions.
+const CLOSABLE_EXISTS: &str = concat!(
+    "select count(*) from (select 1 from escalations e join items i on i.id = e.item_id where $4 = 0 \
+     and e.workflow_id = $1 and e.resolved_at is null and ",
+    with_nobody_sql!(),
+    " union all select 1 from decisions d cross join escalations e cross join items i where $4 > 0 \
+     and d.id > $4 and +d.workflow_id = $1 and e.item_id = d.item_id and e.resolved_at is null \
+     and i.id = d.item_id and ",
+    with_nobody_sql!(),
+    " limit 1) c"
+);
+
+/// Whether workflow `$1` has an open escalation due to climb or be flagged by `$2` (0 or 1).
+const DUE_EXISTS: &str = "select count(*) from (select 1 from escalations where workflow_id = $1 \
+     and resolved_at is null and flagged_at is null and due_at <= $2 limit 1) d";
+
+/// An escalated item without an open escalation, and its last `escalate` decision, if any.
+#[derive(sqlx::FromRow)]
+struct Unopened {
+    id: i64,
+    created_at: i64,
+    actor_id: Option<i64>,
+    reason_code: Option<String>,
+    escalated_at: Option<i64>,
+}
+
+impl Unopened {
+    /// The trigger, read from the item's history: no escalate decision means it arrived
+    /// escalated (low confidence); the system's names its trigger; a person's with a reason code
+    /// is a rejection that escalates, without one a reviewer's escalation.
+    fn reason(&self) -> Reason {
+        match (self.escalated_at, self.actor_id, self.reason_code.as_deref()) {
+            (None, ..) => Reason::LowConfidence,
+            (Some(_), None, code) => code.and_then(Reason::parse).unwrap_or(Reason::Reviewer),
+            (Some(_), Some(_), Some(_)) => Reason::RejectReason,
+            (Some(_), Some(_), None) => Reason::Reviewer,
+        }
+    }
+}
+
+/// Opens an escalation for each escalated item of the workflow that has none, a chunk of them
+/// in key order after `after` (moved on to the last one looked at): how many it opened, and
+/// how many it looked at.
+async fn open_escalations(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    workflow_id: i64,
+    rules: &Rules,
+    after: &mut i64,
+) -> Result<(usize, usize), AppError> {
+    let unopened: Vec<Unopened> = sqlx::query_as(concat!(
+        "select i.id, i.created_at, d.actor_id, d.reason_code, d.created_at as escalated_at from items i \
+         left join decisions d on d.id = (select max(e.id) from decisions e where e.item_id = i.id \
+         and e.kind = 'escalate') \
+         where i.workflow_id = $1 and i.state = ",
+        state_sql!(Escalated),
+        " and i.id > $2 and not exists (select 1 from escalations x where x.item_id = i.id \
+         and x.resolved_at is null) order by i.id limit $3"
+    ))
+    .bind(workflow_id)
+    .bind(*after)
+    .bind(CHUNK)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut opened = 0;
+    for range in dialect::chunks(unopened.len()) {
+        let rows = &unopened[range];
+        let sql = format!(
+            "insert into escalations (item_id, workflow_id, reason, level, opened_at, level_since, due_at) \
+             values {} on conflict (item_id) where resolved_at is null do nothing",
+            backend.values(rows.len(), "(?, ?, ?, 1, ?, ?, ?)")
+        );
+        let mut query = sqlx::query(&sql).persistent(backend.keeps_prepared(rows.len()));
+        for item in rows {
+            let since = item.escalated_at.unwrap_or(item.created_at);
+            let due = rules.escalation_due_at(since);
+            query =
+                query.bind(item.id).bind(workflow_id).bind(item.reason().as_str()).bind(since).bind(since).bind(due);
+        }
+        opened += query.execute(&mut *conn).await?.rows_affected() as usize;
+    }
+    // The next chunk of this pass starts after the last item looked at.
+    if let Some(last) = unopened.last() {
+        *after = last.id;
+    }
+    Ok((opened, unopened.len()))
+}
+
+/// An open escalation whose item was decided (by its assignee, or by the reviewer who had
+/// escalated it and took that back), with the item's last final decision.
+#[derive(sqlx::FromRow)]
+struct Closing {
+    id: i64,
+    item_id: i64,
+    state: String,
+    decided_at: Option<i64>,
+    decision_id: Option<i64>,
+    decided_by: Option<String>,
+    settles_at: Option<i64>,
+}
+
+/// Closes the open escalations of the workflow whose item is no longer with a lead or an
+/// assignee, each with the decision that ended it, and queues `escalation.resolved` for each
+/// (sent when that decision settles, withdrawn should it be undone).
+async fn close_decided(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    workflow: Workflow<'_>,
+    now: i64,
+) -> Result<usize, AppError> {
+    // Only the open escalations are looked at (their partial index), each item by its key.
+    let closing: Vec<Closing> = sqlx::query_as(&format!(
+        "select e.id, e.item_id, i.state, i.decided_at, d.id as decision_id, d.actor_label as decided_by, d.settles_at \
+         from escalations e join items i on i.id = e.item_id \
+         left join decisions d on d.id = (select max(f.id) from decisions f where f.item_id = e.item_id and f.final = 1) \
+         where e.workflow_id = $1 and e.resolved_at is null and {} order by e.id limit {}{}",
+        with_nobody_sql!(),
+        CHUNK,
+        backend.skip_locked_of("e")
+    ))
+    .bind(workflow.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &closing {
+        let terminal = ItemState::parse(&row.state).is_some_and(ItemState::is_terminal);
+        let resolution = if terminal { row.state.as_str() } else { Action::SendBack.as_str() };
+        sqlx::query(
+            "update escalations set resolved_at = $2, resolution = $3, resolved_by = $4 where id = $1 and resolved_at is null",
+        )
+        .bind(row.id)
+        .bind(row.decided_at.unwrap_or(now))
+        .bind(resolution)
+        .bind(row.decided_by.as_deref())
+        .execute(&mut *conn)
+        .await?;
+        let about = About { workflow_id: workflow.id, slug: workflow.slug, item_id: row.item_id };
+        let decision = if terminal { row.decision_id } else { None };
+        events::emit(conn, about, events::RESOLVED, row.settles_at.unwrap_or(now).max(now), decision).await?;
+    }
+    Ok(closing.len())
+}

@@ -1,0 +1,118 @@
+//! The review-SLA sweep: the items that waited in a queue past their workflow's review SLA are
+//! escalated by the system, each as of when its SLA ran out.
+
+use super::pass::{CHUNK, Workflow};
+use super::system::{move_to_escalated, queue_escalated};
+use crate::domain::escalation::{Reason, duration_words};
+use crate::domain::item_state::{Action, state_sql};
+use crate::error::AppError;
+use crate::items::decisions;
+use crate::storage::clock::now_ms;
+use crate::storage::db::Db;
+use crate::storage::dialect;
+use sqlx::AnyConnection;
+
+/// The queued items of workflow `$1` created by `$2` (the review SLA before now) that were never
+/// escalated: one a lead sent back to the queue is not escalated again for the same wait.
+const OVERDUE: &str = concat!(
+    "from items where workflow_id = $1 and state = ",
+    state_sql!(Queued),
+    " and created_at <= $2 and not exists (select 1 from escalations x where x.item_id = items.id)"
+);
+
+/// A workflow and how long its items may wait in the queue.
+#[derive(sqlx::FromRow)]
+struct ReviewSla {
+    id: i64,
+    slug: String,
+    review_sla_secs: i64,
+}
+
+/// Escalates every item that has waited in a queue past its workflow's review SLA by `now`,
+/// each recorded when its SLA ran out (created + SLA), not when the sweeper woke: after the
+/// server was down the history still says when each item was due. Several instances may run it
+/// at once: on PostgreSQL each takes rows the others have not locked (SKIP LOCKED), on SQLite
+/// writers take turns, and an item is escalated only while it is still queued. Returns how many
+/// it escalated.
+pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppError> {
+    let workflows: Vec<ReviewSla> =
+        sqlx::query_as("select id, slug, review_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
+    let mut escalated = 0;
+    // One connection for every chunk of the pass: see [`Db::begin_write_on`].
+    let mut conn = db.pool().acquire().await?;
+    for ReviewSla { id: workflow_id, slug, review_sla_secs: sla_secs } in workflows {
+        let cutoff = now.saturating_sub(sla_secs.saturating_mul(1000));
+        let note = format!("It waited past the review SLA of {}.", duration_words(sla_secs * 1000));
+        loop {
+            // A look first, outside any write transaction: most passes find nothing to do.
+            let any: Option<(i64,)> = sqlx::query_as(&format!("select id {OVERDUE} limit 1"))
+                .bind(workflow_id)
+                .bind(cutoff)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if any.is_none() {
+                break;
+            }
+            let _turn = db.write_turn().await;
+            let mut tx = db.begin_write_on(&mut conn).await?;
+            // The partial index on queued items by (workflow, creation) answers this.
+            let due: Vec<(i64, i64)> = sqlx::query_as(&format!(
+                "select id, created_at {OVERDUE} order by created_at limit $3{}",
+                db.backend().skip_locked()
+            ))
+            .bind(workflow_id)
+            .bind(cutoff)
+            .bind(CHUNK)
+            .fetch_all(&mut *tx)
+            .await?;
+            if due.is_empty() {
+                // Another instance holds the rest.
+                break;
+            }
+            let workflow = Workflow { id: workflow_id, slug: &slug };
+            escalated += escalate_overdue(&mut tx, workflow, &due, sla_secs.saturating_mul(1000), &note).await?;
+            tx.commit().await?;
+        }
+    }
+    if escalated > 0 {
+        tracing::info!(escalated, "items waiting past their review SLA escalated");
+    }
+    Ok(escalated)
+}
+
+/// [`escalate_by_system`](super::system::escalate_by_system) for the queued items `due` of one
+/// workflow, each `(item, created)`, that waited past the review SLA of `sla_ms`: each escalated
+/// as of its creation plus the SLA. One update, their decisions computed by the database from
+/// the items' rows (one statement, nothing bound per item), and their events. Those no longer
+/// queued are passed over. How many it escalated.
+async fn escalate_overdue(
+    conn: &mut AnyConnection,
+    workflow: Workflow<'_>,
+    due: &[(i64, i64)],
+    sla_ms: i64,
+    note: &str,
+) -> Result<usize, AppError> {
+    let ids: Vec<i64> = due.iter().map(|&(id, _)| id).collect();
+    let latest = due.iter().map(|&(_, created)| created.saturating_add(sla_ms)).max().unwrap_or_default();
+    let moved = move_to_escalated(conn, &ids, now_ms().max(latest)).await?;
+    if moved.is_empty() {
+        return Ok(0);
+    }
+    // In the columns' order of `decisions::COLUMNS`, by item.
+    let lines = decisions::insert_select(&format!(
+        "select id, workflow_id, null, $1, $2, $3, $4, null, null, 0, created_at + $5, null, null, created_at + $5 \
+         from items where id in ({}) order by id",
+        dialect::id_list(moved.iter().copied())
+    ));
+    sqlx::query(&lines)
+        .persistent(false)
+        .bind(decisions::SYSTEM)
+        .bind(Action::Escalate.as_str())
+        .bind(Reason::ReviewSla.as_str())
+        .bind(note)
+        .bind(sla_ms)
+        .execute(&mut *conn)
+        .await?;
+    queue_escalated(conn, workflow, &moved).await?;
+    Ok(moved.len())
+}
