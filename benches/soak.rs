@@ -41,6 +41,10 @@
 //!
 //! PostgreSQL uses `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`) as an admin URL and creates a
 //! fresh database. The load generator shares the machine with the server.
+//!
+//! One program of over 500 lines: the load, the sampling, the bursts, the targets' check and
+//! the plots all work on the same options, recorder and samples, and the file reads top to
+//! bottom as the procedure described above.
 
 mod common;
 

@@ -2,9 +2,10 @@
 //!
 //! The database keeps hourly rollups as items, decisions and escalations are written (migration
 //! 0013's triggers); [`stats`] reads them into a workflow's numbers over a range, which [`rest`]
-//! serves to admin-scoped keys and [`dashboard`] words for the dashboard page (leads and admins),
-//! with [`charts`] drawn on the server; [`api`] is the page's server function. [`gauges`] sets
-//! what `GET /metrics` reports of the database at each scrape.
+//! serves to admin-scoped keys and [`dashboard`] words for the dashboard page (leads and admins;
+//! its numbers read as `wording` has them), with [`charts`] drawn on the server; [`api`] is the
+//! page's server function. [`gauges`] sets what `GET /metrics` reports of the database at each
+//! scrape.
 
 pub mod api;
 #[cfg(feature = "ssr")]
@@ -17,6 +18,8 @@ pub mod gauges;
 pub mod rest;
 #[cfg(feature = "ssr")]
 pub mod stats;
+#[cfg(feature = "ssr")]
+mod wording;
 
 use serde::{Deserialize, Serialize};
 

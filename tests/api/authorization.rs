@@ -2,6 +2,10 @@
 //! arguments that are otherwise valid, gets the status its row says, and a call that is refused
 //! changes nothing. The table must name exactly the server functions the app registers, so that
 //! a new one cannot be added without deciding who may call it.
+//!
+//! One file of over 500 lines on purpose: the table of who may call what and the fixture's
+//! arguments that make each row's call valid (`Fixture::arguments`) both name every server
+//! function, and are kept side by side so that adding one means deciding both in one place.
 
 use crate::fixtures::{SLUG, invoice, person, submit_all};
 use crate::helpers::{Backend, PASSWORD, TestApp, client, spawn_app_with};

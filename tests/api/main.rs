@@ -5,6 +5,7 @@ mod fixtures;
 mod helpers;
 
 mod account;
+mod api_reference;
 mod audit_log;
 mod auth;
 mod authorization;

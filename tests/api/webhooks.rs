@@ -1,6 +1,9 @@
 //! Webhooks against a real local receiver: signatures, retries, dead letters, replay, no double
 //! delivery with two workers on one database, one endpoint never holding up another, the record
 //! of attempts, test events, secret rotation, private destinations and retention.
+//!
+//! A little over 500 lines as one file: every test here uses the receiver, the outbox helpers
+//! and the signature check at its top, and none is large enough for a file of its own.
 
 use crate::fixtures::{SLUG, person, submit as submit_item, submit_all, workflow};
 use crate::helpers::{Backend, TestApp, spawn_app_with, wait_until};
