@@ -3,6 +3,9 @@
 //! registered server function is tried (the list of them is checked against the registry, and
 //! their fields are read from their types); the history import refuses by line. (Single items,
 //! and item data kept as sent: `ingest::control_characters_in_text_fields_are_refused_alike_on_both_backends`.)
+//!
+//! One file over the usual length: the table of every server function's fields, and the sample
+//! value of each field, must stand in one place for the registry check to mean anything.
 
 use crate::fixtures::{SLUG, invoice, person, submit, submit_all, workflow};
 use crate::helpers::{Backend, PASSWORD, TestApp, error_kind, spawn_app, spawn_app_with, wait_until};
