@@ -101,6 +101,7 @@ for (const mode of MODES) {
       const row = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'INV-201' }) });
       await row.getByRole('cell', { name: 'rita@example.com: The total does not match the lines' }).waitFor();
       await screenshot(app, 'escalations-by-reason');
+      await checkAccessibility(app, 'the inbox filtered by reason');
 
       // Its page: the item, why it is here, and what the lead can do.
       await page.getByRole('link', { name: 'INV-201', exact: true }).click();
@@ -119,6 +120,7 @@ for (const mode of MODES) {
       assert.equal(await serverError(assigned), null);
       await page.getByText(`Assigned to ${ROB.email}`).waitFor();
       await screenshot(app, 'escalation-assigned');
+      await checkAccessibility(app, 'an escalation page once assigned');
       await signOut(app);
 
       // Rob finds it under "Assigned to me", reviews and approves it.
