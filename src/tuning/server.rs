@@ -126,27 +126,31 @@ pub async fn report(db: &Db, workflow: &Workflow, ask: Ask) -> Result<TuningRepo
             .threshold
             .map(|t| per_day * (1.0 - automated(Some(t)) * unseen)),
     };
-    let rollout = (spec.rollout_share < 1.0).then(|| {
-        // The band rolling out (from the threshold up to where auto-approval began before, or
-        // all above it), as sampled since the threshold came down: every stratum below certain
-        // review. Each widening moves the held-out items to a stratum of its own, and the
-        // verdicts gathered at the shares before still count; items of the band reviewed
-        // whole (routed before the threshold moved, or while the breaker was open) do not.
-        let whole = stratum_of(1.0);
-        let below = spec.rollout_from.map_or(u32::MAX, bin_of);
-        let mut counts = Counts::default();
-        for cell in &cells {
-            if threshold_bin.is_some_and(|t| cell.bin >= t) && cell.bin < below && cell.stratum < whole {
-                counts.add(cell.counts);
+    let rollout = match spec.rollout_share < 1.0 {
+        false => None,
+        true => {
+            // The band rolling out (from the threshold up to where auto-approval began before,
+            // or all above it), counted in the strata its held-out items were sampled in: one
+            // for each share (and audit rate) it has been widened through since the threshold
+            // came down, so that the verdicts of earlier shares still count. Other evidence of
+            // the band (items reviewed whole before the threshold moved, audits of an earlier
+            // threshold, imported history) is not the rollout's.
+            let strata = rollout_strata(db, workflow).await?;
+            let below = spec.rollout_from.map_or(u32::MAX, bin_of);
+            let mut counts = Counts::default();
+            for cell in &cells {
+                if threshold_bin.is_some_and(|t| cell.bin >= t) && cell.bin < below && strata.contains(&cell.stratum) {
+                    counts.add(cell.counts);
+                }
             }
+            Some(Rollout {
+                share: spec.rollout_share,
+                reviewed: counts.reviewed,
+                wrong: counts.wrong,
+                observed_error: (counts.reviewed > 0).then(|| counts.wrong as f64 / counts.reviewed as f64),
+            })
         }
-        Rollout {
-            share: spec.rollout_share,
-            reviewed: counts.reviewed,
-            wrong: counts.wrong,
-            observed_error: (counts.reviewed > 0).then(|| counts.wrong as f64 / counts.reviewed as f64),
-        }
-    });
+    };
     Ok(TuningReport {
         slug: workflow.slug().to_owned(),
         workflow: spec.name.clone(),
@@ -205,6 +209,31 @@ fn summarise(cells: &[Cell], threshold_bin: Option<u32>, model_version: &str, ta
         min_sample: target.min_sample(),
         strata,
     }
+}
+
+/// The strata a workflow's current rollout has sampled its band in: walking its settings
+/// versions back from the newest while the threshold and the band stay as they are now, the
+/// review probability each version gave a would-be auto-approval of the band.
+async fn rollout_strata(db: &Db, workflow: &Workflow) -> Result<Vec<u32>, AppError> {
+    let versions: Vec<(String,)> = sqlx::query_as(
+        "select new_settings from workflow_settings_history where workflow_id = $1 order by version desc limit 100",
+    )
+    .bind(workflow.id)
+    .fetch_all(db.pool())
+    .await?;
+    let spec = &workflow.spec;
+    let mut strata = Vec::new();
+    for (settings,) in versions {
+        let Ok(version) = serde_json::from_str::<crate::domain::workflow::WorkflowSpec>(&settings) else { break };
+        if version.auto_approve_at != spec.auto_approve_at
+            || version.rollout_from != spec.rollout_from
+            || version.rollout_share >= 1.0
+        {
+            break;
+        }
+        strata.push(stratum_of(1.0 - (1.0 - version.audit_rate) * version.rollout_share));
+    }
+    Ok(strata)
 }
 
 /// A threshold to apply from the tuning page.

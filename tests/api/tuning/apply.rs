@@ -189,8 +189,9 @@ async fn rollout_of(app: &TestApp, key: &str) -> Value {
     report["rollout"].clone()
 }
 
-/// The held-out fraction's observed error follows its verdicts as they come in, and a widening
-/// (which samples the band at a new probability) keeps the verdicts gathered before it.
+/// The held-out fraction's observed error follows its verdicts as they come in, a widening
+/// (which samples the band at a new probability) keeps the verdicts gathered before it, and
+/// other sampled evidence of the band is not counted as the rollout's.
 async fn the_rollout_reports_the_held_out_error_across_widenings(backend: Backend) {
     let app = spawn_app(backend).await;
     let reviewer = person(&app, "rita@example.com", Role::Reviewer).await;
@@ -204,6 +205,12 @@ async fn the_rollout_reports_the_held_out_error_across_widenings(backend: Backen
     };
     let (status, body) = call(&app, &admin.client, "tuning/apply", &apply("recommendation", "0.25")).await;
     assert!((200..400).contains(&status), "{status} {body}");
+    // Past items of the band sampled at a probability no share of this rollout gives (0.4),
+    // imported now: evidence of the band, but not the rollout's verdicts. (Evidence is kept by
+    // probability, so history sampled at exactly a share's probability could not be told apart.)
+    let past: Vec<String> = (0..10).map(|i| line(&format!("past-{i}"), 0.7, Some("wrong"), 0.4)).collect();
+    let (status, body) = import(&app, &key, past.join("\n")).await;
+    assert_eq!(status, 200, "{body}");
     let nothing_yet = rollout_of(&app, &key).await;
     assert_eq!((nothing_yet["reviewed"].as_u64(), nothing_yet["wrong"].as_u64()), (Some(0), Some(0)), "{nothing_yet}");
     assert!(nothing_yet["observed_error"].is_null(), "{nothing_yet}");
