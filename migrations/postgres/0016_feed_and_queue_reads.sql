@@ -2,7 +2,8 @@
 -- finds that one in held every final decision, auto-approvals too, whose `settles_at` is null:
 -- analysed, such an index looks as if one `settles_at` matched most of the workflow, and the
 -- planner walked the workflow's final decisions instead, so each poll read them all. Only
--- decisions that have an undo window are in this one.
+-- decisions with a `settles_at` are in this one, and the feed's range `settles_at > now` reads
+-- only the few still in their window.
 drop index decisions_settling_idx;
 create index decisions_unsettled_idx on decisions (workflow_id, settles_at) where final = 1 and settles_at is not null;
 

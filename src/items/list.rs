@@ -85,7 +85,8 @@ pub async fn list(
 
 /// The decisions a feed shows after `$2`: final, settled (`$4` is now), not undone. The feed
 /// stops before the first decision still in its undo window, found in the partial index of
-/// decisions that have a window (migration 0016): a few seconds' worth. `min(id + 0)`, not
+/// decisions that have a settle time (migration 0016), where those still in their window are
+/// a few seconds' worth. `min(id + 0)`, not
 /// `min(id)`: given the latter, SQLite and PostgreSQL may walk the workflow's final decisions in
 /// id order from the oldest until one is unsettled, which reads every settled decision; in the
 /// soak benchmark each poll's time then grew with the table.

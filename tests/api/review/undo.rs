@@ -206,7 +206,7 @@ async fn an_approval_schedules_one_webhook_after_the_undo_window(backend: Backen
 }
 
 /// The feed stops before the first decision still in its undo window, and finds it in the
-/// partial index of unsettled decisions: the plan of the very statement the feed runs, with its
+/// partial index of decisions that have a settle time: the plan of the very statement the feed runs, with its
 /// parameters bound as a poll binds them, on a workflow whose final decisions are mostly
 /// auto-approvals (never in an undo window) and with the planner's statistics gathered. Planned
 /// as a walk of every final decision in id order until an unsettled one (as SQLite did, once
