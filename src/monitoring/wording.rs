@@ -14,7 +14,7 @@ pub(super) fn day_of(ms: i64) -> String {
 
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-/// "1 Dec 2026 14:00" from an RFC 3339 time in UTC.
+/// "1 Dec 14:00" (or "1 Dec" without the hour) from an RFC 3339 time in UTC.
 pub(super) fn short_time(rfc: &str, with_hour: bool) -> String {
     let month = rfc.get(5..7).and_then(|m| m.parse::<usize>().ok()).and_then(|m| MONTHS.get(m.wrapping_sub(1)));
     let day = rfc.get(8..10).and_then(|d| d.parse::<u32>().ok());
@@ -41,7 +41,8 @@ pub(super) fn maybe_percent(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_owned(), percent)
 }
 
-/// "4.1 % (95 % interval 3.0 % to 5.4 %, 812 verdicts)", or that there are none.
+/// The override rate ("4.1 %") and what backs it ("95 % interval 3.0 % to 5.4 %; 33 of 812
+/// verdicts."), or a dash and that there are none.
 pub(super) fn override_text(o: &Override) -> (String, String) {
     match o.rate {
         None => ("–".to_owned(), "No verdicts in the range.".to_owned()),

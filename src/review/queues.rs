@@ -13,10 +13,6 @@ use crate::users::server::UserRecord;
 use crate::workflows::server::Workflow;
 use sqlx::AnyConnection;
 
-fn start_of_day_utc(now: i64) -> i64 {
-    now - now.rem_euclid(86_400_000)
-}
-
 #[derive(sqlx::FromRow)]
 struct QueueCounts {
     waiting: i64,
@@ -143,7 +139,7 @@ async fn summary(
     )
     .bind(user.id)
     .bind(id)
-    .bind(start_of_day_utc(now) / 3_600_000)
+    .bind(crate::domain::workload::day_start(now) / 3_600_000)
     .fetch_one(&mut *conn)
     .await?;
     let mine = held_item(&mut *conn, id, user.id, now).await?;

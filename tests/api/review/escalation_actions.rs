@@ -357,7 +357,7 @@ async fn a_lead_reassigns_and_takes_an_escalation_themselves(backend: Backend) {
     assert_eq!(ok(&app, &a, "review/queues", &[]).await["assigned"], json!([]), "no longer a's");
     assert_eq!(ok(&app, &b, "review/queues", &[]).await["assigned"][0]["item_id"], item, "now b's");
     let (status, _) = call(&app, &a, "review/claim-assigned", &[("item_id", &id)]).await;
-    assert_ne!(status, 200, "the first assignee cannot claim it any more");
+    assert_eq!(status, 403, "the first assignee cannot claim it any more");
 
     send(assign("lead@example.com", "I will do it")).await;
     assert_eq!(ok(&app, &b, "review/queues", &[]).await["assigned"], json!([]));
