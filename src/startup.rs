@@ -36,6 +36,7 @@ pub struct Application {
     router: Router,
     db: Db,
     deliverer: Deliverer,
+    metrics: Metrics,
     lease_sweep: Duration,
     escalation_sweep: Duration,
     retention: Duration,
@@ -71,8 +72,8 @@ impl Application {
         let retention = Duration::from_secs(u64::from(settings.webhook_retention_days) * 86_400);
         let lease_sweep = Duration::from_millis(settings.lease_sweep_ms.max(10));
         let escalation_sweep = Duration::from_millis(settings.escalation_sweep_ms.max(10));
-        let router = router(db.clone(), settings, key, metrics);
-        Ok(Self { listener, router, db, deliverer, lease_sweep, escalation_sweep, retention, setup_token })
+        let router = router(db.clone(), settings, key, metrics.clone());
+        Ok(Self { listener, router, db, deliverer, metrics, lease_sweep, escalation_sweep, retention, setup_token })
     }
 
     pub fn port(&self) -> u16 {
@@ -85,6 +86,11 @@ impl Application {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// This instance's metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The first-run setup token, while the instance has no user (see
@@ -101,6 +107,7 @@ impl Application {
         let overdue = tokio::spawn(crate::escalations::server::sweep(self.db.clone(), self.escalation_sweep));
         let breaker = tokio::spawn(crate::tuning::breaker::watch(self.db.clone(), self.escalation_sweep));
         let purge = tokio::spawn(purge_every(self.db.clone(), self.retention, Duration::from_secs(600)));
+        let upkeep = tokio::spawn(self.metrics.clone().keep_up(crate::storage::metrics::UPKEEP_EVERY));
         // No Nagle: a response written in more than one piece (headers, then a page) would
         // otherwise wait for the client's delayed ACK, 40 ms now and then.
         let listener = self.listener.tap_io(|tcp| {
@@ -117,6 +124,7 @@ impl Application {
         overdue.abort();
         breaker.abort();
         purge.abort();
+        upkeep.abort();
         self.db.close().await;
         served
     }

@@ -142,6 +142,8 @@ pub struct TestApp {
     pub address: String,
     pub db: Db,
     pub client: reqwest::Client,
+    /// The instance's metrics registry, as its `/metrics` reads it.
+    pub metrics: gatehouse::storage::metrics::Metrics,
     /// Kept so the database lives as long as the app (and any other instance on it).
     test_db: std::sync::Arc<TestDb>,
 }
@@ -157,8 +159,9 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut ServeA
     configure(&mut settings);
     let app = Application::build_with_db(db.clone(), settings).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics = app.metrics().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, db, client: client(), test_db: std::sync::Arc::new(test_db) }
+    TestApp { address, db, client: client(), metrics, test_db: std::sync::Arc::new(test_db) }
 }
 
 /// A browser-like client that keeps cookies but sends no Origin (like curl).
@@ -174,8 +177,9 @@ impl TestApp {
         let settings = ServeArgs { bind: "127.0.0.1:0".parse().unwrap(), ..ServeArgs::default() };
         let app = Application::build_with_db(db.clone(), settings).await.expect("build app");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let metrics = app.metrics().clone();
         tokio::spawn(app.run_until_stopped());
-        TestApp { address, db, client: client(), test_db: self.test_db.clone() }
+        TestApp { address, db, client: client(), metrics, test_db: self.test_db.clone() }
     }
 
     /// The database's URL, for a process of its own (the CLI) to open.

@@ -17,6 +17,7 @@ on_both_backends!(
     the_metrics_count_requests_items_decisions_and_queues,
     the_metrics_show_deliveries_the_outbox_escalations_the_breaker_and_the_pool,
     a_metrics_token_guards_them,
+    an_instance_nobody_scrapes_keeps_no_latencies,
 );
 
 async fn metrics(app: &TestApp, token: Option<&str>) -> (u16, String) {
@@ -234,4 +235,24 @@ async fn a_metrics_token_guards_them(backend: Backend) {
     let (status, text) = metrics(&app, Some("s3cret-token")).await;
     assert_eq!(status, 200);
     assert!(text.contains("gatehouse_db_pool_connections"), "{text}");
+}
+
+/// Every request's latency is a histogram observation, held raw until the exporter folds it into
+/// its buckets. The server folds them every few seconds by itself: an instance whose `/metrics`
+/// nobody scrapes does not keep every latency it ever measured.
+async fn an_instance_nobody_scrapes_keeps_no_latencies(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    for _ in 0..50 {
+        let response = app.client.get(app.url("/login")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let within = gatehouse::storage::metrics::UPKEEP_EVERY * 3;
+    wait_until(within, "the latencies folded without a scrape", async || app.metrics.unfolded() == 0).await;
+    let (status, text) = metrics(&app, None).await;
+    assert_eq!(status, 200);
+    let count = text
+        .lines()
+        .find_map(|l| l.strip_prefix("gatehouse_http_request_duration_seconds_count{route=\"/login\"} "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert_eq!(count, Some(50), "folded, none lost:\n{text}");
 }
