@@ -69,12 +69,15 @@ pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppE
     let workflows: Vec<EscalationSla> =
         sqlx::query_as("select id, slug, escalation_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
     let mut kept = Kept::default();
-    // One connection for every chunk of the pass: see [`Db::begin_write_on`].
-    let mut conn = db.pool().acquire().await?;
+    // A connection a worker for every chunk of the pass: see [`Db::begin_write_on`].
+    let workers = db.backend().sweep_workers();
+    let mut conns = Vec::new();
+    for _ in 0..workers {
+        conns.push(db.pool().acquire().await?);
+    }
     for EscalationSla { id: workflow_id, slug, escalation_sla_secs: sla_secs } in workflows {
         let rules = Rules { escalation_sla_ms: sla_secs.saturating_mul(1000), ..Rules::default() };
         let workflow = Workflow { id: workflow_id, slug: &slug };
-        let mut opened_after = 0;
         // A look first, outside any write transaction: most passes find nothing to do.
         let (work,): (i64,) =
             sqlx::query_as(&format!("select ({UNOPENED_EXISTS}) + ({CLOSABLE_EXISTS}) + ({DUE_EXISTS})"))
@@ -82,39 +85,73 @@ pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppE
                 .bind(now)
                 .bind(seen.items)
                 .bind(seen.decisions)
-                .fetch_one(&mut *conn)
+                .fetch_one(&mut *conns[0])
                 .await?;
         if work == 0 {
             continue;
         }
-        // Then a chunk a transaction, each step until it finds less than a chunk (or another
-        // instance holds the rest).
-        let (mut opening, mut closing, mut climbing) = (true, true, true);
-        while opening || closing || climbing {
-            let _turn = db.write_turn().await;
-            let mut tx = db.begin_write_on(&mut conn).await?;
-            if opening {
-                let (opened, looked) =
-                    open_escalations(&mut tx, db.backend(), workflow_id, &rules, &mut opened_after).await?;
-                kept.opened += opened;
-                opening = looked == CHUNK as usize;
-            }
-            if closing {
-                let resolved = close_decided(&mut tx, db.backend(), workflow, now).await?;
-                kept.resolved += resolved;
-                closing = resolved == CHUNK as usize;
-            }
-            if climbing {
-                let (climbed, flagged, looked) = climb_due(&mut tx, db.backend(), workflow, &rules, now).await?;
-                kept.climbed += climbed;
-                kept.flagged += flagged;
-                climbing = looked == CHUNK as usize;
-            }
-            tx.commit().await?;
+        let parts = conns
+            .iter_mut()
+            .zip(0..)
+            .map(|(conn, index)| sweep_part(db, conn, workflow, &rules, now, Part { index, of: workers }));
+        for part in futures_util::future::try_join_all(parts).await? {
+            kept.opened += part.opened;
+            kept.resolved += part.resolved;
+            kept.climbed += part.climbed;
+            kept.flagged += part.flagged;
         }
     }
     *seen = Seen { items, decisions };
     Ok(kept)
+}
+
+/// One worker's share of a workflow's pass, on its own connection: a chunk a transaction, each
+/// step until it finds less than a chunk (or another worker or instance holds the rest). The
+/// escalations to close and to climb are shared out by SKIP LOCKED on PostgreSQL; the items to
+/// open one for, which no row lock guards, by their key (see [`Part`]).
+async fn sweep_part(
+    db: &Db,
+    conn: &mut AnyConnection,
+    workflow: Workflow<'_>,
+    rules: &Rules,
+    now: i64,
+    part: Part,
+) -> Result<Kept, AppError> {
+    let mut kept = Kept::default();
+    let mut opened_after = 0;
+    let (mut opening, mut closing, mut climbing) = (true, true, true);
+    while opening || closing || climbing {
+        let _turn = db.write_turn().await;
+        let mut tx = db.begin_write_on(conn).await?;
+        if opening {
+            let (opened, looked) =
+                open_escalations(&mut tx, db.backend(), workflow.id, rules, part, &mut opened_after).await?;
+            kept.opened += opened;
+            opening = looked == CHUNK as usize;
+        }
+        if closing {
+            let resolved = close_decided(&mut tx, db.backend(), workflow, now).await?;
+            kept.resolved += resolved;
+            closing = resolved == CHUNK as usize;
+        }
+        if climbing {
+            let (climbed, flagged, looked) = climb_due(&mut tx, db.backend(), workflow, rules, now).await?;
+            kept.climbed += climbed;
+            kept.flagged += flagged;
+            climbing = looked == CHUNK as usize;
+        }
+        tx.commit().await?;
+    }
+    Ok(kept)
+}
+
+/// Which of a pass's workers this is, of how many: it opens escalations for the items whose key
+/// leaves `index` when divided by `of`, so that two never insert the same one (the second would
+/// wait on the first's unique key until it committed, and the two would go in step).
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    index: i64,
+    of: i64,
 }
 
 /// Whether workflow `$1` has an escalated item without an open escalation (0 or 1), among the
@@ -178,14 +215,15 @@ impl Unopened {
     }
 }
 
-/// Opens an escalation for each escalated item of the workflow that has none, a chunk of them
-/// in key order after `after` (moved on to the last one looked at): how many it opened, and
+/// Opens an escalation for each escalated item of the workflow that has none (of the worker
+/// `part`'s share), a chunk of them in key order after `after` (moved on to the last one looked at): how many it opened, and
 /// how many it looked at.
 async fn open_escalations(
     conn: &mut AnyConnection,
     backend: Backend,
     workflow_id: i64,
     rules: &Rules,
+    part: Part,
     after: &mut i64,
 ) -> Result<(usize, usize), AppError> {
     let unopened: Vec<Unopened> = sqlx::query_as(concat!(
@@ -194,12 +232,14 @@ async fn open_escalations(
          and e.kind = 'escalate') \
          where i.workflow_id = $1 and i.state = ",
         state_sql!(Escalated),
-        " and i.id > $2 and not exists (select 1 from escalations x where x.item_id = i.id \
+        " and i.id > $2 and i.id % $4 = $5 and not exists (select 1 from escalations x where x.item_id = i.id \
          and x.resolved_at is null) order by i.id limit $3"
     ))
     .bind(workflow_id)
     .bind(*after)
     .bind(CHUNK)
+    .bind(part.of)
+    .bind(part.index)
     .fetch_all(&mut *conn)
     .await?;
     let mut opened = 0;

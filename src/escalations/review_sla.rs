@@ -38,46 +38,74 @@ pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppErr
     let workflows: Vec<ReviewSla> =
         sqlx::query_as("select id, slug, review_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
     let mut escalated = 0;
-    // One connection for every chunk of the pass: see [`Db::begin_write_on`].
-    let mut conn = db.pool().acquire().await?;
+    // A connection a worker for every chunk of the pass: see [`Db::begin_write_on`]. On
+    // PostgreSQL the workers take chunks side by side, SKIP LOCKED keeping them apart.
+    let mut conns = Vec::new();
+    for _ in 0..db.backend().sweep_workers() {
+        conns.push(db.pool().acquire().await?);
+    }
     for ReviewSla { id: workflow_id, slug, review_sla_secs: sla_secs } in workflows {
         let cutoff = now.saturating_sub(sla_secs.saturating_mul(1000));
         let note = format!("It waited past the review SLA of {}.", duration_words(sla_secs * 1000));
-        loop {
-            // A look first, outside any write transaction: most passes find nothing to do.
-            let any: Option<(i64,)> = sqlx::query_as(&format!("select id {OVERDUE} limit 1"))
-                .bind(workflow_id)
-                .bind(cutoff)
-                .fetch_optional(&mut *conn)
-                .await?;
-            if any.is_none() {
-                break;
-            }
-            let _turn = db.write_turn().await;
-            let mut tx = db.begin_write_on(&mut conn).await?;
-            // The partial index on queued items by (workflow, creation) answers this.
-            let due: Vec<(i64, i64)> = sqlx::query_as(&format!(
-                "select id, created_at {OVERDUE} order by created_at limit $3{}",
-                db.backend().skip_locked()
-            ))
-            .bind(workflow_id)
-            .bind(cutoff)
-            .bind(CHUNK)
-            .fetch_all(&mut *tx)
-            .await?;
-            if due.is_empty() {
-                // Another instance holds the rest.
-                break;
-            }
-            let workflow = Workflow { id: workflow_id, slug: &slug };
-            escalated += escalate_overdue(&mut tx, workflow, &due, sla_secs.saturating_mul(1000), &note).await?;
-            tx.commit().await?;
-        }
+        let workflow = Workflow { id: workflow_id, slug: &slug };
+        let sla = Sla { cutoff, sla_ms: sla_secs.saturating_mul(1000), note: &note };
+        let parts = conns.iter_mut().map(|conn| escalate_part(db, conn, workflow, sla));
+        escalated += futures_util::future::try_join_all(parts).await?.into_iter().sum::<usize>();
     }
     if escalated > 0 {
         tracing::info!(escalated, "items waiting past their review SLA escalated");
     }
     Ok(escalated)
+}
+
+/// A workflow's review SLA as a pass applies it: the items created by `cutoff` are overdue,
+/// each escalated `sla_ms` after its creation with `note`.
+#[derive(Debug, Clone, Copy)]
+struct Sla<'a> {
+    cutoff: i64,
+    sla_ms: i64,
+    note: &'a str,
+}
+
+/// One worker's share of a workflow's review-SLA pass, on its own connection: a chunk a
+/// transaction until none is left (or another worker or instance holds the rest). How many it
+/// escalated.
+async fn escalate_part(
+    db: &Db,
+    conn: &mut AnyConnection,
+    workflow: Workflow<'_>,
+    sla: Sla<'_>,
+) -> Result<usize, AppError> {
+    let mut escalated = 0;
+    loop {
+        // A look first, outside any write transaction: most passes find nothing to do.
+        let any: Option<(i64,)> = sqlx::query_as(&format!("select id {OVERDUE} limit 1"))
+            .bind(workflow.id)
+            .bind(sla.cutoff)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if any.is_none() {
+            return Ok(escalated);
+        }
+        let _turn = db.write_turn().await;
+        let mut tx = db.begin_write_on(conn).await?;
+        // The partial index on queued items by (workflow, creation) answers this.
+        let due: Vec<(i64, i64)> = sqlx::query_as(&format!(
+            "select id, created_at {OVERDUE} order by created_at limit $3{}",
+            db.backend().skip_locked()
+        ))
+        .bind(workflow.id)
+        .bind(sla.cutoff)
+        .bind(CHUNK)
+        .fetch_all(&mut *tx)
+        .await?;
+        if due.is_empty() {
+            // Another worker or instance holds the rest.
+            return Ok(escalated);
+        }
+        escalated += escalate_overdue(&mut tx, workflow, &due, sla.sla_ms, sla.note).await?;
+        tx.commit().await?;
+    }
 }
 
 /// [`escalate_by_system`](super::system::escalate_by_system) for the queued items `due` of one
