@@ -1,11 +1,11 @@
 //! The climb and flag pass: each open escalation whose escalation SLA ran out climbs from the
 //! leads to the admins, and one overdue at the top is flagged, each step dated when it fell due
-//! and written to the item's history and to the hourly rollup of breaches.
+//! on the escalation's row (which the item's history reads it from:
+//! [`crate::items::escalation_steps`]) and counted in the hourly rollup of breaches.
 
 use super::pass::{CHUNK, Workflow};
-use crate::domain::escalation::{Due, Level, Rules, duration_words};
+use crate::domain::escalation::{Due, Level, Rules};
 use crate::error::AppError;
-use crate::items::decisions;
 use crate::storage::db::Backend;
 use crate::storage::dialect;
 use sqlx::AnyConnection;
@@ -18,11 +18,10 @@ struct Open {
 }
 
 /// Climbs and flags the open escalations of the workflow due by `now` (a chunk of them, under
-/// SKIP LOCKED on PostgreSQL), each step dated when it fell due by the domain's rules and
-/// written as a line of the item's history. Nearly all of a chunk's escalations come out alike
-/// (the same steps at the same offsets from their own `level_since`), so each such group costs
-/// one statement a step, computing its lines from the rows, and one update; nothing is bound
-/// per escalation. How many climbed, how many were flagged, and how many it looked at.
+/// SKIP LOCKED on PostgreSQL), each step dated when it fell due by the domain's rules. Nearly
+/// all of a chunk's escalations come out alike (the same steps at the same offsets from their
+/// own `level_since`), so each such group costs one update and its rollup; nothing is bound per
+/// escalation. How many climbed, how many were flagged, and how many it looked at.
 pub(super) async fn climb_due(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -71,33 +70,11 @@ pub(super) async fn climb_due(
         };
         alike.entry(outcome).or_default().push(open.id);
     }
-    let climb_note =
-        format!("Climbed to level 2: the escalation SLA of {} ran out.", duration_words(rules.escalation_sla_ms));
     for (outcome, ids) in alike {
         if outcome.steps.is_empty() {
             continue;
         }
         let ids = dialect::id_list(ids);
-        // The lines first, while `level_since` is still the one the offsets count from; in the
-        // columns' order of `decisions::COLUMNS`, climbs before flags, by escalation.
-        for (step, offset) in &outcome.steps {
-            let (kind, note) = match step {
-                Step::Climb => ("climb", climb_note.as_str()),
-                Step::Flag => ("flag", "Overdue at the top level: nobody is left to climb to."),
-            };
-            let lines = decisions::insert_select(&format!(
-                "select item_id, workflow_id, null, $1, $2, null, $3, null, null, 0, level_since + $4, null, null, \
-                 level_since + $4 from escalations where id in ({ids}) order by id"
-            ));
-            sqlx::query(&lines)
-                .persistent(false)
-                .bind(decisions::SYSTEM)
-                .bind(kind)
-                .bind(note)
-                .bind(offset)
-                .execute(&mut *conn)
-                .await?;
-        }
         count_climbs(conn, backend, &ids, &outcome).await?;
         let flagged_at = if outcome.flagged.is_some() { "level_since + $4" } else { "null" };
         let sql = format!(

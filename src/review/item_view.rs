@@ -5,6 +5,7 @@ use super::ReviewItem;
 use crate::domain::item_state::ItemState;
 use crate::error::AppError;
 use crate::items::HistoryLine;
+use crate::items::escalation_steps;
 use crate::storage::clock::now_ms;
 use crate::storage::db::Db;
 use crate::users::server::UserRecord;
@@ -12,6 +13,7 @@ use crate::workflows::cache::{self, WorkflowCache};
 use crate::workflows::membership::require_listed;
 use crate::workflows::server::Workflow;
 use serde_json::Value;
+use sqlx::AnyConnection;
 
 /// What the review page shows of an item's own row.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
@@ -82,6 +84,23 @@ const LEASED_ITEM: &str = "select i.workflow_id, i.external_id, i.payload, i.pre
      (select count(*) from decisions u where u.undoes = d.id) as undone \
      from items i left join decisions d on d.item_id = i.id where i.id = $1 order by d.id";
 
+/// The history lines of an item a reviewer holds, from its `rows` (a row each, from
+/// [`LEASED_ITEM`]), with the steps its escalations took. Only an escalated item can have taken
+/// any, and one that reached a reviewer's hands after an escalation has a line of it: of its
+/// escalation, or (if it arrived escalated) of its assignment or its return to the queue. An
+/// item from the queue that never was escalated costs no further read.
+async fn reviewer_history(
+    conn: &mut AnyConnection,
+    item_id: i64,
+    rows: &[LeasedRow],
+) -> Result<Vec<HistoryLine>, AppError> {
+    let lines: Vec<HistoryLine> = rows.iter().filter_map(LeasedRow::history_line).collect();
+    if !lines.iter().any(|l| matches!(l.kind.as_str(), "escalate" | "assign" | "send_back")) {
+        return Ok(lines);
+    }
+    escalation_steps::with_steps(conn, item_id, lines).await
+}
+
 /// The review page's view of an item leased to the reviewer.
 fn review_item(
     workflow: &Workflow,
@@ -121,8 +140,9 @@ pub async fn claimed_item(db: &Db, workflow: &Workflow, claimed: Claimed, now: i
     let history = if claimed.history == 0 {
         Vec::new()
     } else {
-        let rows: Vec<LeasedRow> = sqlx::query_as(LEASED_ITEM).bind(claimed.id).fetch_all(db.pool()).await?;
-        rows.iter().filter_map(LeasedRow::history_line).collect()
+        let mut conn = db.pool().acquire().await?;
+        let rows: Vec<LeasedRow> = sqlx::query_as(LEASED_ITEM).bind(claimed.id).fetch_all(&mut *conn).await?;
+        reviewer_history(&mut conn, claimed.id, &rows).await?
     };
     Ok(review_item(workflow, claimed.id, claimed.item, history, now))
 }
@@ -139,7 +159,8 @@ pub async fn leased_item(
     let workflow = cache::by_slug(db, workflows, slug).await?;
     require_listed(&workflow, user)?;
     // The item and its history in one statement: a row per history line.
-    let rows: Vec<LeasedRow> = sqlx::query_as(LEASED_ITEM).bind(item_id).fetch_all(db.pool()).await?;
+    let mut conn = db.pool().acquire().await?;
+    let rows: Vec<LeasedRow> = sqlx::query_as(LEASED_ITEM).bind(item_id).fetch_all(&mut *conn).await?;
     let row = rows.first().filter(|r| r.workflow_id == workflow.id).ok_or_else(|| AppError::not_found("That item"))?;
     let state = ItemState::parse(&row.state);
     let held = state == Some(ItemState::Claimed)
@@ -154,7 +175,7 @@ pub async fn leased_item(
         };
         return Err(AppError::conflict(format!("This item is no longer yours to review: {why}.")));
     }
-    let history = rows.iter().filter_map(LeasedRow::history_line).collect();
+    let history = reviewer_history(&mut conn, item_id, &rows).await?;
     let row = rows.into_iter().next().ok_or_else(|| AppError::internal("the item vanished"))?;
     Ok(review_item(&workflow, item_id, row.item, history, now))
 }
@@ -166,11 +187,15 @@ pub async fn shown_item(
     workflow: &Workflow,
     item_id: i64,
 ) -> Result<(ReviewItem, ItemState, Option<i64>), AppError> {
-    let rows: Vec<LeasedRow> = sqlx::query_as(LEASED_ITEM).bind(item_id).fetch_all(db.pool()).await?;
+    let mut conn = db.pool().acquire().await?;
+    let rows: Vec<LeasedRow> = sqlx::query_as(LEASED_ITEM).bind(item_id).fetch_all(&mut *conn).await?;
     let row = rows.first().filter(|r| r.workflow_id == workflow.id).ok_or_else(|| AppError::not_found("That item"))?;
     let state = ItemState::parse(&row.state).ok_or_else(|| AppError::internal("unknown item state"))?;
     let assigned_to = row.assigned_to;
-    let history = rows.iter().filter_map(LeasedRow::history_line).collect();
+    // A lead's page: an item that arrived escalated has no line of it, so the steps are read
+    // whatever the lines are.
+    let lines = rows.iter().filter_map(LeasedRow::history_line).collect();
+    let history = escalation_steps::with_steps(&mut conn, item_id, lines).await?;
     let row = rows.into_iter().next().ok_or_else(|| AppError::internal("the item vanished"))?;
     let mut item = review_item(workflow, item_id, row.item, history, now_ms());
     item.lease_token = String::new();

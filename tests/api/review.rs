@@ -117,6 +117,14 @@ fn kinds(decisions: &[(i64, String, Option<i64>)]) -> Vec<&str> {
     decisions.iter().map(|(_, kind, _)| kind.as_str()).collect()
 }
 
+/// The item as the REST API shows it.
+async fn rest_item(app: &TestApp, key: &str, item_id: i64) -> Value {
+    let url = app.url(&format!("/api/v1/items/{item_id}"));
+    let response = app.client.get(url).bearer_auth(key).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
 async fn count(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_as::<_, (i64,)>(sql).fetch_one(app.db.pool()).await.unwrap().0
 }

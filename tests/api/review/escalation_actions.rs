@@ -43,14 +43,6 @@ async fn events_of(app: &TestApp, item_id: i64) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The item as the REST API shows it.
-async fn rest_item(app: &TestApp, key: &str, item_id: i64) -> Value {
-    let url = app.url(&format!("/api/v1/items/{item_id}"));
-    let response = app.client.get(url).bearer_auth(key).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
 fn kinds(item: &Value) -> Vec<String> {
     item["decisions"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap().to_owned()).collect()
 }

@@ -30,6 +30,19 @@ async fn escalations_of(app: &TestApp, item_id: i64) -> Vec<Row> {
     .unwrap()
 }
 
+/// (kind, actor, at, note) of the climbs and flags in an item's history as a page shows it.
+fn steps_of(item: &Value) -> Vec<(String, String, i64, String)> {
+    let lines = item["history"].as_array().cloned().unwrap_or_default();
+    lines
+        .iter()
+        .filter(|l| matches!(l["kind"].as_str(), Some("climb" | "flag")))
+        .map(|l| {
+            let text = |key: &str| l[key].as_str().unwrap_or_default().to_owned();
+            (text("kind"), text("actor"), l["at_ms"].as_i64().unwrap(), text("note"))
+        })
+        .collect()
+}
+
 async fn escalations_open_with_their_reason_climb_when_due_and_close_when_decided(backend: Backend) {
     let app = app_with(backend, without_sweepers).await;
     let a = person(&app, "a@example.com", Role::Reviewer).await;
@@ -66,26 +79,35 @@ async fn escalations_open_with_their_reason_climb_when_due_and_close_when_decide
     assert_eq!((*since, *flagged), (opened + HOUR, opened + 2 * HOUR));
     let (opened, climbed, flagged) = (*opened, *since, *flagged);
     assert_eq!(keep_escalations(&app.db, asked_at + 9 * HOUR).await.unwrap(), Kept::default(), "each step once");
-    // Each step is a line of the item's history too, by the system, dated when it fell due.
-    let steps: Vec<(String, String, i64, String)> = sqlx::query_as(
-        "select kind, actor_label, created_at, note from decisions where item_id = $1 and kind in ('climb', 'flag') \
-         order by id",
-    )
-    .bind(low)
-    .fetch_all(app.db.pool())
-    .await
-    .unwrap();
+    // Each step is a line of the item's history too, by the system, dated when it fell due: read
+    // from the escalation's row, not stored as a decision.
+    let page = ok(&app, &lead, "escalations/item", &[("item_id", &low.to_string())]).await;
+    let steps = steps_of(&page["item"]);
     assert_eq!(
         steps.iter().map(|(kind, by, at, _)| (kind.as_str(), by.as_str(), *at)).collect::<Vec<_>>(),
         [("climb", "system", climbed), ("flag", "system", flagged)],
-        "opened at {opened}"
+        "opened at {opened}: {page}"
     );
     assert!(steps[0].3.contains("level 2") && steps[0].3.contains("1 h"), "{}", steps[0].3);
+    assert_eq!(count(&app, "select count(*) from decisions where kind in ('climb', 'flag')").await, 0);
+    assert_eq!(rest_item(&app, &created.key, low).await["decisions"], serde_json::json!([]), "steps are no decisions");
 
     // The lead hands the reviewer's escalation to the reviewer, who decides it: it closes.
     ok(&app, &lead, "review/assign", &[("item_id", &asked.to_string()), ("assignee", "a@example.com")]).await;
     ok(&app, &a, "review/claim-assigned", &[("item_id", &asked.to_string())]).await;
-    let lease = token(&app, &a, asked).await;
+    // The assignee's review page shows the steps among the decisions, in time order: the
+    // sweeper ran hours ahead of the clock, so the assignment, made now, comes before them.
+    let page = ok(&app, &a, "review/item", &[("slug", SLUG), ("item_id", &asked.to_string())]).await;
+    let lines: Vec<(&str, i64)> = page["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["kind"].as_str().unwrap(), l["at_ms"].as_i64().unwrap()))
+        .collect();
+    let kinds: Vec<&str> = lines.iter().map(|(kind, _)| *kind).collect();
+    assert_eq!(kinds, ["escalate", "assign", "climb", "flag"], "{page}");
+    assert_eq!((lines[2].1, lines[3].1), (asked_at + HOUR, asked_at + 2 * HOUR), "dated when due");
+    let lease = page["lease_token"].as_str().unwrap().to_owned();
     let (status, body) = approve(&app, &a, asked, &lease).await;
     assert_eq!(status, 200, "{body}");
     let kept = keep_escalations(&app.db, now_ms()).await.unwrap();
