@@ -115,6 +115,8 @@ for (const mode of MODES) {
       await visit(app, '/');
       await page.getByRole('link', { name: 'Items', exact: true }).click();
       await page.getByRole('heading', { name: 'Items', level: 1 }).waitFor();
+      // Navigated in the browser, the heading shows before the search's rows arrive.
+      await page.locator('table tbody tr').nth(14).waitFor();
       assert.equal(await page.locator('table tbody tr').count(), 15);
       await page.getByLabel('Route reason').selectOption('below_threshold');
       await page.getByLabel('Model version').fill('v4');
