@@ -178,6 +178,14 @@ for (const mode of MODES) {
       await screenshot(app, 'escalations-at-risk');
       await checkAccessibility(app, 'the inbox with rows at risk');
 
+      // Its page tells the climb and the flag in its history, by the system, in order.
+      await page.getByRole('link', { name: 'INV-302', exact: true }).click();
+      await page.getByRole('heading', { name: 'INV-302', level: 1 }).waitFor();
+      const steps = await page.getByRole('region', { name: 'History' }).innerText();
+      assert.match(steps, /Climbed to the admins by system[^]*SLA of 1 h ran out[^]*Flagged overdue by system/);
+      await screenshot(app, 'escalation-climbed');
+      await visit(app, '/escalations');
+
       // The lead decides one directly from its page, and is back in the inbox without it.
       await page.getByRole('link', { name: 'INV-301', exact: true }).click();
       await page.getByRole('heading', { name: 'INV-301', level: 1 }).waitFor();
