@@ -1,5 +1,6 @@
 //! An item as the review page shows it: the reviewer's own lease, the payload and prediction,
-//! the workflow's labels and reasons, and its history (read with the item in one statement).
+//! the workflow's labels and reasons, and its history (its decisions read with the item in one
+//! statement; the steps its escalations took, from their rows, when it was escalated).
 
 use super::ReviewItem;
 use crate::domain::item_state::ItemState;
