@@ -69,12 +69,8 @@ pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppE
     let workflows: Vec<EscalationSla> =
         sqlx::query_as("select id, slug, escalation_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
     let mut kept = Kept::default();
-    // A connection a worker for every chunk of the pass: see [`Db::begin_write_on`].
-    let workers = db.backend().sweep_workers();
-    let mut conns = Vec::new();
-    for _ in 0..workers {
-        conns.push(db.pool().acquire().await?);
-    }
+    let mut conns = db.sweep_connections().await?;
+    let workers = conns.len() as i64;
     for EscalationSla { id: workflow_id, slug, escalation_sla_secs: sla_secs } in workflows {
         let rules = Rules { escalation_sla_ms: sla_secs.saturating_mul(1000), ..Rules::default() };
         let workflow = Workflow { id: workflow_id, slug: &slug };
@@ -216,8 +212,8 @@ impl Unopened {
 }
 
 /// Opens an escalation for each escalated item of the workflow that has none (of the worker
-/// `part`'s share), a chunk of them in key order after `after` (moved on to the last one looked at): how many it opened, and
-/// how many it looked at.
+/// `part`'s share), a chunk of them in key order after `after` (moved on to the last one looked
+/// at): how many it opened, and how many it looked at.
 async fn open_escalations(
     conn: &mut AnyConnection,
     backend: Backend,

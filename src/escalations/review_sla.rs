@@ -38,12 +38,7 @@ pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppErr
     let workflows: Vec<ReviewSla> =
         sqlx::query_as("select id, slug, review_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
     let mut escalated = 0;
-    // A connection a worker for every chunk of the pass: see [`Db::begin_write_on`]. On
-    // PostgreSQL the workers take chunks side by side, SKIP LOCKED keeping them apart.
-    let mut conns = Vec::new();
-    for _ in 0..db.backend().sweep_workers() {
-        conns.push(db.pool().acquire().await?);
-    }
+    let mut conns = db.sweep_connections().await?;
     for ReviewSla { id: workflow_id, slug, review_sla_secs: sla_secs } in workflows {
         let cutoff = now.saturating_sub(sla_secs.saturating_mul(1000));
         let note = format!("It waited past the review SLA of {}.", duration_words(sla_secs * 1000));

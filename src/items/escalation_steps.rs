@@ -11,12 +11,12 @@ use crate::error::AppError;
 use sqlx::AnyConnection;
 
 /// The note of a climb, which names the escalation SLA that ran out.
-pub fn climb_note(sla_ms: i64) -> String {
+fn climb_note(sla_ms: i64) -> String {
     format!("Climbed to level 2: the escalation SLA of {} ran out.", duration_words(sla_ms))
 }
 
 /// The note of a flag.
-pub const FLAG_NOTE: &str = "Overdue at the top level: nobody is left to climb to.";
+const FLAG_NOTE: &str = "Overdue at the top level: nobody is left to climb to.";
 
 /// What an escalation's row says of its steps: opened at level 1, at `level` since
 /// `level_since` (a climb is dated when it fell due, so at level 2 the SLA that ran out is

@@ -7,7 +7,8 @@
 
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Executor};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,6 +129,23 @@ impl Db {
             Backend::Sqlite => sqlx::Connection::begin_with(conn, "begin immediate").await,
             Backend::Postgres => sqlx::Connection::begin(conn).await,
         }
+    }
+
+    /// The connections one pass of a sweeper works with at once, each taking its own chunks,
+    /// one transaction after another (see [`Db::begin_write_on`]): two on PostgreSQL, where
+    /// SKIP LOCKED keeps their chunks apart and the database's time, most of a chunk's, then runs
+    /// on two cores (docs/BENCHMARKS.md, Escalations at scale); one on SQLite, whose writers
+    /// take turns.
+    pub async fn sweep_connections(&self) -> Result<Vec<PoolConnection<Any>>, sqlx::Error> {
+        let workers = match self.backend {
+            Backend::Postgres => 2,
+            Backend::Sqlite => 1,
+        };
+        let mut conns = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            conns.push(self.pool.acquire().await?);
+        }
+        Ok(conns)
     }
 
     /// On SQLite, a turn to write among this process's bulk writers (the ingest paths), taken in

@@ -24,17 +24,6 @@ impl Backend {
         }
     }
 
-    /// How many connections one pass of a sweeper works with at once, each taking its own
-    /// chunks: on PostgreSQL two (SKIP LOCKED keeps their chunks apart, and the database's time,
-    /// most of a chunk's, then runs on two cores: docs/BENCHMARKS.md, Escalations at scale); on
-    /// SQLite one, since its writers take turns.
-    pub fn sweep_workers(self) -> i64 {
-        match self {
-            Backend::Postgres => 2,
-            Backend::Sqlite => 1,
-        }
-    }
-
     /// `" for update skip locked"`: lock the rows read, passing over those another transaction
     /// holds (how several instances share a queue without waiting for each other).
     pub fn skip_locked(self) -> &'static str {
