@@ -184,6 +184,7 @@ for (const mode of MODES) {
       const steps = await page.getByRole('region', { name: 'History' }).innerText();
       assert.match(steps, /Climbed to the admins by system[^]*SLA of 1 h ran out[^]*Flagged overdue by system/);
       await screenshot(app, 'escalation-climbed');
+      await checkAccessibility(app, 'an escalation page with its climb and flag');
       await visit(app, '/escalations');
 
       // The lead decides one directly from its page, and is back in the inbox without it.
