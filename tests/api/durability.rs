@@ -212,7 +212,8 @@ fn run(db_url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
 fn at_a_terminal(db_url: &str, args: &str, answers: &[(&str, &str)]) -> (bool, String) {
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
-    let command = format!("'{}' {args}", env!("CARGO_BIN_EXE_gatehouse"));
+    // `tty` first names the terminal, so that the test can see when echo is off.
+    let command = format!("tty; exec '{}' {args}", env!("CARGO_BIN_EXE_gatehouse"));
     let mut child = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .env("DATABASE_URL", db_url)
@@ -239,10 +240,16 @@ fn at_a_terminal(db_url: &str, args: &str, answers: &[(&str, &str)]) -> (bool, S
     };
     let mut stdin = child.stdin.take().unwrap();
     for (prompt, answer) in answers {
-        // Typed only once the prompt shows, as a person would: echo is off by then.
+        // Typed only once the prompt shows and the terminal's echo is off, as a person would type.
+        // The prompt is written a moment before echo is turned off: answering on the prompt
+        // alone, the answer was now and then echoed by the terminal itself.
         let waited = std::time::Instant::now();
-        while !shown.lock().unwrap().contains(prompt) {
-            assert!(waited.elapsed() < Duration::from_secs(20), "no prompt {prompt:?}: {}", shown.lock().unwrap());
+        loop {
+            let so_far = shown.lock().unwrap().clone();
+            if so_far.contains(prompt) && echo_is_off(&so_far) {
+                break;
+            }
+            assert!(waited.elapsed() < Duration::from_secs(20), "no prompt {prompt:?} with echo off: {so_far}");
             std::thread::sleep(Duration::from_millis(20));
         }
         stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
@@ -253,6 +260,18 @@ fn at_a_terminal(db_url: &str, args: &str, answers: &[(&str, &str)]) -> (bool, S
     reader.join().unwrap();
     let shown = shown.lock().unwrap().clone();
     (status.success(), shown)
+}
+
+/// Whether the terminal named on the first line `tty` printed has its echo turned off, as
+/// `stty` reads it from outside.
+fn echo_is_off(shown: &str) -> bool {
+    let Some(tty) = shown.split_once('\n').map(|(line, _)| line.trim()).filter(|line| line.starts_with("/dev/")) else {
+        return false;
+    };
+    let Ok(out) = Command::new("stty").args(["-F", tty, "-a"]).output() else {
+        return false;
+    };
+    String::from_utf8_lossy(&out.stdout).split([' ', ';', '\n']).any(|setting| setting == "-echo")
 }
 
 async fn cli_asks_for_a_password_without_echo_at_a_terminal(backend: Backend) {
