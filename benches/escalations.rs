@@ -15,6 +15,7 @@ mod common;
 
 use common::{BenchDb, ms, percentile, timed};
 use gatehouse::domain::Role;
+use gatehouse::domain::workload::week_start;
 use gatehouse::escalations::server::{Seen, escalate_overdue_reviews, keep_escalations, keep_since};
 use gatehouse::storage::audit::Actor;
 use gatehouse::storage::clock::now_ms;
@@ -74,6 +75,9 @@ struct Pass {
 
 /// `count` decisions by the reviewers over the last 180 days, on the workflow's items in turn:
 /// mostly approvals, some rejections, corrections and escalations, each with a time spent.
+/// Whatever the day it runs, the current week (from Monday, UTC) holds a full week's share of
+/// them, as on a Sunday evening, the team page's heaviest hour: they are spread from Monday's
+/// midnight to now, and the rest go back from seven days ago.
 async fn load_decisions(db: &Db, workflow_id: i64, count: u64) -> Duration {
     let started = Instant::now();
     let (first_reviewer,): (i64,) =
@@ -82,17 +86,22 @@ async fn load_decisions(db: &Db, workflow_id: i64, count: u64) -> Duration {
         sqlx::query_as("select min(id), count(*) from items").fetch_one(db.pool()).await.unwrap();
     let step = 180 * 24 * HOUR_MS / count.max(1) as i64;
     let now = now_ms();
+    let this_week = (count * 7 / 180).max(1);
+    let since_monday = (now - week_start(now)).max(1);
+    let week_ago = now - 7 * 24 * HOUR_MS;
     let chunk = 100_000_u64;
     for start in (0..count).step_by(chunk as usize) {
         let end = (start + chunk).min(count);
         let sql = format!(
-            "with recursive n(i) as (select cast({start} as bigint) union all select i + 1 from n where i + 1 < {end}) \
+            "with recursive n(i) as (select cast({start} as bigint) union all select i + 1 from n where i + 1 < {end}), \
+             timed(i, t) as (select i, case when i < {this_week} then {now} - i * {since_monday} / {this_week} \
+             else {week_ago} - (i - {this_week}) * {step} end from n) \
              insert into decisions (item_id, workflow_id, actor_id, actor_label, kind, reason_code, time_spent_ms, \
              final, created_at, settles_at) \
              select {first_item} + i % {items}, {workflow_id}, {first_reviewer} + i % {REVIEWERS}, 'bench', \
              case i % 10 when 0 then 'reject' when 1 then 'escalate' when 2 then 'correct' else 'approve' end, \
              case i % 10 when 0 then 'blurry' else null end, 1000 + (i * 7919) % 60000, \
-             case i % 10 when 1 then 0 else 1 end, {now} - i * {step}, {now} - i * {step} from n"
+             case i % 10 when 1 then 0 else 1 end, t, t from timed"
         );
         sqlx::query(&sql).execute(db.pool()).await.unwrap();
     }
