@@ -5,8 +5,13 @@
 //! fail if the variable is gone by the time they do). Without it those variants are compiled as
 //! ignored, so `cargo test` lists them as ignored, with the reason, instead of passing them
 //! without running anything. Changing the variable rebuilds the crate.
+//!
+//! The migrations are compiled in (`sqlx::migrate!`), and a build script that names what it
+//! watches turns off Cargo's watching of the whole package: so the migrations' folder is named
+//! too, or a new migration alone would leave a binary without it.
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=migrations");
     println!("cargo::rerun-if-env-changed=TEST_DATABASE_URL");
     println!("cargo::rustc-check-cfg=cfg(test_postgres)");
     if std::env::var_os("TEST_DATABASE_URL").is_some_and(|url| !url.is_empty()) {
