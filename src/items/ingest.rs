@@ -121,14 +121,38 @@ pub async fn ingest_batch(
         .map(|((sub, route), digest)| Prepared::with_digest(sub, route, digest))
         .collect();
     let group: Vec<(&Workflow, &Prepared)> = prepared.iter().map(|p| (workflow, p)).collect();
+    // A failure of the database rolled the whole batch back: it is tried again (see
+    // `BATCH_TRIES`), and its caller hears of it only when every try failed.
+    let mut tries = 1;
+    loop {
+        match write_batch(db, &group).await {
+            Err(BatchError::Other(AppError::Internal)) if tries < BATCH_TRIES => {
+                tracing::warn!(tries, items = group.len(), "a batch was rolled back by the database: writing it again");
+                tries += 1;
+            }
+            written => return written,
+        }
+    }
+}
+
+/// How many times a batch is written before its caller gets the database's error. On PostgreSQL
+/// two transactions can wait on each other's counter rows (a batch of more than 512 items is
+/// written in several statements, each taking its rows in key order, but not across statements);
+/// PostgreSQL then rolls one back, which left nothing behind and goes through when written again.
+const BATCH_TRIES: usize = 3;
+
+/// One try at writing a validated batch, in one transaction: every item, or (on a conflict with
+/// stored items, or an error) none.
+async fn write_batch(db: &Db, group: &[(&Workflow, &Prepared)]) -> Result<Vec<Ingested>, BatchError> {
     let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
-    let written = insert_group(&mut tx, db.backend(), &group).await?;
+    let written = insert_group(&mut tx, db.backend(), group).await?;
     let mut results = Vec::with_capacity(written.len());
+    let mut problems = Vec::new();
     for (index, result) in written.into_iter().enumerate() {
         match result {
             Ok(result) => results.push(result),
-            Err(e @ AppError::Conflict { .. }) => problems.push(problem(index, &prepared[index].sub, &e)),
+            Err(e @ AppError::Conflict { .. }) => problems.push(problem(index, &group[index].1.sub, &e)),
             Err(e) => return Err(e.into()),
         }
     }

@@ -10,6 +10,7 @@ mod audit_log;
 mod auth;
 mod authorization;
 mod control_characters;
+mod deadlocks;
 mod durability;
 mod export;
 mod fuzzing;
