@@ -6,9 +6,11 @@
 -- transactions on the same shard (two connections whose backend ids are equal modulo 8) could
 -- take two cells in opposite orders and deadlock, and PostgreSQL then rolled one back (a batch
 -- ingest answered 500 in the soak of 2026-12-06). Sorted by the key, two statements always take
--- their common rows in the same order. Transactions of several statements (a batch of more than
--- 512 items is written in chunks) can still meet in opposite orders across statements; the
--- writers try such a transaction again (`items::ingest`, `storage::group_commit`).
+-- their common rows in the same order, and an ingest writes its items in one statement
+-- (`items::insert`), so two ingests never wait on each other in opposite orders. Transactions that
+-- write two tables in turn (a decision updates an item, then inserts its decision line) can still
+-- meet an ingest in opposite orders on a shard; PostgreSQL then rolls one back, and the writers
+-- try it again (`items::ingest`, `storage::group_commit`).
 
 create or replace function queue_minutes_after_insert() returns trigger language plpgsql as $$
 begin

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 /// The most items a batch may hold.
 pub const MAX_BATCH: usize = 1000;
+const _: () = assert!(MAX_BATCH <= super::insert::MAX_ROWS);
 
 /// Submits one item. Idempotent on `external_id`: the same body again returns the stored item;
 /// another body under the same id is a 409 and changes nothing.
@@ -136,9 +137,9 @@ pub async fn ingest_batch(
 }
 
 /// How many times a batch is written before its caller gets the database's error. On PostgreSQL
-/// two transactions can wait on each other's counter rows (a batch of more than 512 items is
-/// written in several statements, each taking its rows in key order, but not across statements);
-/// PostgreSQL then rolls one back, which left nothing behind and goes through when written again.
+/// a batch can meet a decision on the same counter rows (shared by connections whose backend ids
+/// are equal modulo 8), each holding one the other wants; PostgreSQL then rolls one back, which
+/// left nothing behind and goes through when written again (migration 0019).
 const BATCH_TRIES: usize = 3;
 
 /// One try at writing a validated batch, in one transaction: every item, or (on a conflict with

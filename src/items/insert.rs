@@ -28,6 +28,9 @@ struct InsertedItem {
 }
 
 const ITEM_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/// The most items a group may hold: on PostgreSQL a group is one statement (see
+/// [`insert_group`]), which takes at most 65,535 parameters.
+pub(super) const MAX_ROWS: usize = 65_535 / 19;
 
 /// Writes `group` inside the caller's transaction with multi-row inserts, with the outcome of
 /// writing the items one after another: the first of each `(workflow, external_id)` is inserted
@@ -65,13 +68,26 @@ pub(super) async fn insert_group(
     unique.sort_by(|&a, &b| key(a).cmp(&key(b)));
 
     let mut created: HashMap<usize, i64> = HashMap::with_capacity(unique.len());
-    for range in dialect::chunks(unique.len()) {
+    // On PostgreSQL the group is one statement: the counters' triggers then take each counter
+    // row once, all in key order (migration 0019), and two ingests cannot wait on each other's
+    // rows in opposite orders, as two groups written in several statements could. SQLite, with
+    // one writer at a time, writes chunks (its limit on parameters), which keep few statement
+    // texts prepared; PostgreSQL keeps prepared only the sizes of those chunks.
+    if unique.len() > MAX_ROWS {
+        return Err(AppError::internal(format!("a group of {} items is more than one statement takes", unique.len())));
+    }
+    let ranges = match backend {
+        Backend::Postgres => vec![0..unique.len()],
+        Backend::Sqlite => dialect::chunks(unique.len()),
+    };
+    for range in ranges {
         let rows = &unique[range];
         let sql = format!(
             "{ITEM_INSERT}{} on conflict (workflow_id, external_id) do nothing returning id, workflow_id, external_id",
             backend.values(rows.len(), ITEM_ROW)
         );
-        let mut query = sqlx::query_as::<_, InsertedItem>(&sql).persistent(backend.keeps_prepared(rows.len()));
+        let keep = backend.keeps_prepared(rows.len()) && dialect::is_chunk_size(rows.len());
+        let mut query = sqlx::query_as::<_, InsertedItem>(&sql).persistent(keep);
         for &index in rows {
             let (workflow, p) = group[index];
             let auto = p.route.destination == Destination::AutoApproved;

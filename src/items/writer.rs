@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 /// The most submissions written in one transaction.
 pub const MAX_GROUP: usize = 512;
+const _: () = assert!(MAX_GROUP <= super::insert::MAX_ROWS);
 
 type Job = (Arc<Workflow>, Prepared);
 

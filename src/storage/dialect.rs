@@ -98,6 +98,12 @@ pub fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
 /// statement cache. 512 rows of up to 63 parameters stay below SQLite's limit of 32,766.
 const CHUNKS: [usize; 10] = [512, 256, 128, 64, 32, 16, 8, 4, 2, 1];
 
+/// Whether `len` rows make one of the chunks above (the multi-row statements worth keeping
+/// prepared: a group's other sizes come once in a while).
+pub fn is_chunk_size(len: usize) -> bool {
+    CHUNKS.contains(&len)
+}
+
 /// `0..len` cut into the chunk sizes above.
 pub fn chunks(len: usize) -> Vec<std::ops::Range<usize>> {
     let mut ranges = Vec::new();

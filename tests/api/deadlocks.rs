@@ -17,9 +17,10 @@ async fn deadlocks(conn: &mut sqlx::PgConnection) -> i64 {
 }
 
 /// Deterministic: a second transaction holds the tuning counter of one confidence bin in every
-/// shard, the batch takes the other bin's counter in its first statement and waits for the held
-/// one in its second, and the other transaction then asks for the batch's. PostgreSQL rolls the
-/// batch back (its wait began first); written again, it is stored once, counters included.
+/// shard, the batch takes the other bin's counter (first in key order) and waits for the held
+/// one, and the other transaction then asks for the batch's, against the order every writer of
+/// the application keeps. PostgreSQL rolls the batch back (its wait began first); written again,
+/// it is stored once, counters included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(test_postgres), ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
 async fn a_batch_rolled_back_to_break_a_deadlock_is_written_again() {
@@ -49,8 +50,7 @@ async fn a_batch_rolled_back_to_break_a_deadlock_is_written_again() {
         };
         assert_eq!(sqlx::query(&hold("i.confidence")).execute(&mut other).await.unwrap().rows_affected(), 8);
 
-        // Three items written in two statements (chunks of 2 and 1, in external_id order): the
-        // first takes the 0.5 bin's counter, the second waits for the 0.6 bin's.
+        // The batch's counters are taken in key order: the 0.5 bin's, then (waiting) the 0.6 bin's.
         let items: Vec<Value> = [("a-1", 0.5), ("a-2", 0.5), ("b-1", 0.6)].map(|(id, c)| invoice(id, c)).to_vec();
         let batch = tokio::spawn({
             let (client, url, key) =
