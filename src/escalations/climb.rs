@@ -94,8 +94,9 @@ pub(super) async fn climb_due(
 /// into the hourly rollup (the dashboard's breaches), each at the hour it fell due; before their
 /// update, while `level_since` is still the one the offsets count from. One statement for both
 /// steps, each escalation's model version looked up once by its item's key: a join let PostgreSQL
-/// read every item for a chunk of 2,000 (half of a climb's time). On PostgreSQL each sweeper
-/// writes its own shard, in the rollup's key order, so two never wait on each other.
+/// read every item for a chunk of 2,000 (half of a climb's time). On PostgreSQL each connection
+/// writes its own shard (its backend id modulo 8, as the triggers do), in the rollup's key order:
+/// two sweepers wait on each other only when their shards are the same, and never deadlock.
 async fn count_climbs(
     conn: &mut AnyConnection,
     backend: Backend,

@@ -74,9 +74,12 @@ pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppE
     for EscalationSla { id: workflow_id, slug, escalation_sla_secs: sla_secs } in workflows {
         let rules = Rules { escalation_sla_ms: sla_secs.saturating_mul(1000), ..Rules::default() };
         let workflow = Workflow { id: workflow_id, slug: &slug };
-        // A look first, outside any write transaction: most passes find nothing to do.
+        // A look first, outside any write transaction: most passes find nothing to do. Planned
+        // for its values each time, as the review-SLA look is (`review_sla::escalate_part`):
+        // PostgreSQL's generic plan of it scans every open escalation and every escalate decision.
         let (work,): (i64,) =
             sqlx::query_as(&format!("select ({UNOPENED_EXISTS}) + ({CLOSABLE_EXISTS}) + ({DUE_EXISTS})"))
+                .persistent(false)
                 .bind(workflow_id)
                 .bind(now)
                 .bind(seen.items)
