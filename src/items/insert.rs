@@ -76,8 +76,8 @@ pub(super) async fn insert_group(
     if unique.len() > MAX_ROWS {
         return Err(AppError::internal(format!("a group of {} items is more than one statement takes", unique.len())));
     }
-    let ranges = match backend {
-        Backend::Postgres => vec![0..unique.len()],
+    let ranges: Vec<std::ops::Range<usize>> = match backend {
+        Backend::Postgres => std::iter::once(0..unique.len()).collect(),
         Backend::Sqlite => dialect::chunks(unique.len()),
     };
     for range in ranges {
