@@ -29,7 +29,9 @@ struct InsertedItem {
 
 const ITEM_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /// The most items a group may hold: on PostgreSQL a group is one statement (see
-/// [`insert_group`]), which takes at most 65,535 parameters.
+/// [`insert_group`]) of 19 parameters a row (`ITEM_ROW`), and a statement takes at most 65,535.
+/// The callers' limits are held under it at compile time (`ingest::MAX_BATCH`,
+/// `writer::MAX_GROUP`).
 pub(super) const MAX_ROWS: usize = 65_535 / 19;
 
 /// Writes `group` inside the caller's transaction with multi-row inserts, with the outcome of
@@ -73,9 +75,6 @@ pub(super) async fn insert_group(
     // rows in opposite orders, as two groups written in several statements could. SQLite, with
     // one writer at a time, writes chunks (its limit on parameters), which keep few statement
     // texts prepared; PostgreSQL keeps prepared only the sizes of those chunks.
-    if unique.len() > MAX_ROWS {
-        return Err(AppError::internal(format!("a group of {} items is more than one statement takes", unique.len())));
-    }
     let ranges: Vec<std::ops::Range<usize>> = match backend {
         Backend::Postgres => std::iter::once(0..unique.len()).collect(),
         Backend::Sqlite => dialect::chunks(unique.len()),
