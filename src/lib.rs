@@ -58,9 +58,17 @@ pub mod startup;
 #[cfg(feature = "ssr")]
 pub mod telemetry;
 
+/// The WebAssembly's entry point. Every page is a lazy route (see `app`), so hydration is
+/// asynchronous: the page's own chunk is fetched before its markup is taken over. The body is
+/// marked `data-hydrated` only once all of it is, which the end-to-end tests wait for.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // (`hydrate_from_async` sets up Leptos' executor itself.)
+    wasm_bindgen_futures::spawn_local(async {
+        let Some(body) = leptos::prelude::document().body() else { return };
+        leptos::mount::hydrate_from_async(body.clone(), app::App).await.forget();
+        let _ = body.set_attribute("data-hydrated", "true");
+    });
 }

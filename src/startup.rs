@@ -141,6 +141,7 @@ fn router(db: Db, settings: ServeArgs, key: Key, metrics: Metrics) -> Router {
     // Pages load the front end from a folder named by its content (see `web::assets`).
     let fingerprint = crate::web::assets::fingerprint(&settings.site_root);
     let assets = crate::web::assets::router(&settings.site_root, &fingerprint);
+    let page_chunks = crate::web::assets::PageChunks::read(&settings.site_root, &fingerprint);
     let leptos_options = LeptosOptions::builder()
         .output_name("gatehouse")
         .site_root(settings.site_root.to_string_lossy().to_string())
@@ -182,10 +183,20 @@ fn router(db: Db, settings: ServeArgs, key: Key, metrics: Metrics) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/settings/workflows/{slug}/export", get(crate::items::rest::download_for_session))
-        .leptos_routes_with_context(&state, routes, move || provide_context(context_state.clone()), {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || {
+                provide_context(context_state.clone());
+                if let Some(chunks) = &page_chunks {
+                    provide_context(chunks.clone());
+                }
+            },
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(security::server_fn_status))
         .layer(axum::middleware::from_fn(crate::auth::context::with_flash_memo))
