@@ -83,7 +83,7 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/setup") view={Lazy::<SetupRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/queues") view={Lazy::<QueuesRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/review/:slug") view=ReviewQueuePage ssr=SsrMode::Async />
+                <Route path=path!("/review/:slug") view={Lazy::<ReviewQueueRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/review/:slug/:item") view=ReviewPage ssr=SsrMode::Async />
                 <Route path=path!("/escalations") view={Lazy::<EscalationsRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/escalations/:item") view={Lazy::<EscalationRoute>::new()} ssr=SsrMode::Async />
@@ -121,10 +121,10 @@ fn name_chunks(group: &str) {
     }
 }
 
-/// Every page but the reviewer's two is loaded lazily: the views and browser-side code of each
+/// Every page but the review page is loaded lazily: the views and browser-side code of each
 /// group of pages below are split out of the main WebAssembly (`scripts/build-site` runs the
 /// splitter) and fetched when a page of the group is first shown. A reviewer's cold load of the
-/// review page thus moves the router, the shell and the review pages, not the whole application
+/// review page thus moves the router, the shell and that page, not the whole application
 /// (docs/BENCHMARKS.md, Page weight). Pages are grouped by who uses them together because the
 /// splitter cuts a chunk for every set of lazy functions that share code: one lazy function per
 /// page made 300 chunks, a page fetching up to 170 of them. The server renders every page whole
@@ -178,6 +178,7 @@ lazy_group!(entry_pages, __preload_entry_pages, EntryPage {
     SetupPage => SetupRoute,
     AccountPage => AccountRoute,
     QueuesPage => QueuesRoute,
+    ReviewQueuePage => ReviewQueueRoute,
 });
 
 lazy_group!(lead_pages, __preload_lead_pages, LeadPage {
