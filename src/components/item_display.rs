@@ -1,19 +1,16 @@
 //! An item as a person judges it: the payload, the prediction beside it with the model's
 //! confidence (overall and per field), why it was routed to a person, and its history. The
-//! review page shows it; so will a lead's escalation inbox.
+//! review page, the escalation page and an item's page show it. Its content is written as HTML
+//! text (`html`), the same on the server and in the browser: it is static, and as views it
+//! weighed on every reviewer's first load.
 
-mod confidence;
-mod json_table;
+mod html;
 
-use crate::components::format::when;
-use crate::domain::correction::FIELD_CONFIDENCES;
-use crate::items::{HistoryLine, kind_text, route_reason_text};
-use confidence::{ConfidenceBar, FieldConfidences};
-use json_table::json_view;
+use crate::items::HistoryLine;
 use leptos::prelude::*;
 use serde_json::Value;
 
-pub use json_table::safe_url;
+pub use html::safe_url;
 
 /// The payload and the prediction, side by side. Fields whose confidence is below
 /// `low_confidence_below` (the auto-approve threshold) are marked in the prediction.
@@ -27,43 +24,16 @@ pub fn ItemPanels(
     review_probability: f64,
     low_confidence_below: f64,
 ) -> impl IntoView {
-    let field_confidences = prediction.get(FIELD_CONFIDENCES).cloned();
-    let mut shown_prediction = prediction;
-    if let Some(map) = shown_prediction.as_object_mut() {
-        map.remove(FIELD_CONFIDENCES);
-    }
-    let low_fields: Vec<String> = field_confidences
-        .as_ref()
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter(|(_, v)| v.as_f64().is_some_and(|c| c < low_confidence_below))
-                .map(|(k, _)| k.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    view! {
-        <div class="review-grid">
-            <section class="panel" aria-labelledby="payload-heading">
-                <h2 id="payload-heading">"Payload"</h2>
-                {json_view(&payload, 0, &[])}
-            </section>
-            <section class="panel" aria-labelledby="prediction-heading">
-                <h2 id="prediction-heading">"Prediction"</h2>
-                <ConfidenceBar confidence threshold=low_confidence_below />
-                <dl class="facts">
-                    <div><dt>"Model"</dt><dd>{model_version.unwrap_or_else(|| "not given".to_owned())}</dd></div>
-                    <div>
-                        <dt>"Why you see it"</dt>
-                        <dd data-route=route_reason.clone()>{route_reason_text(&route_reason)}</dd>
-                    </div>
-                    <div><dt>"Chance of review"</dt><dd>{format!("{:.0} %", review_probability * 100.0)}</dd></div>
-                </dl>
-                {json_view(&shown_prediction, 0, &low_fields)}
-                {field_confidences.map(|fc| view! { <FieldConfidences confidences=fc threshold=low_confidence_below /> })}
-            </section>
-        </div>
-    }
+    let content = html::panels(&html::Panels {
+        payload: &payload,
+        prediction: &prediction,
+        confidence,
+        model_version: model_version.as_deref(),
+        route_reason: &route_reason,
+        review_probability,
+        low_confidence_below,
+    });
+    view! { <div class="review-grid" inner_html=content></div> }
 }
 
 /// An item's history, oldest first; an undone decision says so.
@@ -72,23 +42,5 @@ pub fn ItemHistory(lines: Vec<HistoryLine>) -> impl IntoView {
     if lines.is_empty() {
         return view! { <p class="muted">"Nothing yet: you are the first to see this item."</p> }.into_any();
     }
-    view! {
-        <ol class="history">
-            {lines
-                .into_iter()
-                .map(|line| {
-                    let detail = [line.reason_code.clone(), line.note.clone()].into_iter().flatten().collect::<Vec<_>>().join(" — ");
-                    view! {
-                        <li class:undone=line.undone>
-                            <strong>{kind_text(&line.kind)}</strong>
-                            " by " {line.actor.clone()} " · " {when(line.at_ms)}
-                            {line.undone.then_some(" (undone)")}
-                            {(!detail.is_empty()).then(|| view! { <p class="history-detail">{detail}</p> })}
-                        </li>
-                    }
-                })
-                .collect_view()}
-        </ol>
-    }
-    .into_any()
+    view! { <ol class="history" inner_html=html::history(&lines)></ol> }.into_any()
 }
