@@ -10,12 +10,12 @@ import { ADMIN, applyWorkflow, cli, createFirstAdmin, pathOf, ready, setUpApp, s
 /**
  * Everything a cold review page may move. The goal is 300,000 bytes. The line stood at 530,000
  * while the whole application was one WebAssembly file; since the front end is split by route
- * (every page but the review page lazily loaded, `src/app.rs`) and the item display written as
- * text rather than views, the review page moves about 324,000, and the line holds there: lower
- * it as the front end shrinks. docs/BENCHMARKS.md,
+ * (every page but the review page lazily loaded, `src/app.rs`), the item display written as text
+ * rather than views and the scripts and stylesheet minified, the review page moves about
+ * 322,000, and the line holds there: lower it as the front end shrinks. docs/BENCHMARKS.md,
  * "Page weight", has the figures and what is left to do.
  */
-const BUDGET_BYTES = Number(process.env.PAGE_WEIGHT_BUDGET ?? 328_000);
+const BUDGET_BYTES = Number(process.env.PAGE_WEIGHT_BUDGET ?? 325_000);
 /** What a warm load may move: the page itself and its data, no front-end file. */
 const WARM_BUDGET_BYTES = 40_000;
 
