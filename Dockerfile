@@ -10,7 +10,7 @@ RUN rustup target add wasm32-unknown-unknown \
 # The version must equal the wasm-bindgen of Cargo.lock.
 RUN cargo install wasm-bindgen-cli --version 0.2.130
 WORKDIR /src
-# binaryen's wasm-opt from npm (Debian's older one breaks hydration).
+# binaryen's wasm-opt and esbuild from npm (Debian's older wasm-opt breaks hydration).
 COPY end2end/package.json end2end/package-lock.json end2end/
 RUN cd end2end && npm ci --no-audit --no-fund
 COPY . .
