@@ -74,7 +74,7 @@ pub(super) async fn insert_group(
     // row once, all in key order (migration 0019), and two ingests cannot wait on each other's
     // rows in opposite orders, as two groups written in several statements could. SQLite, with
     // one writer at a time, writes chunks (its limit on parameters), which keep few statement
-    // texts prepared; PostgreSQL keeps prepared only the sizes of those chunks.
+    // texts prepared; on PostgreSQL a group of a chunk's size is kept prepared, any other is not.
     let ranges: Vec<std::ops::Range<usize>> = match backend {
         Backend::Postgres => std::iter::once(0..unique.len()).collect(),
         Backend::Sqlite => dialect::chunks(unique.len()),
@@ -85,8 +85,7 @@ pub(super) async fn insert_group(
             "{ITEM_INSERT}{} on conflict (workflow_id, external_id) do nothing returning id, workflow_id, external_id",
             backend.values(rows.len(), ITEM_ROW)
         );
-        let keep = backend.keeps_prepared(rows.len()) && dialect::is_chunk_size(rows.len());
-        let mut query = sqlx::query_as::<_, InsertedItem>(&sql).persistent(keep);
+        let mut query = sqlx::query_as::<_, InsertedItem>(&sql).persistent(backend.keeps_prepared(rows.len()));
         for &index in rows {
             let (workflow, p) = group[index];
             let auto = p.route.destination == Destination::AutoApproved;

@@ -75,9 +75,12 @@ impl Backend {
     /// 847 KB at 512, kept by each of the eight connections once a group that large reaches it;
     /// so only the sizes up to [`KEPT_ROWS`] are kept, and a larger one is prepared for its use
     /// (about 6 µs a row, beside some 25 to insert it). PostgreSQL keeps its prepared
-    /// statements in the server, and keeps them all.
+    /// statements in the server, and keeps every chunk size. On both, only the sizes of
+    /// [`chunks`] are kept: they come again and again, where any other size (the rest of an
+    /// import, a group written whole) comes once in a while and kept would only push the others
+    /// out of the cache.
     pub fn keeps_prepared(self, rows: usize) -> bool {
-        self == Backend::Postgres || rows <= KEPT_ROWS
+        CHUNKS.contains(&rows) && (self == Backend::Postgres || rows <= KEPT_ROWS)
     }
 }
 
@@ -97,12 +100,6 @@ pub fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
 /// uses a few statements of at most ten distinct texts, which stay in each connection's
 /// statement cache. 512 rows of up to 63 parameters stay below SQLite's limit of 32,766.
 const CHUNKS: [usize; 10] = [512, 256, 128, 64, 32, 16, 8, 4, 2, 1];
-
-/// Whether `len` rows make one of the chunks above (the multi-row statements worth keeping
-/// prepared: a group's other sizes come once in a while).
-pub fn is_chunk_size(len: usize) -> bool {
-    CHUNKS.contains(&len)
-}
 
 /// `0..len` cut into the chunk sizes above.
 pub fn chunks(len: usize) -> Vec<std::ops::Range<usize>> {
@@ -126,6 +123,15 @@ mod tests {
         assert!(Backend::Sqlite.keeps_prepared(1) && Backend::Sqlite.keeps_prepared(KEPT_ROWS));
         assert!(!Backend::Sqlite.keeps_prepared(KEPT_ROWS + 1) && !Backend::Sqlite.keeps_prepared(512));
         assert!(Backend::Postgres.keeps_prepared(512));
+    }
+
+    #[test]
+    fn only_chunk_sizes_are_kept_prepared() {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            assert!(backend.keeps_prepared(32) && backend.keeps_prepared(1));
+            assert!(!backend.keeps_prepared(7) && !backend.keeps_prepared(33), "{backend:?}");
+        }
+        assert!(!Backend::Postgres.keeps_prepared(500) && !Backend::Postgres.keeps_prepared(1000));
     }
 
     #[test]
