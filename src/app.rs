@@ -109,7 +109,7 @@ fn AppRoutes() -> impl IntoView {
 fn name_chunks(group: &str) {
     use leptos_meta::Link;
     let Some(chunks) = use_context::<crate::web::assets::PageChunks>() else { return };
-    for href in chunks.of(group) {
+    for href in chunks.of(group).iter().cloned() {
         let link = if href.ends_with(".js") {
             view! { <Link rel="modulepreload" href /> }.into_any()
         } else {

@@ -64,10 +64,9 @@ pub fn fingerprint(site_root: &Path) -> String {
 /// matched.
 #[derive(Clone, Debug)]
 pub struct PageChunks {
-    /// `/pkg/<fingerprint>`.
-    folder: String,
-    /// Lazy function (`<name>_<digits>`) -> the chunks it needs, without `.wasm`.
-    chunks: std::sync::Arc<HashMap<String, Vec<String>>>,
+    /// Lazy function's name (the manifest's key without its `_<digits>`) -> the addresses of
+    /// the files it needs: its chunks, then the loader that fetches them.
+    files: std::sync::Arc<HashMap<String, Vec<String>>>,
 }
 
 impl PageChunks {
@@ -75,30 +74,32 @@ impl PageChunks {
     /// their chunks one step later, which is all they lose).
     pub fn read(site_root: &Path, fingerprint: &str) -> Option<Self> {
         let text = std::fs::read_to_string(site_root.join("pkg").join(SPLIT_MANIFEST)).ok()?;
-        match serde_json::from_str(&text) {
-            Ok(chunks) => {
-                Some(Self { folder: format!("/{}", pkg_dir(fingerprint)), chunks: std::sync::Arc::new(chunks) })
-            }
+        let manifest: HashMap<String, Vec<String>> = match serde_json::from_str(&text) {
+            Ok(manifest) => manifest,
             Err(error) => {
                 tracing::warn!(%error, "unreadable {SPLIT_MANIFEST}: pages will fetch their chunks late");
-                None
+                return None;
             }
-        }
+        };
+        let folder = format!("/{}", pkg_dir(fingerprint));
+        let files = manifest
+            .into_iter()
+            .filter_map(|(key, chunks)| {
+                // `#[lazy]` names a function `<name>_<hash of where it is written>`.
+                let (name, digits) = key.rsplit_once('_')?;
+                (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(())?;
+                let mut files: Vec<String> = chunks.iter().map(|chunk| format!("{folder}/{chunk}.wasm")).collect();
+                files.push(format!("{folder}/{SPLIT_LOADER}"));
+                Some((name.to_owned(), files))
+            })
+            .collect();
+        Some(Self { files: std::sync::Arc::new(files) })
     }
 
     /// The addresses of the files the lazy function `name` needs: its chunks, then the loader
     /// that fetches them. Empty for a name the manifest does not know.
-    pub fn of(&self, name: &str) -> Vec<String> {
-        let Some((_, chunks)) = self.chunks.iter().find(|(key, _)| {
-            key.strip_prefix(name)
-                .and_then(|rest| rest.strip_prefix('_'))
-                .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-        }) else {
-            return Vec::new();
-        };
-        let mut files: Vec<String> = chunks.iter().map(|chunk| format!("{}/{chunk}.wasm", self.folder)).collect();
-        files.push(format!("{}/{SPLIT_LOADER}", self.folder));
-        files
+    pub fn of(&self, name: &str) -> &[String] {
+        self.files.get(name).map_or(&[], Vec::as_slice)
     }
 }
 
