@@ -4,6 +4,7 @@
 //! description, its legend names every series in words, and the page shows its numbers in a
 //! table beneath.
 
+use crate::domain::text::escaped;
 use std::fmt::Write;
 
 const W: f64 = 720.0;
@@ -16,11 +17,6 @@ const LEGEND_ROW: f64 = 20.0;
 
 /// A rate, the low and the high end of its interval.
 pub type Interval = (f64, f64, f64);
-
-/// Text made safe to place inside SVG.
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 fn plot_width() -> f64 {
     W - LEFT - RIGHT
@@ -35,8 +31,8 @@ fn open(svg: &mut String, id: &str, title: &str, desc: &str, legend_rows: usize)
     let _ = write!(
         svg,
         r#"<svg class="chart" viewBox="0 0 {W} {height}" role="img" aria-labelledby="{id}-title {id}-desc" xmlns="http://www.w3.org/2000/svg"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>"#,
-        escape(title),
-        escape(desc)
+        escaped(title),
+        escaped(desc)
     );
 }
 
@@ -97,7 +93,7 @@ fn frame(svg: &mut String, top: f64, ticks: &[f64], label: fn(f64) -> String, sl
             r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
             LEFT + slot * (i as f64 + 0.5),
             H - BOTTOM + 16.0,
-            escape(name)
+            escaped(name)
         );
     }
     let _ = write!(
@@ -105,7 +101,7 @@ fn frame(svg: &mut String, top: f64, ticks: &[f64], label: fn(f64) -> String, sl
         r#"<line class="axis" x1="{LEFT}" y1="{b:.1}" x2="{:.1}" y2="{b:.1}"/><line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{b:.1}"/><text class="label" transform="translate(14 {:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
         W - RIGHT,
         (TOP + H - BOTTOM) / 2.0,
-        escape(y_title),
+        escaped(y_title),
         b = H - BOTTOM,
     );
 }
@@ -123,7 +119,7 @@ fn legend(svg: &mut String, names: &[String]) {
             y - 10.0,
             x + 18.0,
             y,
-            escape(name)
+            escaped(name)
         );
     }
 }
@@ -212,8 +208,8 @@ pub fn rates_side_by_side(id: &str, title: &str, desc: &str, rows: &[(String, Op
     let _ = write!(
         svg,
         r#"<svg class="chart" viewBox="0 0 {W} {height}" role="img" aria-labelledby="{id}-title {id}-desc" xmlns="http://www.w3.org/2000/svg"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>"#,
-        escape(title),
-        escape(desc)
+        escaped(title),
+        escaped(desc)
     );
     let bottom = height - BOTTOM;
     for &t in &ticks {
@@ -232,7 +228,7 @@ pub fn rates_side_by_side(id: &str, title: &str, desc: &str, rows: &[(String, Op
             r#"<text class="label" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
             left - 8.0,
             y + 4.0,
-            escape(name)
+            escaped(name)
         );
         match point {
             Some((rate, low, high)) => {

@@ -5,6 +5,7 @@
 //! only http(s) URLs become links: nothing from a payload runs as HTML or script.
 
 use crate::components::format::when;
+use crate::domain::text::push_escaped;
 use crate::items::{HistoryLine, kind_text, route_reason_text};
 use serde_json::Value;
 use std::fmt::Write;
@@ -16,20 +17,6 @@ pub fn safe_url(text: &str) -> Option<&str> {
     let ok = (lower.starts_with("https://") || lower.starts_with("http://"))
         && !t.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>');
     ok.then_some(t)
-}
-
-/// `text` escaped for an element's content or a quoted attribute value.
-fn escape(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
 }
 
 /// A fraction as a whole percent, for a meter's value and its text.
@@ -61,7 +48,7 @@ pub fn json(out: &mut String, value: &Value, depth: usize, low_fields: &[String]
                 } else {
                     r#"<tr><th scope="row">"#
                 });
-                escape(out, key);
+                push_escaped(out, key);
                 if low {
                     out.push_str(r#" <span class="badge warn">low confidence</span>"#);
                 }
@@ -92,21 +79,21 @@ pub fn json(out: &mut String, value: &Value, depth: usize, low_fields: &[String]
         Value::String(text) => match safe_url(text) {
             Some(url) => {
                 out.push_str(r#"<a class="json-link" href=""#);
-                escape(out, url);
+                push_escaped(out, url);
                 out.push_str(r#"" target="_blank" rel="noopener noreferrer nofollow">"#);
-                escape(out, url);
+                push_escaped(out, url);
                 out.push_str("</a>");
             }
             None => {
                 out.push_str(r#"<span class="json-text">"#);
-                escape(out, text);
+                push_escaped(out, text);
                 out.push_str("</span>");
             }
         },
         Value::Null => out.push_str(r#"<span class="json-null">empty</span>"#),
         other => {
             out.push_str(r#"<span class="json-scalar">"#);
-            escape(out, &other.to_string());
+            push_escaped(out, &other.to_string());
             out.push_str("</span>");
         }
     }
@@ -133,7 +120,7 @@ fn field_confidence_list(out: &mut String, confidences: &Value, threshold: f64) 
         } else {
             r#"<li><span class="field-name">"#
         });
-        escape(out, field);
+        push_escaped(out, field);
         let _ = write!(
             out,
             r#"</span><meter class="mini" min="0" max="100" low="{}" optimum="100" value="{}" aria-hidden="true"></meter><span>{} %</span>"#,
@@ -184,11 +171,11 @@ pub fn panels(item: &Panels) -> String {
     out.push_str(r#"</section><section class="panel" aria-labelledby="prediction-heading"><h2 id="prediction-heading">Prediction</h2>"#);
     confidence_bar(&mut out, item.confidence, item.low_confidence_below);
     out.push_str(r#"<dl class="facts"><div><dt>Model</dt><dd>"#);
-    escape(&mut out, item.model_version.unwrap_or("not given"));
+    push_escaped(&mut out, item.model_version.unwrap_or("not given"));
     out.push_str(r#"</dd></div><div><dt>Why you see it</dt><dd data-route=""#);
-    escape(&mut out, item.route_reason);
+    push_escaped(&mut out, item.route_reason);
     out.push_str(r#"">"#);
-    escape(&mut out, route_reason_text(item.route_reason));
+    push_escaped(&mut out, route_reason_text(item.route_reason));
     let _ = write!(
         out,
         "</dd></div><div><dt>Chance of review</dt><dd>{} %</dd></div></dl>",
@@ -207,11 +194,11 @@ pub fn history(lines: &[HistoryLine]) -> String {
     let mut out = String::with_capacity(256 * lines.len());
     for line in lines {
         out.push_str(if line.undone { r#"<li class="undone"><strong>"# } else { "<li><strong>" });
-        escape(&mut out, kind_text(&line.kind));
+        push_escaped(&mut out, kind_text(&line.kind));
         out.push_str("</strong> by ");
-        escape(&mut out, &line.actor);
+        push_escaped(&mut out, &line.actor);
         out.push_str(" · ");
-        escape(&mut out, &when(line.at_ms));
+        push_escaped(&mut out, &when(line.at_ms));
         if line.undone {
             out.push_str(" (undone)");
         }
@@ -219,7 +206,7 @@ pub fn history(lines: &[HistoryLine]) -> String {
             [line.reason_code.as_deref(), line.note.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" — ");
         if !detail.is_empty() {
             out.push_str(r#"<p class="history-detail">"#);
-            escape(&mut out, &detail);
+            push_escaped(&mut out, &detail);
             out.push_str("</p>");
         }
         out.push_str("</li>");
