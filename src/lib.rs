@@ -11,7 +11,8 @@
 #[cfg(feature = "ssr")]
 pub mod allocator;
 
-// Foundation: pure rules and the one error type, in both builds.
+// Foundation: pure rules, the one error type and the server functions' codec, in both builds.
+pub mod codec;
 pub mod domain;
 pub mod error;
 

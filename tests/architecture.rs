@@ -12,7 +12,8 @@ use std::path::Path;
 /// The layers, bottom to top.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Layer {
-    /// Pure rules, the one error type and the allocator (`domain`, `error`, `allocator`).
+    /// Pure rules, the one error type, the server functions' codec and the allocator (`domain`,
+    /// `error`, `codec`, `allocator`).
     Foundation,
     /// Each area's shared types, in both builds (`src/<area>.rs`).
     AreaTypes,
@@ -58,7 +59,7 @@ const WEB_FILES: &[&str] = &["api", "rest", "context"];
 fn layer_of(module: &[String]) -> Result<Layer, String> {
     let first = module.first().map(String::as_str).unwrap_or_default();
     Ok(match first {
-        "domain" | "error" | "allocator" => Layer::Foundation,
+        "domain" | "error" | "codec" | "allocator" => Layer::Foundation,
         "storage" => Layer::Storage,
         "state" | "config" => Layer::State,
         "web" => Layer::Web,

@@ -3,11 +3,12 @@
 //! is for).
 
 use super::SessionSummary;
+use crate::codec::JsonText;
 use crate::error::AppError;
 use leptos::prelude::*;
 
 /// The caller's sessions, the current one first.
-#[server(endpoint = "account/sessions")]
+#[server(endpoint = "account/sessions", output = JsonText)]
 pub async fn my_sessions() -> Result<Vec<SessionSummary>, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -17,7 +18,7 @@ pub async fn my_sessions() -> Result<Vec<SessionSummary>, AppError> {
 
 /// Replaces the caller's password, given the current one. Every other session of theirs ends;
 /// this one carries on under a new id.
-#[server(endpoint = "account/change-password")]
+#[server(endpoint = "account/change-password", output = JsonText)]
 pub async fn change_password(
     current_password: String,
     new_password: String,
@@ -40,7 +41,7 @@ pub async fn change_password(
 
 /// Ends one of the caller's other sessions, named by its handle. (A form posted without
 /// JavaScript comes back to the page it was on, as every such form does.)
-#[server(endpoint = "account/end-session")]
+#[server(endpoint = "account/end-session", output = JsonText)]
 pub async fn end_session(handle: String) -> Result<(), AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -49,7 +50,7 @@ pub async fn end_session(handle: String) -> Result<(), AppError> {
 }
 
 /// Ends every session of the caller but this one; returns how many ended.
-#[server(endpoint = "account/end-other-sessions")]
+#[server(endpoint = "account/end-other-sessions", output = JsonText)]
 pub async fn end_other_sessions() -> Result<u64, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;

@@ -1,10 +1,11 @@
 //! Server functions for the API keys page (admins only).
 
 use super::KeySummary;
+use crate::codec::JsonText;
 use crate::error::AppError;
 use leptos::prelude::*;
 
-#[server(endpoint = "api-keys/list")]
+#[server(endpoint = "api-keys/list", output = JsonText)]
 pub async fn list_api_keys() -> Result<Vec<KeySummary>, AppError> {
     use crate::auth::context::RequestCtx;
     use crate::domain::Role;
@@ -14,7 +15,7 @@ pub async fn list_api_keys() -> Result<Vec<KeySummary>, AppError> {
 }
 
 /// Creates a key for the comma-separated workflow slugs; the answer is the key, shown once.
-#[server(endpoint = "api-keys/create")]
+#[server(endpoint = "api-keys/create", output = JsonText)]
 pub async fn create_api_key(name: String, workflows: String, admin: Option<String>) -> Result<String, AppError> {
     use crate::auth::context::RequestCtx;
     use crate::domain::Role;
@@ -27,7 +28,7 @@ pub async fn create_api_key(name: String, workflows: String, admin: Option<Strin
     Ok(key.token)
 }
 
-#[server(endpoint = "api-keys/revoke")]
+#[server(endpoint = "api-keys/revoke", output = JsonText)]
 pub async fn revoke_api_key(key_id: i64) -> Result<(), AppError> {
     use crate::auth::context::RequestCtx;
     use crate::domain::Role;

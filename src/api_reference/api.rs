@@ -2,11 +2,12 @@
 //! document it reads.
 
 use super::EndpointDoc;
+use crate::codec::JsonText;
 use crate::error::AppError;
 use leptos::prelude::*;
 
 /// The machine API's endpoints, read from the generated OpenAPI document.
-#[server(endpoint = "docs/api")]
+#[server(endpoint = "docs/api", output = JsonText)]
 pub async fn api_reference() -> Result<Vec<EndpointDoc>, AppError> {
     use utoipa::openapi::RefOr;
     let doc = crate::web::machine_api::openapi();

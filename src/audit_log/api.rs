@@ -1,12 +1,13 @@
 //! The audit page's server function: admins only.
 
 use super::AuditView;
+use crate::codec::JsonText;
 use crate::error::AppError;
 use leptos::prelude::*;
 
 /// One page of the audit log, newest first, filtered by actor (an email, `cli` or `system`),
 /// action, workflow (slug) and time (`from`, `to`: RFC 3339 or a UTC day, YYYY-MM-DD).
-#[server(endpoint = "audit/list")]
+#[server(endpoint = "audit/list", output = JsonText)]
 pub async fn load_audit(
     actor: Option<String>,
     action: Option<String>,

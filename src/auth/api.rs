@@ -1,18 +1,19 @@
 //! Server functions for signing in and out and for the one-time setup.
 
 use super::{FlashSecret, SessionUser};
+use crate::codec::JsonText;
 use crate::error::AppError;
 use leptos::prelude::*;
 
 /// The signed-in user, or `None`.
-#[server(endpoint = "auth/me")]
+#[server(endpoint = "auth/me", output = JsonText)]
 pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
     use super::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
     Ok(ctx.current_user().await?.map(|user| user.to_session_user()))
 }
 
-#[server(endpoint = "auth/login")]
+#[server(endpoint = "auth/login", output = JsonText)]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<SessionUser, AppError> {
     use super::context::RequestCtx;
     use super::sign_in::check_credentials;
@@ -28,7 +29,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     Ok(user.to_session_user())
 }
 
-#[server(endpoint = "auth/logout")]
+#[server(endpoint = "auth/logout", output = JsonText)]
 pub async fn logout() -> Result<(), AppError> {
     use super::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -38,7 +39,7 @@ pub async fn logout() -> Result<(), AppError> {
 }
 
 /// Whether the instance still needs its first admin.
-#[server(endpoint = "setup/status")]
+#[server(endpoint = "setup/status", output = JsonText)]
 pub async fn needs_setup() -> Result<bool, AppError> {
     use super::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -47,7 +48,7 @@ pub async fn needs_setup() -> Result<bool, AppError> {
 
 /// Creates the first admin and signs them in, given the setup token the server printed at
 /// start. Refused once any user exists.
-#[server(endpoint = "setup/first-admin")]
+#[server(endpoint = "setup/first-admin", output = JsonText)]
 pub async fn create_first_admin(
     setup_token: String,
     name: String,
@@ -71,7 +72,7 @@ pub async fn create_first_admin(
 }
 
 /// A secret created by the admin's last form post without JavaScript, shown once.
-#[server(endpoint = "flash/take")]
+#[server(endpoint = "flash/take", output = JsonText)]
 pub async fn take_flash_secret() -> Result<Option<FlashSecret>, AppError> {
     use super::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;

@@ -2,6 +2,7 @@
 //! lead (or an admin), and lets a lead act only in the workflows they are a member of.
 
 use super::{Counts, EscalationItem, Inbox};
+use crate::codec::JsonText;
 use crate::error::AppError;
 use leptos::prelude::*;
 use std::collections::HashMap;
@@ -43,7 +44,7 @@ mod support {
 
 /// The open escalations the caller answers for, filtered, soonest due first, a page at a time.
 /// Every filter is optional; `level` is 1 or 2; `assignee` an email, or `none` for unassigned.
-#[server(endpoint = "escalations/inbox")]
+#[server(endpoint = "escalations/inbox", output = JsonText)]
 pub async fn load_inbox(
     workflow: Option<String>,
     reason: Option<String>,
@@ -57,14 +58,14 @@ pub async fn load_inbox(
 }
 
 /// One escalated item, for its page.
-#[server(endpoint = "escalations/item")]
+#[server(endpoint = "escalations/item", output = JsonText)]
 pub async fn load_escalation(item_id: i64) -> Result<EscalationItem, AppError> {
     let (ctx, user) = support::lead().await?;
     super::detail::load(ctx.db(), &ctx.state.api_caches.workflows, &user, item_id).await
 }
 
 /// Assigns the item to a member of its workflow (the caller too), with an optional note for them.
-#[server(endpoint = "escalations/assign")]
+#[server(endpoint = "escalations/assign", output = JsonText)]
 pub async fn assign_escalation(item_id: i64, assignee: String, note: Option<String>) -> Result<(), AppError> {
     let (ctx, lead) = support::lead().await?;
     let target = support::assignee(&ctx, &assignee).await?;
@@ -74,7 +75,7 @@ pub async fn assign_escalation(item_id: i64, assignee: String, note: Option<Stri
 /// Assigns every selected item (`selected[<item id>]=on`, the inbox's checkboxes) to one member.
 /// All or nothing is not promised: each item is assigned on its own, and the first refusal
 /// (an item already decided, an assignee not of that item's workflow) stops the rest.
-#[server(endpoint = "escalations/assign-selected")]
+#[server(endpoint = "escalations/assign-selected", output = JsonText)]
 pub async fn assign_selected(
     selected: Option<HashMap<String, String>>,
     assignee: String,
@@ -104,7 +105,7 @@ pub async fn assign_selected(
 /// an optional `note`) or `correct` (with `fields`, JSON pointers into the prediction to their
 /// new values), validated as on the review page. One endpoint for the three, so that the page
 /// carries one form handler instead of three.
-#[server(endpoint = "escalations/decide")]
+#[server(endpoint = "escalations/decide", output = JsonText)]
 pub async fn decide_escalation(
     item_id: i64,
     verdict: String,
@@ -123,7 +124,7 @@ pub async fn decide_escalation(
 }
 
 /// Sends the item back to the normal queue, with an optional note for its next reviewer.
-#[server(endpoint = "escalations/send-back")]
+#[server(endpoint = "escalations/send-back", output = JsonText)]
 pub async fn send_back(item_id: i64, note: Option<String>) -> Result<(), AppError> {
     let (ctx, lead) = support::lead().await?;
     super::resolve::send_back(ctx.db(), &ctx.state.api_caches.workflows, &lead, item_id, note.as_deref()).await?;
@@ -132,7 +133,7 @@ pub async fn send_back(item_id: i64, note: Option<String>) -> Result<(), AppErro
 }
 
 /// What the navigation shows as needing the caller: any signed-in user.
-#[server(endpoint = "escalations/counts")]
+#[server(endpoint = "escalations/counts", output = JsonText)]
 pub async fn load_counts() -> Result<Counts, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;

@@ -5,11 +5,12 @@
 #![allow(clippy::too_many_arguments)]
 
 use super::{ItemRecord, ItemSearch};
+use crate::codec::JsonText;
 use crate::error::AppError;
 use leptos::prelude::*;
 
 /// A page of a workflow's items matching the filters, newest first.
-#[server(endpoint = "items/search")]
+#[server(endpoint = "items/search", output = JsonText)]
 pub async fn search_items(
     workflow: Option<String>,
     external_id: Option<String>,
@@ -41,7 +42,7 @@ pub async fn search_items(
 }
 
 /// One item with its whole history.
-#[server(endpoint = "items/record")]
+#[server(endpoint = "items/record", output = JsonText)]
 pub async fn load_item_record(item_id: i64) -> Result<ItemRecord, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;

@@ -2,13 +2,14 @@
 //! member of.
 
 use super::DashboardPage;
+use crate::codec::JsonText;
 use crate::error::AppError;
 use leptos::prelude::*;
 
 /// The dashboard of one workflow (by slug; empty: the first the caller answers for), one model
 /// version (`*` or empty: all) and a range (`24h`, `7d`, `30d`, or `custom` from one date
 /// through another, YYYY-MM-DD).
-#[server(endpoint = "monitoring/dashboard")]
+#[server(endpoint = "monitoring/dashboard", output = JsonText)]
 pub async fn load_dashboard(
     workflow: Option<String>,
     model_version: Option<String>,

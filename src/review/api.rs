@@ -5,6 +5,7 @@
 //! a form posted without JavaScript is redirected to that item's page instead.
 
 use super::{QueueSnapshot, QueuesOverview, Receipt, ReviewItem, UndoOffer};
+use crate::codec::JsonText;
 use crate::error::AppError;
 use leptos::prelude::*;
 use std::collections::HashMap;
@@ -37,7 +38,7 @@ mod support {
 }
 
 /// The caller's queues, their counts and the items assigned to them.
-#[server(endpoint = "review/queues")]
+#[server(endpoint = "review/queues", output = JsonText)]
 pub async fn queues() -> Result<QueuesOverview, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -47,7 +48,7 @@ pub async fn queues() -> Result<QueuesOverview, AppError> {
 
 /// One workflow's queue, for its page (`/review/:slug`): what waits there for the caller, and
 /// whether the item they just skipped (if they say which) is among it.
-#[server(endpoint = "review/queue")]
+#[server(endpoint = "review/queue", output = JsonText)]
 pub async fn queue(slug: String, skipped: Option<i64>) -> Result<QueueSnapshot, AppError> {
     use crate::auth::context::RequestCtx;
     use crate::workflows::membership::require_member;
@@ -59,7 +60,7 @@ pub async fn queue(slug: String, skipped: Option<i64>) -> Result<QueueSnapshot, 
 }
 
 /// "Start reviewing": leases the next item of the workflow (or the one already held) and opens it.
-#[server(endpoint = "review/start")]
+#[server(endpoint = "review/start", output = JsonText)]
 pub async fn start_reviewing(slug: String) -> Result<Option<i64>, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -74,7 +75,7 @@ pub async fn start_reviewing(slug: String) -> Result<Option<i64>, AppError> {
 }
 
 /// Leases an item a lead assigned to the caller and opens it.
-#[server(endpoint = "review/claim-assigned")]
+#[server(endpoint = "review/claim-assigned", output = JsonText)]
 pub async fn claim_assigned(item_id: i64) -> Result<i64, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -85,7 +86,7 @@ pub async fn claim_assigned(item_id: i64) -> Result<i64, AppError> {
 }
 
 /// An item leased to the caller, for its review page.
-#[server(endpoint = "review/item")]
+#[server(endpoint = "review/item", output = JsonText)]
 pub async fn load_review_item(slug: String, item_id: i64) -> Result<ReviewItem, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -94,7 +95,7 @@ pub async fn load_review_item(slug: String, item_id: i64) -> Result<ReviewItem, 
 }
 
 /// Keeps the lease alive while the review page is open; the new end (Unix ms).
-#[server(endpoint = "review/renew")]
+#[server(endpoint = "review/renew", output = JsonText)]
 pub async fn renew_lease(item_id: i64, lease_token: String) -> Result<i64, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -102,12 +103,12 @@ pub async fn renew_lease(item_id: i64, lease_token: String) -> Result<i64, AppEr
     super::lease::renew(ctx.db(), &user, item_id, &lease_token).await
 }
 
-#[server(endpoint = "review/approve")]
+#[server(endpoint = "review/approve", output = JsonText)]
 pub async fn approve(item_id: i64, lease_token: String) -> Result<Receipt, AppError> {
     support::decide(item_id, lease_token, super::decide::Verdict::Approve).await
 }
 
-#[server(endpoint = "review/reject")]
+#[server(endpoint = "review/reject", output = JsonText)]
 pub async fn reject(
     item_id: i64,
     lease_token: String,
@@ -118,7 +119,7 @@ pub async fn reject(
 }
 
 /// `fields` maps JSON pointers into the prediction to their new values (`fields[/total]=12`).
-#[server(endpoint = "review/correct")]
+#[server(endpoint = "review/correct", output = JsonText)]
 pub async fn correct(
     item_id: i64,
     lease_token: String,
@@ -128,19 +129,19 @@ pub async fn correct(
     support::decide(item_id, lease_token, super::decide::Verdict::Correct { fields }).await
 }
 
-#[server(endpoint = "review/escalate")]
+#[server(endpoint = "review/escalate", output = JsonText)]
 pub async fn escalate(item_id: i64, lease_token: String, note: String) -> Result<Receipt, AppError> {
     support::decide(item_id, lease_token, super::decide::Verdict::Escalate { note }).await
 }
 
 /// Skips the item: it goes back to its queue and the next one opens.
-#[server(endpoint = "review/skip")]
+#[server(endpoint = "review/skip", output = JsonText)]
 pub async fn skip(item_id: i64, lease_token: String) -> Result<Receipt, AppError> {
     support::decide(item_id, lease_token, super::decide::Verdict::Release).await
 }
 
 /// Takes back the caller's last decision within its undo window and reopens the item.
-#[server(endpoint = "review/undo")]
+#[server(endpoint = "review/undo", output = JsonText)]
 pub async fn undo(decision_id: i64) -> Result<i64, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -152,7 +153,7 @@ pub async fn undo(decision_id: i64) -> Result<i64, AppError> {
 }
 
 /// The undo banner's content, while the caller's decision can still be undone.
-#[server(endpoint = "review/undo-offer")]
+#[server(endpoint = "review/undo-offer", output = JsonText)]
 pub async fn load_undo_offer(decision_id: i64) -> Result<Option<UndoOffer>, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -161,7 +162,7 @@ pub async fn load_undo_offer(decision_id: i64) -> Result<Option<UndoOffer>, AppE
 }
 
 /// A lead assigns an item to a reviewer of its workflow.
-#[server(endpoint = "review/assign")]
+#[server(endpoint = "review/assign", output = JsonText)]
 pub async fn assign(item_id: i64, assignee: String) -> Result<(), AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;

@@ -2,11 +2,12 @@
 //! a member of.
 
 use super::Team;
+use crate::codec::JsonText;
 use crate::error::AppError;
 use leptos::prelude::*;
 
 /// The team's workload, in one workflow (by slug) or in all the caller answers for.
-#[server(endpoint = "team/overview")]
+#[server(endpoint = "team/overview", output = JsonText)]
 pub async fn load_team(workflow: Option<String>) -> Result<Team, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;

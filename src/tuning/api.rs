@@ -1,12 +1,13 @@
 //! Server functions of the tuning page. Each checks on the server that the caller is an admin.
 
 use super::TuningPage;
+use crate::codec::JsonText;
 use crate::error::AppError;
 use leptos::prelude::*;
 
 /// The tuning page of a workflow, for one model version (empty: the newest item's), with the
 /// what-if for the threshold `at` when given.
-#[server(endpoint = "tuning/report")]
+#[server(endpoint = "tuning/report", output = JsonText)]
 pub async fn load_tuning(
     slug: String,
     model_version: Option<String>,
@@ -27,7 +28,7 @@ pub async fn load_tuning(
 /// rollout share), `manual` (the threshold typed in; empty: stop auto-approving) or `widen` (the
 /// threshold stays, the rollout share grows), or `reject` (the auto-reject band's threshold;
 /// empty: reject nothing unseen). Needs a reason and the confirmation box.
-#[server(endpoint = "tuning/apply")]
+#[server(endpoint = "tuning/apply", output = JsonText)]
 pub async fn apply_threshold(
     slug: String,
     how: String,
@@ -86,7 +87,7 @@ pub async fn apply_threshold(
 }
 
 /// Closes the workflow's open breaker: auto-approval resumes. Admins only, with a reason.
-#[server(endpoint = "tuning/close-breaker")]
+#[server(endpoint = "tuning/close-breaker", output = JsonText)]
 pub async fn close_breaker(slug: String, reason: String) -> Result<(), AppError> {
     use crate::auth::context::RequestCtx;
     use crate::domain::Role;

@@ -1,11 +1,12 @@
 //! Server functions for the admin users page. Each checks the caller is an admin first.
 
 use super::UserSummary;
+use crate::codec::JsonText;
 use crate::domain::Role;
 use crate::error::AppError;
 use leptos::prelude::*;
 
-#[server(endpoint = "users/list")]
+#[server(endpoint = "users/list", output = JsonText)]
 pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -13,7 +14,7 @@ pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
     super::server::list(ctx.db()).await
 }
 
-#[server(endpoint = "users/add")]
+#[server(endpoint = "users/add", output = JsonText)]
 pub async fn add_user(email: String, name: String, role: Role, password: String) -> Result<UserSummary, AppError> {
     use super::server::{self as users, NewUser};
     use crate::auth::context::RequestCtx;
@@ -24,7 +25,7 @@ pub async fn add_user(email: String, name: String, role: Role, password: String)
     Ok(users::create(ctx.db(), &admin.actor(), new_user).await?.summary())
 }
 
-#[server(endpoint = "users/set-role")]
+#[server(endpoint = "users/set-role", output = JsonText)]
 pub async fn set_user_role(user_id: i64, role: Role) -> Result<UserSummary, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -34,7 +35,7 @@ pub async fn set_user_role(user_id: i64, role: Role) -> Result<UserSummary, AppE
     Ok(user.summary())
 }
 
-#[server(endpoint = "users/set-disabled")]
+#[server(endpoint = "users/set-disabled", output = JsonText)]
 pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<UserSummary, AppError> {
     use crate::auth::context::RequestCtx;
     let ctx = RequestCtx::from_leptos().await?;
@@ -44,7 +45,7 @@ pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<UserSumma
     Ok(user.summary())
 }
 
-#[server(endpoint = "users/reset-password")]
+#[server(endpoint = "users/reset-password", output = JsonText)]
 pub async fn reset_user_password(user_id: i64, new_password: String) -> Result<UserSummary, AppError> {
     use crate::auth::context::RequestCtx;
     use crate::domain::Password;

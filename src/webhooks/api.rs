@@ -1,11 +1,12 @@
 //! Server functions for a workflow's webhooks on its settings page (admins only).
 
+use crate::codec::JsonText;
 use crate::error::AppError;
 use leptos::prelude::*;
 
 /// Adds a webhook endpoint; the answer carries its signing secret, shown once. `events` names
 /// the events it subscribes to, one checkbox each (`events[item.approved]=on`).
-#[server(endpoint = "webhooks/add")]
+#[server(endpoint = "webhooks/add", output = JsonText)]
 pub async fn add_webhook(
     slug: String,
     url: String,
@@ -28,7 +29,7 @@ pub async fn add_webhook(
     Ok(secret)
 }
 
-#[server(endpoint = "webhooks/replay")]
+#[server(endpoint = "webhooks/replay", output = JsonText)]
 pub async fn replay_webhook(outbox_id: i64) -> Result<(), AppError> {
     use crate::auth::context::RequestCtx;
     use crate::domain::Role;
@@ -38,7 +39,7 @@ pub async fn replay_webhook(outbox_id: i64) -> Result<(), AppError> {
 }
 
 /// Sends a test event to one endpoint now; its result shows among the endpoint's attempts.
-#[server(endpoint = "webhooks/test")]
+#[server(endpoint = "webhooks/test", output = JsonText)]
 pub async fn send_test_webhook(endpoint_id: i64) -> Result<(), AppError> {
     use crate::auth::context::RequestCtx;
     use crate::domain::Role;
@@ -49,7 +50,7 @@ pub async fn send_test_webhook(endpoint_id: i64) -> Result<(), AppError> {
 }
 
 /// Gives an endpoint a new signing secret, shown once; the old one signs beside it for a day.
-#[server(endpoint = "webhooks/rotate-secret")]
+#[server(endpoint = "webhooks/rotate-secret", output = JsonText)]
 pub async fn rotate_webhook_secret(endpoint_id: i64) -> Result<String, AppError> {
     use crate::auth::context::RequestCtx;
     use crate::domain::Role;

@@ -5,10 +5,11 @@
 #![allow(clippy::too_many_arguments)]
 
 use super::{WorkflowDetail, WorkflowSummary};
+use crate::codec::JsonText;
 use crate::error::AppError;
 use leptos::prelude::*;
 
-#[server(endpoint = "workflows/list")]
+#[server(endpoint = "workflows/list", output = JsonText)]
 pub async fn list_workflows() -> Result<Vec<WorkflowSummary>, AppError> {
     use crate::auth::context::RequestCtx;
     use crate::domain::Role;
@@ -17,7 +18,7 @@ pub async fn list_workflows() -> Result<Vec<WorkflowSummary>, AppError> {
     Ok(super::server::list(ctx.db()).await?.iter().map(|w| w.summary()).collect())
 }
 
-#[server(endpoint = "workflows/detail")]
+#[server(endpoint = "workflows/detail", output = JsonText)]
 pub async fn load_workflow(slug: String) -> Result<WorkflowDetail, AppError> {
     use crate::auth::context::RequestCtx;
     use crate::domain::Role;
@@ -28,7 +29,7 @@ pub async fn load_workflow(slug: String) -> Result<WorkflowDetail, AppError> {
 
 /// Creates (`mode` = "create") or changes (`mode` = "update") a workflow. A change needs a
 /// reason: it is recorded in the settings history with the old and new settings.
-#[server(endpoint = "workflows/save")]
+#[server(endpoint = "workflows/save", output = JsonText)]
 pub async fn save_workflow(
     mode: String,
     slug: String,
