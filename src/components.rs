@@ -1,5 +1,5 @@
 //! Pieces shared by pages: who is signed in, the signed-in layout, form parts, tables, the
-//! display of an item, and formats.
+//! display of an item, forms posted by the page's script, and formats.
 
 pub mod auth;
 pub mod browser_clock;
@@ -9,5 +9,6 @@ pub mod form;
 pub mod format;
 pub mod item_display;
 pub mod layout;
+pub mod post_form;
 pub mod table;
 pub mod workflow_fields;

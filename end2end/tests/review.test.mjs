@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  MODES, applyWorkflow, arrivedAt, checkAccessibility, cli, createFirstAdmin, pathOf, screenshot, setUpApp,
-  signInAs, signOut, submit, tabTo, visit,
+  MODES, applyWorkflow, arrivedAt, checkAccessibility, cli, createFirstAdmin, expectAlert, pathOf, screenshot,
+  serverError, setUpApp, signInAs, signOut, submit, tabTo, visit,
 } from '../support/harness.mjs';
 
 const REVIEWER = { email: 'rita@example.com', password: 'reviewer-password-1' };
@@ -181,6 +181,22 @@ for (const mode of MODES) {
       assert.ok(response.status() < 400, `reject answered ${response.status()}`);
       await waitForItem(app, 'INV-3');
       await page.getByRole('status').filter({ hasText: 'Rejected INV-2.' }).waitFor();
+
+      // A decision the server refuses says why and leaves the reviewer on the item: an
+      // escalation whose note is only spaces (the form's `required` lets it through).
+      if (app.js) {
+        await page.keyboard.press('e');
+      } else {
+        await tabTo(page, page.getByText('Escalate e', { exact: true }));
+        await page.keyboard.press('Enter');
+      }
+      await tabTo(page, page.getByLabel('Note for the lead'));
+      await page.keyboard.type('   ');
+      await tabTo(page, page.getByRole('button', { name: 'Escalate to a lead' }));
+      response = await submit(app, 'review/escalate', () => page.keyboard.press('Enter'));
+      assert.equal((await serverError(response))?.kind, 'invalid');
+      await expectAlert(page, 'Say why you escalate: the lead reads it first.');
+      await waitForItem(app, 'INV-3');
 
       // Skip the last one: nothing else is left for this reviewer.
       response = await decide(app, 'review/skip', 's', 'Skip');

@@ -5,26 +5,36 @@ use leptos::server_fn::error::ServerFnUrlError;
 use leptos_router::hooks::use_query_map;
 
 /// The latest error of a server action, for display: from the action once it has run in this
-/// page, else from the URL, where a form post without JavaScript puts it on the way back. Anybody
-/// can write such an address, so its message is shown only when the server vouched for it (it
-/// set [`FORM_ERROR_COOKIE`] to the same error when it redirected); otherwise only the kind of
-/// error is trusted ([`AppError::into_kind_message`]).
+/// page, else from the URL, where a form post without JavaScript puts it on the way back (see
+/// [`error_from_address`]).
 pub fn action_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
 where
     S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
     S::Output: Clone + Send + Sync + 'static,
 {
-    let query = use_query_map();
+    let from_address = error_from_address(&[S::PATH]);
     Signal::derive(move || match action.value().get() {
         Some(result) => result.err(),
-        None => query.with(|q| {
-            if q.get_str("__path") != Some(S::PATH) {
+        None => from_address.get(),
+    })
+}
+
+/// The error a form post without JavaScript to one of the server functions at `paths` brought
+/// back in the address (`__path`, `__err`). Anybody can write such an address, so its message is
+/// shown only when the server vouched for it (it set [`FORM_ERROR_COOKIE`] to the same error when
+/// it redirected); otherwise only the kind of error is trusted ([`AppError::into_kind_message`]).
+pub fn error_from_address(paths: &[&'static str]) -> Signal<Option<AppError>> {
+    let paths = paths.to_vec();
+    let query = use_query_map();
+    Signal::derive(move || {
+        query.with(|q| {
+            if !q.get_str("__path").is_some_and(|path| paths.contains(&path)) {
                 return None;
             }
             let raw = q.get_str("__err")?;
             let error = ServerFnUrlError::<AppError>::decode_err(raw);
             Some(if vouched_for(raw) { error } else { error.into_kind_message() })
-        }),
+        })
     })
 }
 

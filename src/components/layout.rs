@@ -1,10 +1,13 @@
 use crate::auth::SessionUser;
+use crate::auth::api::Logout;
 use crate::components::auth::Auth;
+use crate::components::post_form::PostForm;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::escalations::api::load_counts;
 use crate::escalations::{COUNTS_EVERY_SECS, Counts};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::components::{A, Redirect};
 use leptos_router::hooks::use_location;
@@ -93,9 +96,9 @@ pub fn Layout(user: SessionUser, counts: Resource<Result<Counts, AppError>>, chi
                     <span class="visually-hidden">" (your account)"</span>
                 </a>
                 <span class="badge" aria-label=format!("Role: {}", role.label())>{role.label()}</span>
-                <ActionForm action=auth.logout>
+                <PostForm post=auth.logout to=Logout::PATH>
                     <button type="submit" class="button ghost small">"Sign out"</button>
-                </ActionForm>
+                </PostForm>
             </div>
         </header>
         <main id="main" class="page" tabindex="-1">

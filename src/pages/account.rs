@@ -1,12 +1,14 @@
 use crate::account::SessionSummary;
-use crate::account::api::{EndOtherSessions, EndSession, my_sessions};
+use crate::account::api::{ChangePassword, EndOtherSessions, EndSession, my_sessions};
 use crate::components::auth::Auth;
 use crate::components::form::{ErrorAlert, Field, Submit, action_error};
 use crate::components::format::when;
 use crate::components::layout::Protected;
+use crate::components::post_form::PostForm;
 use crate::components::table::DataTable;
 use crate::domain::{Password, Role};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -27,7 +29,7 @@ fn Account() -> impl IntoView {
     let query = use_query_map();
     let changed = move || {
         query.with(|q| q.get_str("changed") == Some("password"))
-            || auth.change_password.value().get().is_some_and(|result| result.is_ok())
+            || auth.change_password.answer().get().is_some_and(|result| result.is_ok())
     };
     view! {
         <Title text="Your account" />
@@ -61,11 +63,11 @@ fn Account() -> impl IntoView {
 #[component]
 fn ChangePasswordPanel() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let error = action_error(auth.change_password);
+    let error = auth.change_password.error();
     view! {
         <section class="panel" aria-labelledby="password-heading">
             <h2 id="password-heading">"Change your password"</h2>
-            <ActionForm action=auth.change_password attr:class="form-grid" attr:aria-label="Change your password">
+            <PostForm post=auth.change_password to=ChangePassword::PATH attr:class="form-grid" attr:aria-label="Change your password">
                 <ErrorAlert error id="password-error" />
                 <Field id="current-password" label="Current password" name="current_password" kind="password" autocomplete="current-password" required=true error error_id="password-error" />
                 <Field id="new-password" label="New password" name="new_password" kind="password" autocomplete="new-password" required=true minlength=Password::MIN_CHARS hint="At least 12 characters. A few unrelated words are easy to remember and hard to guess." error error_id="password-error" />
@@ -73,7 +75,7 @@ fn ChangePasswordPanel() -> impl IntoView {
                 <div class="form-actions">
                     <Submit label="Change password" pending=auth.change_password.pending() />
                 </div>
-            </ActionForm>
+            </PostForm>
         </section>
     }
 }

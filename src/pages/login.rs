@@ -1,8 +1,10 @@
-use crate::auth::api::needs_setup;
+use crate::auth::api::{Login, needs_setup};
 use crate::components::auth::Auth;
-use crate::components::form::{ErrorAlert, Field, Submit, action_error};
+use crate::components::form::{ErrorAlert, Field, Submit};
 use crate::components::layout::Logo;
+use crate::components::post_form::PostForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -11,7 +13,7 @@ pub fn LoginPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let query = use_query_map();
     let next = move || query.with(|q| q.get("next")).unwrap_or_default();
-    let error = action_error(auth.login);
+    let error = auth.login.error();
     let setup = Resource::new(|| (), |_| needs_setup());
     view! {
         <Title text="Sign in" />
@@ -29,13 +31,13 @@ pub fn LoginPage() -> impl IntoView {
                         })
                     })}
                 </Suspense>
-                <ActionForm action=auth.login attr:class="stack" attr:aria-label="Sign in">
+                <PostForm post=auth.login to=Login::PATH attr:class="stack" attr:aria-label="Sign in">
                     <ErrorAlert error id="login-error" />
                     <input type="hidden" name="next" value=next />
                     <Field id="login-email" label="Email" name="email" kind="email" autocomplete="username" required=true error error_id="login-error" />
                     <Field id="login-password" label="Password" name="password" kind="password" autocomplete="current-password" required=true error error_id="login-error" />
                     <Submit label="Sign in" pending=auth.login.pending() />
-                </ActionForm>
+                </PostForm>
             </div>
         </main>
     }

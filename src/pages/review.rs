@@ -8,14 +8,16 @@ mod review_view;
 mod shortcuts;
 mod undo_banner;
 
-use crate::components::form::{ErrorAlert, action_error};
+use crate::components::form::ErrorAlert;
 use crate::components::format::age;
 use crate::components::layout::{ErrorPanel, Protected};
+use crate::components::post_form::{FormPost, PostForm};
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::review::QueueSnapshot;
 use crate::review::api::{StartReviewing, load_review_item, queue};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use review_view::ReviewView;
@@ -39,8 +41,8 @@ pub fn ReviewQueuePage() -> impl IntoView {
 fn QueueStatus() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.with(|p| p.get("slug").unwrap_or_default());
-    let start = ServerAction::<StartReviewing>::new();
-    let error = action_error(start);
+    let start = FormPost::<Option<i64>>::new(&[StartReviewing::PATH]);
+    let error = start.error();
     // Asked again after "Check again", which comes back here when nothing waits.
     // The item a skip just passed over (read once: the address does not change while here).
     let skipped = use_query_map().with_untracked(|q| q.get("skipped").and_then(|id| id.parse::<i64>().ok()));
@@ -67,7 +69,7 @@ fn QueueStatus() -> impl IntoView {
 }
 
 #[component]
-fn QueueView(snapshot: QueueSnapshot, start: ServerAction<StartReviewing>) -> impl IntoView {
+fn QueueView(snapshot: QueueSnapshot, start: FormPost<Option<i64>>) -> impl IntoView {
     let QueueSnapshot { queue, now_ms, skipped_waiting } = snapshot;
     let others = queue.waiting - i64::from(skipped_waiting);
     let (heading, text, button) = if queue.my_item.is_some() {
@@ -105,10 +107,10 @@ fn QueueView(snapshot: QueueSnapshot, start: ServerAction<StartReviewing>) -> im
             <h1 id="queue-heading">{heading}</h1>
             <p>{text}</p>
             <div class="row-actions centered">
-                <ActionForm action=start attr:class="inline-form">
+                <PostForm post=start to=StartReviewing::PATH attr:class="inline-form">
                     <input type="hidden" name="slug" value=queue.slug.clone() />
                     <button type="submit" class="button primary">{button}</button>
-                </ActionForm>
+                </PostForm>
                 <a class="button" href="/queues">"Back to queues"</a>
             </div>
         </section>
@@ -176,7 +178,7 @@ fn ReviewLoader() -> impl IntoView {
 fn NotYours(error: AppError, slug: String) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::components::layout::set_status(error.status());
-    let start = ServerAction::<StartReviewing>::new();
+    let start = FormPost::<Option<i64>>::new(&[StartReviewing::PATH]);
     view! {
         <Title text="Item not available" />
         <UndoBanner />
@@ -184,10 +186,10 @@ fn NotYours(error: AppError, slug: String) -> impl IntoView {
             <h1>"Item not available"</h1>
             <p>{error.to_string()}</p>
             <div class="row-actions centered">
-                <ActionForm action=start attr:class="inline-form">
+                <PostForm post=start to=StartReviewing::PATH attr:class="inline-form">
                     <input type="hidden" name="slug" value=slug />
                     <button type="submit" class="button primary">"Review the next item"</button>
-                </ActionForm>
+                </PostForm>
                 <a class="button" href="/queues">"Back to queues"</a>
             </div>
         </section>

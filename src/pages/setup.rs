@@ -1,16 +1,18 @@
-use crate::auth::api::needs_setup;
+use crate::auth::api::{CreateFirstAdmin, needs_setup};
 use crate::components::auth::Auth;
-use crate::components::form::{ErrorAlert, Field, Submit, action_error};
+use crate::components::form::{ErrorAlert, Field, Submit};
 use crate::components::layout::Logo;
+use crate::components::post_form::PostForm;
 use crate::domain::Password;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 /// The one-time "create the first admin" form of a new instance.
 #[component]
 pub fn SetupPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let error = action_error(auth.setup);
+    let error = auth.setup.error();
     let status = Resource::new(|| (), |_| needs_setup());
     // The address the server prints at start carries the token, so that following it fills it in.
     let query = leptos_router::hooks::use_query_map();
@@ -34,7 +36,7 @@ pub fn SetupPage() -> impl IntoView {
                                 <p class="lead">
                                     "This account manages users, workflows and settings. You can add everyone else afterwards."
                                 </p>
-                                <ActionForm action=auth.setup attr:class="stack" attr:aria-label="Create the first admin">
+                                <PostForm post=auth.setup to=CreateFirstAdmin::PATH attr:class="stack" attr:aria-label="Create the first admin">
                                     <ErrorAlert error id="setup-error" />
                                     <Field id="setup-token" label="Setup token" name="setup_token" autocomplete="off" required=true value=token() hint="Printed by the server when it starts with no users, to prove you run it." error error_id="setup-error" />
                                     <Field id="setup-name" label="Name" name="name" autocomplete="name" error error_id="setup-error" />
@@ -42,7 +44,7 @@ pub fn SetupPage() -> impl IntoView {
                                     <Field id="setup-password" label="Password" name="password" kind="password" autocomplete="new-password" required=true minlength=Password::MIN_CHARS hint="At least 12 characters." error error_id="setup-error" />
                                     <Field id="setup-password-confirm" label="Confirm password" name="password_confirm" kind="password" autocomplete="new-password" required=true error error_id="setup-error" />
                                     <Submit label="Create admin account" pending=auth.setup.pending() />
-                                </ActionForm>
+                                </PostForm>
                             }.into_any()
                         }
                     })}

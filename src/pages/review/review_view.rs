@@ -8,14 +8,16 @@ use super::undo_banner::UndoBanner;
 use crate::components::browser_clock::js_now;
 use crate::components::correction_fields::correction_fields;
 use crate::components::decision_fields::RejectFields;
-use crate::components::form::{ErrorAlert, action_error};
+use crate::components::form::ErrorAlert;
 use crate::components::format::{age, when};
 use crate::components::item_display::{ItemHistory, ItemPanels};
+use crate::components::post_form::{FormPost, PostForm};
 use crate::error::AppError;
-use crate::review::ReviewItem;
 use crate::review::api::{Approve, Correct, Escalate, Reject, Skip, renew_lease};
+use crate::review::{Receipt, ReviewItem};
 use leptos::html;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 
@@ -23,29 +25,17 @@ use leptos_router::hooks::use_navigate;
 /// and the keys.
 #[component]
 pub fn ReviewView(item: ReviewItem) -> impl IntoView {
-    let approve = ServerAction::<Approve>::new();
-    let reject = ServerAction::<Reject>::new();
-    let correct = ServerAction::<Correct>::new();
-    let escalate = ServerAction::<Escalate>::new();
-    let skip = ServerAction::<Skip>::new();
-    let errors = [
-        action_error(approve),
-        action_error(reject),
-        action_error(correct),
-        action_error(escalate),
-        action_error(skip),
-    ];
-    let error = Signal::derive(move || errors.iter().find_map(|e| e.get()));
+    // The five decisions answer alike (a receipt), one at a time.
+    let decide = FormPost::<Receipt>::new(&DECISIONS);
+    let error = decide.error();
     // The answer to a decision leads to the next item, which it carries.
     let (handoff, navigate) = (expect_context::<Handoff>(), use_navigate());
-    for answer in [approve.value(), reject.value(), correct.value(), escalate.value(), skip.value()] {
-        let navigate = navigate.clone();
-        Effect::new(move |_| {
-            if let Some(Ok(receipt)) = answer.get() {
-                handoff.follow(receipt, &navigate);
-            }
-        });
-    }
+    let answer = decide.answer();
+    Effect::new(move |_| {
+        if let Some(Ok(receipt)) = answer.get() {
+            handoff.follow(receipt, &navigate);
+        }
+    });
     let lease_error = RwSignal::new(None::<AppError>);
     let lease_until = RwSignal::new(item.lease_expires_at_ms);
     let now = RwSignal::new(item.now_ms);
@@ -106,13 +96,7 @@ pub fn ReviewView(item: ReviewItem) -> impl IntoView {
         now_ms,
         ..
     } = item;
-    let pending = Signal::derive(move || {
-        approve.pending().get()
-            || reject.pending().get()
-            || correct.pending().get()
-            || escalate.pending().get()
-            || skip.pending().get()
-    });
+    let pending = decide.pending();
     let correction_fields = correction_fields(&prediction, &labels);
     let lease_token = StoredValue::new(lease_token);
     let hidden = move |_: u8| lease_fields(item_id, &lease_token.get_value());
@@ -156,42 +140,42 @@ pub fn ReviewView(item: ReviewItem) -> impl IntoView {
             <h2 id="decide-heading">"Decision"</h2>
             <ErrorAlert error id="decision-error" />
             <div class="decision-row">
-                <ActionForm action=approve node_ref=approve_form attr:class="inline-form">
+                <PostForm post=decide to=Approve::PATH node_ref=approve_form attr:class="inline-form">
                     {hidden(0)}
                     <button type="submit" class="button primary" disabled=pending>"Approve " <kbd>"a"</kbd></button>
-                </ActionForm>
-                <ActionForm action=skip node_ref=skip_form attr:class="inline-form">
+                </PostForm>
+                <PostForm post=decide to=Skip::PATH node_ref=skip_form attr:class="inline-form">
                     {hidden(1)}
                     <button type="submit" class="button" disabled=pending>"Skip " <kbd>"s"</kbd></button>
-                </ActionForm>
+                </PostForm>
             </div>
             <details class="decision-box" node_ref=reject_box>
                 <summary>"Reject " <kbd>"r"</kbd></summary>
-                <ActionForm action=reject attr:class="stack">
+                <PostForm post=decide to=Reject::PATH attr:class="stack">
                     {hidden(2)}
                     <RejectFields reason_codes />
                     <button type="submit" class="button danger" disabled=pending>"Reject item"</button>
-                </ActionForm>
+                </PostForm>
             </details>
             <details class="decision-box" node_ref=correct_box>
                 <summary>"Correct " <kbd>"c"</kbd></summary>
-                <ActionForm action=correct attr:class="stack">
+                <PostForm post=decide to=Correct::PATH attr:class="stack">
                     {hidden(3)}
                     <p class="hint">"Edit the fields that are wrong. The correction is checked against the workflow's contract."</p>
                     {correction_fields}
                     <button type="submit" class="button primary" disabled=pending>"Save correction"</button>
-                </ActionForm>
+                </PostForm>
             </details>
             <details class="decision-box" node_ref=escalate_box>
                 <summary>"Escalate " <kbd>"e"</kbd></summary>
-                <ActionForm action=escalate attr:class="stack">
+                <PostForm post=decide to=Escalate::PATH attr:class="stack">
                     {hidden(4)}
                     <div class="field">
                         <label for="escalate-note">"Note for the lead"</label>
                         <textarea id="escalate-note" name="note" rows="3" required></textarea>
                     </div>
                     <button type="submit" class="button" disabled=pending>"Escalate to a lead"</button>
-                </ActionForm>
+                </PostForm>
             </details>
         </section>
         <section class="panel" aria-labelledby="history-heading">
@@ -213,6 +197,9 @@ pub fn ReviewView(item: ReviewItem) -> impl IntoView {
         </details>
     }
 }
+
+/// The server functions of the five decisions.
+const DECISIONS: [&str; 5] = [Approve::PATH, Skip::PATH, Reject::PATH, Correct::PATH, Escalate::PATH];
 
 /// The hidden fields every decision form carries: which item, under which lease.
 fn lease_fields(item_id: i64, token: &str) -> impl IntoView + use<> {

@@ -3,11 +3,13 @@
 
 use super::handoff::Handoff;
 use crate::components::browser_clock::js_now;
-use crate::components::form::{ErrorAlert, action_error};
+use crate::components::form::ErrorAlert;
+use crate::components::post_form::{FormPost, PostForm};
 use crate::items::kind_text;
 use crate::review::UndoOffer;
 use crate::review::api::{Undo, load_undo_offer};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
 
 /// "Approved INV-7. Undo" for a few seconds after a decision (`?undo=<decision id>`).
@@ -29,8 +31,8 @@ pub fn UndoBanner() -> impl IntoView {
             }
         },
     );
-    let undo = ServerAction::<Undo>::new();
-    let error = action_error(undo);
+    let undo = FormPost::<i64>::new(&[Undo::PATH]);
+    let error = undo.error();
     view! {
         <ErrorAlert error id="undo-error" />
         <Transition fallback=|| ()>
@@ -40,7 +42,7 @@ pub fn UndoBanner() -> impl IntoView {
 }
 
 #[component]
-fn UndoOfferView(offer: UndoOffer, undo: ServerAction<Undo>) -> impl IntoView {
+fn UndoOfferView(offer: UndoOffer, undo: FormPost<i64>) -> impl IntoView {
     let left_ms = offer.undo_until_ms - offer.now_ms;
     let remaining = RwSignal::new(left_ms);
     Effect::new(move |_| {
@@ -57,10 +59,10 @@ fn UndoOfferView(offer: UndoOffer, undo: ServerAction<Undo>) -> impl IntoView {
         <Show when=move || { remaining.get() > 0 }>
             <div class="alert info undo-banner" role="status">
                 <span>{text.clone()}</span>
-                <ActionForm action=undo attr:class="inline-form" attr:id="undo-form">
+                <PostForm post=undo to=Undo::PATH attr:class="inline-form" attr:id="undo-form">
                     <input type="hidden" name="decision_id" value=offer.decision_id.to_string() />
                     <button type="submit" class="button small">"Undo " <kbd>"u"</kbd></button>
-                </ActionForm>
+                </PostForm>
                 <span class="muted">{move || format!("{} s left", (remaining.get() + 999) / 1000)}</span>
             </div>
         </Show>
