@@ -40,15 +40,42 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
     keep_since(db, now, &mut Seen::default()).await
 }
 
-/// How far a sweeper has looked: the newest item and decision when its last pass began. An
-/// escalation is opened for an item that arrives escalated (a new item) or is escalated (a new
-/// decision), and closed after a decision: a sweeper that has looked at everything up to these
-/// only needs to look at what is newer to know whether there is anything to open or close.
-/// Starts at nothing, so that the first pass of a process looks at everything.
+/// How far a sweeper has looked. An escalation is opened for an item that arrives escalated (a
+/// new item) or is escalated (a new decision), and closed after a decision: a sweeper that has
+/// looked at everything up to some keys only needs to look at what is newer to know whether
+/// there is anything to open or close. But a key is handed out when its row is written and the
+/// row shows when its transaction commits, so a row can show below a key already seen (written
+/// before another that committed first). A pass therefore looks back over two passes, at what
+/// is newer than the keys as the pass before the last began, which covers any transaction
+/// shorter than a pass's interval, and every [`FULL_LOOK_EVERY`] passes at everything, for a
+/// slower one. Starts at nothing, so
+/// that the first pass of a process looks at everything.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Seen {
+    /// The newest item and decision as the last pass began.
     items: i64,
     decisions: i64,
+    /// The same as the pass before the last began: where the next pass looks from.
+    from_items: i64,
+    from_decisions: i64,
+    passes: u64,
+}
+
+/// How often a sweeper looks at everything again (once a minute at the default interval of
+/// two seconds).
+pub const FULL_LOOK_EVERY: u64 = 30;
+
+impl Seen {
+    /// The keys the next pass looks from: (items, decisions), 0 for everything.
+    fn looks_from(&self) -> (i64, i64) {
+        if self.passes.is_multiple_of(FULL_LOOK_EVERY) { (0, 0) } else { (self.from_items, self.from_decisions) }
+    }
+
+    /// A pass that began with `items` and `decisions` the newest keys is done.
+    fn passed(&mut self, items: i64, decisions: i64) {
+        *self =
+            Seen { items, decisions, from_items: self.items, from_decisions: self.decisions, passes: self.passes + 1 };
+    }
 }
 
 /// A workflow and how long its escalations may stay at a level.
@@ -60,7 +87,7 @@ struct EscalationSla {
 }
 
 /// [`keep_escalations`] that looks for escalations to open or close only among the items and
-/// decisions newer than `seen`, and moves it on.
+/// decisions newer than `seen` says (see [`Seen`]), and moves it on.
 pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppError> {
     let (items, decisions): (i64, i64) =
         sqlx::query_as("select (select coalesce(max(id), 0) from items), (select coalesce(max(id), 0) from decisions)")
@@ -69,30 +96,39 @@ pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppE
     let workflows: Vec<EscalationSla> =
         sqlx::query_as("select id, slug, escalation_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
     let mut kept = Kept::default();
-    let mut conns = db.sweep_connections().await?;
-    let workers = conns.len() as i64;
+    let (from_items, from_decisions) = seen.looks_from();
+    // The pass looks on one connection; it takes the others when a workflow has work.
+    let mut conns = vec![db.pool().acquire().await?];
     for EscalationSla { id: workflow_id, slug, escalation_sla_secs: sla_secs } in workflows {
         let rules = Rules { escalation_sla_ms: sla_secs.saturating_mul(1000), ..Rules::default() };
         let workflow = Workflow { id: workflow_id, slug: &slug };
-        // A look first, outside any write transaction: most passes find nothing to do. Planned
-        // for its values each time, as the review-SLA look is (`review_sla::escalate_part`):
-        // PostgreSQL's generic plan of it scans every open escalation and every escalate decision.
-        let (work,): (i64,) =
-            sqlx::query_as(&format!("select ({UNOPENED_EXISTS}) + ({CLOSABLE_EXISTS}) + ({DUE_EXISTS})"))
+        // A look first, outside any write transaction: most passes find nothing to do, and a
+        // pass with something to do takes only the steps that have some (each step's first
+        // chunk reads all the workflow's open escalations or escalated items to find its own).
+        // Planned for its values each time, as the review-SLA look is
+        // (`review_sla::escalate_part`): PostgreSQL's generic plan of it scans every open
+        // escalation and every escalate decision.
+        let (opening, closing, climbing): (i64, i64, i64) =
+            sqlx::query_as(&format!("select ({UNOPENED_EXISTS}), ({CLOSABLE_EXISTS}), ({DUE_EXISTS})"))
                 .persistent(false)
                 .bind(workflow_id)
                 .bind(now)
-                .bind(seen.items)
-                .bind(seen.decisions)
+                .bind(from_items)
+                .bind(from_decisions)
                 .fetch_one(&mut *conns[0])
                 .await?;
-        if work == 0 {
+        // An escalation opened now may be due already (after the server was down): it climbs in
+        // the same pass.
+        let steps = Steps { opening: opening > 0, closing: closing > 0, climbing: climbing > 0 || opening > 0 };
+        if !(steps.opening || steps.closing || steps.climbing) {
             continue;
         }
+        db.sweep_connections(&mut conns).await?;
+        let workers = conns.len() as i64;
         let parts = conns
             .iter_mut()
             .zip(0..)
-            .map(|(conn, index)| sweep_part(db, conn, workflow, &rules, now, Part { index, of: workers }));
+            .map(|(conn, index)| sweep_part(db, conn, workflow, &rules, now, steps, Part { index, of: workers }));
         for part in futures_util::future::try_join_all(parts).await? {
             kept.opened += part.opened;
             kept.resolved += part.resolved;
@@ -100,12 +136,20 @@ pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppE
             kept.flagged += part.flagged;
         }
     }
-    *seen = Seen { items, decisions };
+    seen.passed(items, decisions);
     Ok(kept)
 }
 
+/// The steps of a workflow's pass that its look found work for.
+#[derive(Debug, Clone, Copy)]
+struct Steps {
+    opening: bool,
+    closing: bool,
+    climbing: bool,
+}
+
 /// One worker's share of a workflow's pass, on its own connection: a chunk a transaction, each
-/// step until it finds less than a chunk (or another worker or instance holds the rest). The
+/// step of `steps` until it finds less than a chunk (or another worker or instance holds the rest). The
 /// escalations to close and to climb are shared out by SKIP LOCKED on PostgreSQL; the items to
 /// open one for, which no row lock guards, by their key (see [`Part`]).
 async fn sweep_part(
@@ -114,11 +158,12 @@ async fn sweep_part(
     workflow: Workflow<'_>,
     rules: &Rules,
     now: i64,
+    steps: Steps,
     part: Part,
 ) -> Result<Kept, AppError> {
     let mut kept = Kept::default();
     let mut opened_after = 0;
-    let (mut opening, mut closing, mut climbing) = (true, true, true);
+    let Steps { mut opening, mut closing, mut climbing } = steps;
     while opening || closing || climbing {
         let _turn = db.write_turn().await;
         let mut tx = db.begin_write_on(conn).await?;
@@ -317,4 +362,28 @@ async fn close_decided(
         events::emit(conn, about, events::RESOLVED, row.settles_at.unwrap_or(now).max(now), decision).await?;
     }
     Ok(closing.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweeper_looks_back_over_two_passes_and_at_everything_every_so_often() {
+        let mut seen = Seen::default();
+        assert_eq!(seen.looks_from(), (0, 0), "the first pass looks at everything");
+        seen.passed(10, 100);
+        assert_eq!(seen.looks_from(), (0, 0), "the second, back to before the first began");
+        seen.passed(20, 200);
+        assert_eq!(seen.looks_from(), (10, 100), "the third, back to when the first began");
+        seen.passed(30, 300);
+        assert_eq!(seen.looks_from(), (20, 200));
+        for pass in 4..=FULL_LOOK_EVERY as i64 {
+            seen.passed(pass * 10, pass * 100);
+        }
+        assert_eq!(seen.looks_from(), (0, 0), "every FULL_LOOK_EVERY passes, everything again");
+        seen.passed(1000, 10_000);
+        let last = FULL_LOOK_EVERY as i64 * 10;
+        assert_eq!(seen.looks_from(), (last, last * 10), "and then on from where it was");
+    }
 }

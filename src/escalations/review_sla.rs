@@ -38,9 +38,14 @@ pub async fn escalate_overdue_reviews(db: &Db, now: i64) -> Result<usize, AppErr
     let workflows: Vec<ReviewSla> =
         sqlx::query_as("select id, slug, review_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
     let mut escalated = 0;
-    let mut conns = db.sweep_connections().await?;
+    // The pass looks on one connection; it takes the others when a workflow has work.
+    let mut conns = vec![db.pool().acquire().await?];
     for ReviewSla { id: workflow_id, slug, review_sla_secs: sla_secs } in workflows {
         let cutoff = now.saturating_sub(sla_secs.saturating_mul(1000));
+        if !any_overdue(&mut conns[0], workflow_id, cutoff).await? {
+            continue;
+        }
+        db.sweep_connections(&mut conns).await?;
         let note = format!("It waited past the review SLA of {}.", duration_words(sla_secs * 1000));
         let workflow = Workflow { id: workflow_id, slug: &slug };
         let sla = Sla { cutoff, sla_ms: sla_secs.saturating_mul(1000), note: &note };
@@ -73,17 +78,9 @@ async fn escalate_part(
 ) -> Result<usize, AppError> {
     let mut escalated = 0;
     loop {
-        // A look first, outside any write transaction: most passes find nothing to do. Planned
-        // for its values each time (not kept prepared): after five runs PostgreSQL would keep a
-        // generic plan, which expects a third of the items to be due and reads the table from
-        // the start for the first, and so read every item, every two seconds, when none is.
-        let any: Option<(i64,)> = sqlx::query_as(&format!("select id {OVERDUE} limit 1"))
-            .persistent(false)
-            .bind(workflow.id)
-            .bind(sla.cutoff)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if any.is_none() {
+        // A look first, outside any write transaction: the last chunk is followed by one that
+        // finds nothing.
+        if !any_overdue(conn, workflow.id, sla.cutoff).await? {
             return Ok(escalated);
         }
         let _turn = db.write_turn().await;
@@ -105,6 +102,21 @@ async fn escalate_part(
         escalated += escalate_overdue(&mut tx, workflow, &due, sla.sla_ms, sla.note).await?;
         tx.commit().await?;
     }
+}
+
+/// Whether workflow `workflow_id` has an item waiting since `cutoff` or before that was never
+/// escalated. Outside any write transaction: most passes find nothing to do. Planned for its
+/// values each time (not kept prepared): after five runs PostgreSQL would keep a generic plan,
+/// which expects a third of the items to be due and reads the table from the start for the
+/// first, and so read every item, every two seconds, when none is.
+async fn any_overdue(conn: &mut AnyConnection, workflow_id: i64, cutoff: i64) -> Result<bool, AppError> {
+    let any: Option<(i64,)> = sqlx::query_as(&format!("select id {OVERDUE} limit 1"))
+        .persistent(false)
+        .bind(workflow_id)
+        .bind(cutoff)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(any.is_some())
 }
 
 /// [`escalate_by_system`](super::system::escalate_by_system) for the queued items `due` of one

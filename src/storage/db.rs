@@ -131,21 +131,22 @@ impl Db {
         }
     }
 
-    /// The connections one pass of a sweeper works with at once, each taking its own chunks,
-    /// one transaction after another (see [`Db::begin_write_on`]): two on PostgreSQL, where
-    /// SKIP LOCKED keeps their chunks apart and the database's time, most of a chunk's, then runs
-    /// on two cores (docs/BENCHMARKS.md, Escalations at scale); one on SQLite, whose writers
-    /// take turns.
-    pub async fn sweep_connections(&self) -> Result<Vec<PoolConnection<Any>>, sqlx::Error> {
+    /// Tops `conns` up to the connections one pass of a sweeper works with at once, each
+    /// taking its own chunks, one transaction after another (see [`Db::begin_write_on`]): three
+    /// on PostgreSQL, where SKIP LOCKED keeps their chunks apart and the database's time, most of
+    /// a chunk's, then runs on every core, with a third to work while the others wait on their
+    /// commit (docs/BENCHMARKS.md, Escalations at scale); one on SQLite, whose writers take
+    /// turns. A pass looks for work on one connection first and takes the others only when it
+    /// has some: an idle pass holds one of the pool's connections, not three.
+    pub async fn sweep_connections(&self, conns: &mut Vec<PoolConnection<Any>>) -> Result<(), sqlx::Error> {
         let workers = match self.backend {
-            Backend::Postgres => 2,
+            Backend::Postgres => 3,
             Backend::Sqlite => 1,
         };
-        let mut conns = Vec::with_capacity(workers);
-        for _ in 0..workers {
+        while conns.len() < workers {
             conns.push(self.pool.acquire().await?);
         }
-        Ok(conns)
+        Ok(())
     }
 
     /// On SQLite, a turn to write among this process's bulk writers (the ingest paths), taken in

@@ -5,7 +5,8 @@
 
 use super::*;
 use crate::on_both_backends;
-use gatehouse::escalations::server::{Kept, Seen, keep_escalations, keep_since};
+use gatehouse::domain::escalation::Reason;
+use gatehouse::escalations::server::{Escalating, Kept, Seen, escalate_by_system, keep_escalations, keep_since};
 use gatehouse::storage::clock::now_ms;
 
 on_both_backends!(
@@ -13,6 +14,18 @@ on_both_backends!(
     two_sweepers_at_once_open_and_climb_each_escalation_once,
     a_sweeper_that_has_seen_everything_still_sees_what_is_new,
 );
+
+/// PostgreSQL only: SQLite's one writer commits in the order it hands out keys.
+mod postgres_commit_order {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(test_postgres), ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
+    async fn an_escalation_committed_after_a_newer_one_is_still_opened() {
+        crate::helpers::within_limit(super::an_escalation_committed_after_a_newer_one_is_still_opened(
+            crate::helpers::Backend::postgres(),
+        ))
+        .await
+    }
+}
 
 const HOUR: i64 = 3_600_000;
 
@@ -169,5 +182,44 @@ async fn a_sweeper_that_has_seen_everything_still_sees_what_is_new(backend: Back
     let (status, body) = approve(&app, &a, old.parse().unwrap(), &lease).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap().resolved, 1);
+    assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap(), Kept::default());
+}
+
+/// A key is handed out when a row is written, and the row shows when its transaction commits:
+/// an escalation written first and committed last shows below the newest decision the sweeper
+/// has already seen. The next pass still opens it (`Seen` looks back over two passes). (The two
+/// are in two workflows: their hourly counts are rows of their own, which the held transaction
+/// would otherwise keep the second from writing.)
+async fn an_escalation_committed_after_a_newer_one_is_still_opened(backend: Backend) {
+    let app = app_with(backend, without_sweepers).await;
+    let a = person(&app, "a@example.com", Role::Reviewer).await;
+    let one = reviewed(&[&a]).create(&app).await;
+    let other = reviewed(&[&a]).with("slug", serde_json::json!("receipts")).create(&app).await;
+    let slow = ingest(&app, &one.key, "wait", 1).await[0];
+    let fast = crate::fixtures::submit_all(&app, &other.key, "receipts", &[invoice("late", 0.5)]).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let mut seen = Seen::default();
+    for _ in 0..3 {
+        assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap(), Kept::default());
+    }
+    let backend = app.db.backend();
+    // The first escalation is written and held uncommitted...
+    let mut first = app.db.pool().begin().await.unwrap();
+    let escalating = Escalating { item_id: slow, workflow_id: one.id, slug: SLUG };
+    assert!(escalate_by_system(&mut first, backend, escalating, Reason::ReviewSla, "slow", now_ms()).await.unwrap());
+    // ...while a second, written after it with a higher key, commits.
+    let mut second = app.db.pool().begin().await.unwrap();
+    let escalating = Escalating { item_id: fast, workflow_id: other.id, slug: "receipts" };
+    assert!(escalate_by_system(&mut second, backend, escalating, Reason::ReviewSla, "fast", now_ms()).await.unwrap());
+    second.commit().await.unwrap();
+    assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap().opened, 1, "the committed one");
+    first.commit().await.unwrap();
+    assert_eq!(
+        keep_since(&app.db, now_ms(), &mut seen).await.unwrap().opened,
+        1,
+        "the one committed last, below the newest decision already seen"
+    );
+    assert_eq!(count(&app, "select count(*) from escalations where resolved_at is null").await, 2);
     assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap(), Kept::default());
 }
