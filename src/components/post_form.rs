@@ -7,7 +7,7 @@
 //! sends the fields as they are: the WebAssembly holds one answer decoder per answer type,
 //! shared by every form with that answer (the review page's five decisions all answer with a
 //! receipt). Without JavaScript the browser posts the same form itself, and the server
-//! redirects it back (see `action_error`).
+//! redirects it back with any error in the address (see `form::error_from_address`).
 
 use crate::components::form::error_from_address;
 use crate::error::AppError;

@@ -48,8 +48,7 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
 /// before another that committed first). A pass therefore looks back over two passes, at what
 /// is newer than the keys as the pass before the last began, which covers any transaction
 /// shorter than a pass's interval, and every [`FULL_LOOK_EVERY`] passes at everything, for a
-/// slower one. Starts at nothing, so
-/// that the first pass of a process looks at everything.
+/// slower one. Starts at nothing, so that the first pass of a process looks at everything.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Seen {
     /// The newest item and decision as the last pass began.
@@ -149,9 +148,9 @@ struct Steps {
 }
 
 /// One worker's share of a workflow's pass, on its own connection: a chunk a transaction, each
-/// step of `steps` until it finds less than a chunk (or another worker or instance holds the rest). The
-/// escalations to close and to climb are shared out by SKIP LOCKED on PostgreSQL; the items to
-/// open one for, which no row lock guards, by their key (see [`Part`]).
+/// step of `steps` until it finds less than a chunk (or another worker or instance holds the
+/// rest). The escalations to close and to climb are shared out by SKIP LOCKED on PostgreSQL; the
+/// items to open one for, which no row lock guards, by their key (see [`Part`]).
 async fn sweep_part(
     db: &Db,
     conn: &mut AnyConnection,
