@@ -9,5 +9,6 @@ pub mod dialect;
 pub mod group_commit;
 pub mod instance_secrets;
 pub mod metrics;
+pub mod seen;
 pub mod session_store;
 pub mod ttl_cache;

@@ -40,42 +40,12 @@ pub async fn keep_escalations(db: &Db, now: i64) -> Result<Kept, AppError> {
     keep_since(db, now, &mut Seen::default()).await
 }
 
-/// How far a sweeper has looked. An escalation is opened for an item that arrives escalated (a
-/// new item) or is escalated (a new decision), and closed after a decision: a sweeper that has
-/// looked at everything up to some keys only needs to look at what is newer to know whether
-/// there is anything to open or close. But a key is handed out when its row is written and the
-/// row shows when its transaction commits, so a row can show below a key already seen (written
-/// before another that committed first). A pass therefore looks back over two passes, at what
-/// is newer than the keys as the pass before the last began, which covers any transaction
-/// shorter than a pass's interval, and every [`FULL_LOOK_EVERY`] passes at everything, for a
-/// slower one. Starts at nothing, so that the first pass of a process looks at everything.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Seen {
-    /// The newest item and decision as the last pass began.
-    items: i64,
-    decisions: i64,
-    /// The same as the pass before the last began: where the next pass looks from.
-    from_items: i64,
-    from_decisions: i64,
-    passes: u64,
-}
-
-/// How often a sweeper looks at everything again (once a minute at the default interval of
-/// two seconds).
-pub const FULL_LOOK_EVERY: u64 = 30;
-
-impl Seen {
-    /// The keys the next pass looks from: (items, decisions), 0 for everything.
-    fn looks_from(&self) -> (i64, i64) {
-        if self.passes.is_multiple_of(FULL_LOOK_EVERY) { (0, 0) } else { (self.from_items, self.from_decisions) }
-    }
-
-    /// A pass that began with `items` and `decisions` the newest keys is done.
-    fn passed(&mut self, items: i64, decisions: i64) {
-        *self =
-            Seen { items, decisions, from_items: self.items, from_decisions: self.decisions, passes: self.passes + 1 };
-    }
-}
+/// How far a sweeper has looked, by item and by decision. An escalation is opened for an item
+/// that arrives escalated (a new item) or is escalated (a new decision), and closed after a
+/// decision: a sweeper that has looked at everything up to some keys only needs to look at what
+/// is newer (back over two passes, and at everything now and then: see [`crate::storage::seen`])
+/// to know whether there is anything to open or close.
+pub type Seen = crate::storage::seen::Seen<2>;
 
 /// A workflow and how long its escalations may stay at a level.
 #[derive(sqlx::FromRow)]
@@ -95,7 +65,7 @@ pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppE
     let workflows: Vec<EscalationSla> =
         sqlx::query_as("select id, slug, escalation_sla_secs from workflows order by id").fetch_all(db.pool()).await?;
     let mut kept = Kept::default();
-    let (from_items, from_decisions) = seen.looks_from();
+    let [from_items, from_decisions] = seen.looks_from();
     // The pass looks on one connection; it takes the others when a workflow has work.
     let mut conns = vec![db.pool().acquire().await?];
     for EscalationSla { id: workflow_id, slug, escalation_sla_secs: sla_secs } in workflows {
@@ -135,7 +105,7 @@ pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppE
             kept.flagged += part.flagged;
         }
     }
-    seen.passed(items, decisions);
+    seen.passed([items, decisions]);
     Ok(kept)
 }
 
@@ -361,28 +331,4 @@ async fn close_decided(
         events::emit(conn, about, events::RESOLVED, row.settles_at.unwrap_or(now).max(now), decision).await?;
     }
     Ok(closing.len())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_sweeper_looks_back_over_two_passes_and_at_everything_every_so_often() {
-        let mut seen = Seen::default();
-        assert_eq!(seen.looks_from(), (0, 0), "the first pass looks at everything");
-        seen.passed(10, 100);
-        assert_eq!(seen.looks_from(), (0, 0), "the second, back to before the first began");
-        seen.passed(20, 200);
-        assert_eq!(seen.looks_from(), (10, 100), "the third, back to when the first began");
-        seen.passed(30, 300);
-        assert_eq!(seen.looks_from(), (20, 200));
-        for pass in 4..=FULL_LOOK_EVERY as i64 {
-            seen.passed(pass * 10, pass * 100);
-        }
-        assert_eq!(seen.looks_from(), (0, 0), "every FULL_LOOK_EVERY passes, everything again");
-        seen.passed(1000, 10_000);
-        let last = FULL_LOOK_EVERY as i64 * 10;
-        assert_eq!(seen.looks_from(), (last, last * 10), "and then on from where it was");
-    }
 }

@@ -11,9 +11,10 @@ use crate::error::AppError;
 use crate::storage::audit::{self, Actor};
 use crate::storage::clock::now_ms;
 use crate::storage::db::Db;
+use crate::storage::seen::Seen;
 use crate::webhooks::outbox::{self, Subscriptions};
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// Audit verdicts per model version the test looks at (the latest).
@@ -39,10 +40,75 @@ struct Watched {
     breaker_watermark: i64,
 }
 
-/// One pass over every workflow that auto-approves with its breaker closed; the breakers it
-/// opened. Several instances may run it at once: opening is a conditional update, so only one of
-/// them opens a breaker and sends its event.
+/// The latest audit verdicts of one workflow, per model version: by decision, whether the
+/// verdict overrode the model. At most [`WINDOW`] a version, none at or below the floor.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Windows(HashMap<String, BTreeMap<i64, bool>>);
+
+impl Windows {
+    fn add(&mut self, model_version: String, decision: i64, overridden: bool) {
+        self.0.entry(model_version).or_default().insert(decision, overridden);
+    }
+
+    /// Forgets an undone verdict. False when the window it left was full: an older verdict,
+    /// not held, now belongs in it, and the windows must be read again.
+    fn forget(&mut self, decision: i64) -> bool {
+        for window in self.0.values_mut() {
+            let full = window.len() >= WINDOW;
+            if window.remove(&decision).is_some() {
+                return !full;
+            }
+        }
+        true
+    }
+
+    /// Drops the verdicts at or below `floor` and keeps each version's latest [`WINDOW`].
+    fn keep_latest(&mut self, floor: i64) {
+        for window in self.0.values_mut() {
+            *window = window.split_off(&(floor + 1));
+            while window.len() > WINDOW {
+                window.pop_first();
+            }
+        }
+        self.0.retain(|_, window| !window.is_empty());
+    }
+
+    /// Each version's verdicts and overrides: (version, audited, overridden), by version.
+    fn counts(&self) -> Vec<(&str, u64, u64)> {
+        let mut counts: Vec<_> = self
+            .0
+            .iter()
+            .map(|(version, window)| {
+                (version.as_str(), window.len() as u64, window.values().filter(|o| **o).count() as u64)
+            })
+            .collect();
+        counts.sort();
+        counts
+    }
+}
+
+/// What a watcher remembers between passes: how far it has read the decisions, and each
+/// watched workflow's windows as of its last close of the breaker.
+#[derive(Debug, Default)]
+pub struct Watch {
+    seen: Seen<1>,
+    workflows: HashMap<i64, (i64, Windows)>,
+}
+
+/// One pass over every workflow that auto-approves with its breaker closed, reading everything
+/// (a watcher that has seen nothing yet); the breakers it opened. See [`check_since`].
 pub async fn check(db: &Db) -> Result<Vec<Opened>, AppError> {
+    check_since(db, &mut Watch::default()).await
+}
+
+/// One pass over every workflow that auto-approves with its breaker closed; the breakers it
+/// opened. Reads only the verdicts and undos newer than `watch` has seen (see [`Seen`]: back
+/// over two passes, everything every so often) and keeps each workflow's windows between
+/// passes: a pass over a busy workflow reads a few hundred decisions, not the latest 50,000
+/// joined to their items, and a pass with nothing new reads almost nothing. Several instances
+/// may run it at once: opening is a conditional update, so only one of them opens a breaker
+/// and sends its event.
+pub async fn check_since(db: &Db, watch: &mut Watch) -> Result<Vec<Opened>, AppError> {
     let watched: Vec<Watched> = sqlx::query_as(
         "select id, slug, target_error_rate, tuning_confidence, breaker_watermark from workflows \
          where breaker_open = 0 and auto_approve_at is not null order by id",
@@ -50,42 +116,78 @@ pub async fn check(db: &Db) -> Result<Vec<Opened>, AppError> {
     .fetch_all(db.pool())
     .await?;
     let (newest,): (Option<i64>,) = sqlx::query_as("select max(id) from decisions").fetch_one(db.pool()).await?;
-    let Some(newest) = newest else { return Ok(Vec::new()) };
+    let newest = newest.unwrap_or(0);
+    let [from] = watch.seen.looks_from();
+    let mut remembered = std::mem::take(&mut watch.workflows);
     let mut opened = Vec::new();
     for w in watched {
-        let Ok(target) = Target::new(w.target_error_rate, w.tuning_confidence) else { continue };
-        let since = w.breaker_watermark.max(newest - LOOKBACK);
-        let verdicts: Vec<(String, String)> = sqlx::query_as(
-            "select coalesce(i.model_version, ''), d.kind from decisions d join items i on i.id = d.item_id \
-             where d.workflow_id = $1 and d.final = 1 and d.id > $2 and d.kind in ('approve', 'reject', 'correct') \
-             and i.route_reason = 'audit' and not exists (select 1 from decisions u where u.undoes = d.id) \
-             order by d.id desc",
-        )
-        .bind(w.id)
-        .bind(since)
-        .fetch_all(db.pool())
-        .await?;
-        let mut windows: HashMap<String, (u64, u64)> = HashMap::new();
-        for (model_version, kind) in verdicts {
-            let (audited, overridden) = windows.entry(model_version).or_default();
-            if *audited < WINDOW as u64 {
-                *audited += 1;
-                *overridden += u64::from(kind != "approve");
+        let floor = w.breaker_watermark.max(newest - LOOKBACK);
+        // A workflow seen for the first time, or whose breaker was closed since (the verdicts
+        // before the close no longer count), is read from its floor.
+        let (mut windows, mut read_from) = match remembered.remove(&w.id) {
+            Some((watermark, windows)) if watermark == w.breaker_watermark && from > 0 => (windows, from),
+            _ => (Windows::default(), 0),
+        };
+        if read_from > 0 && !forget_undone(db, w.id, read_from, &mut windows).await? {
+            (windows, read_from) = (Windows::default(), 0);
+        }
+        for (model_version, decision, overridden) in verdicts(db, w.id, floor.max(read_from)).await? {
+            windows.add(model_version, decision, overridden);
+        }
+        windows.keep_latest(floor);
+        let target = Target::new(w.target_error_rate, w.tuning_confidence);
+        let tripped = target.ok().and_then(|target| {
+            windows
+                .counts()
+                .into_iter()
+                .find(|(_, audited, overridden)| breaker_trips(*overridden, *audited, target))
+                .map(|(version, audited, overridden)| (version.to_owned(), audited, overridden, target))
+        });
+        match tripped {
+            Some((model_version, audited, overridden, target)) => {
+                if open(db, w.id, &w.slug, &model_version, overridden, audited, target).await? {
+                    opened.push(Opened { slug: w.slug, model_version, overridden, audited });
+                }
+            }
+            None => {
+                watch.workflows.insert(w.id, (w.breaker_watermark, windows));
             }
         }
-        let mut tripped: Vec<(String, u64, u64)> = windows
-            .into_iter()
-            .filter(|(_, (audited, overridden))| breaker_trips(*overridden, *audited, target))
-            .map(|(version, (audited, overridden))| (version, overridden, audited))
-            .collect();
-        tripped.sort();
-        if let Some((model_version, overridden, audited)) = tripped.into_iter().next()
-            && open(db, w.id, &w.slug, &model_version, overridden, audited, target).await?
-        {
-            opened.push(Opened { slug: w.slug, model_version, overridden, audited });
-        }
     }
+    watch.seen.passed([newest]);
     Ok(opened)
+}
+
+/// The final verdicts on audited items of a workflow above decision `above`, not undone:
+/// (model version, decision, whether it overrode the model). Planned for its values each time:
+/// a generic plan of `id > $2` may read every decision of the workflow.
+async fn verdicts(db: &Db, workflow_id: i64, above: i64) -> Result<Vec<(String, i64, bool)>, AppError> {
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "select coalesce(i.model_version, ''), d.id, d.kind from decisions d join items i on i.id = d.item_id \
+         where d.workflow_id = $1 and d.final = 1 and d.id > $2 and d.kind in ('approve', 'reject', 'correct') \
+         and i.route_reason = 'audit' and not exists (select 1 from decisions u where u.undoes = d.id)",
+    )
+    .persistent(false)
+    .bind(workflow_id)
+    .bind(above)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(|(version, decision, kind)| (version, decision, kind != "approve")).collect())
+}
+
+/// Forgets from `windows` the verdicts undone by undos of a workflow above decision `above`.
+/// False when one left a full window (the windows must be read again).
+async fn forget_undone(db: &Db, workflow_id: i64, above: i64, windows: &mut Windows) -> Result<bool, AppError> {
+    // An undo is never final: the decisions' feed index (workflow, final, id) bounds the read.
+    let undone: Vec<(i64,)> = sqlx::query_as(
+        "select undoes from decisions where workflow_id = $1 and final = 0 and id > $2 and undoes is not null",
+    )
+    .persistent(false)
+    .bind(workflow_id)
+    .bind(above)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(undone.into_iter().fold(true, |whole, (decision,)| windows.forget(decision) && whole))
 }
 
 async fn open(
@@ -175,14 +277,64 @@ pub async fn open_reason(db: &Db, workflow_id: i64) -> Result<Option<(i64, Strin
     }))
 }
 
-/// Runs [`check`] every `every` until the server stops.
+/// Runs [`check_since`] every `every` until the server stops.
 pub async fn watch(db: Db, every: Duration) {
     let mut ticker = tokio::time::interval(every.max(Duration::from_millis(500)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut watch = Watch::default();
     loop {
         ticker.tick().await;
-        if let Err(error) = check(&db).await {
+        if let Err(error) = check_since(&db, &mut watch).await {
             tracing::warn!(%error, "breaker check failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn windows(verdicts: &[(&str, i64, bool)]) -> Windows {
+        let mut windows = Windows::default();
+        for (version, decision, overridden) in verdicts {
+            windows.add((*version).to_owned(), *decision, *overridden);
+        }
+        windows
+    }
+
+    #[test]
+    fn the_windows_keep_each_versions_latest_verdicts_above_the_floor() {
+        let mut w = windows(&[("v1", 5, true), ("v1", 7, false), ("v2", 6, true), ("v1", 7, false)]);
+        assert_eq!(w.counts(), vec![("v1", 2, 1), ("v2", 1, 1)], "a verdict read twice counts once");
+        w.keep_latest(5);
+        assert_eq!(w.counts(), vec![("v1", 1, 0), ("v2", 1, 1)], "at or below the floor, gone");
+        w.keep_latest(6);
+        assert_eq!(w.counts(), vec![("v1", 1, 0)], "a version with no verdict left is dropped");
+
+        let mut full = Windows::default();
+        for decision in 1..=WINDOW as i64 + 10 {
+            full.add("v".into(), decision, decision <= 10);
+        }
+        full.keep_latest(0);
+        assert_eq!(full.counts(), vec![("v", WINDOW as u64, 0)], "only the latest WINDOW: the 10 overrides were older");
+        // A verdict that committed late, older than the window, changes nothing.
+        full.add("v".into(), 3, true);
+        full.keep_latest(0);
+        assert_eq!(full.counts(), vec![("v", WINDOW as u64, 0)]);
+    }
+
+    #[test]
+    fn an_undone_verdict_is_forgotten_and_a_full_window_asks_to_be_read_again() {
+        let mut w = windows(&[("v1", 5, true), ("v1", 7, false)]);
+        assert!(w.forget(5), "the window was not full: nothing older is missing");
+        assert_eq!(w.counts(), vec![("v1", 1, 0)]);
+        assert!(w.forget(99), "a verdict not held (not audited, or older) changes nothing");
+        assert_eq!(w.counts(), vec![("v1", 1, 0)]);
+
+        let mut full = Windows::default();
+        for decision in 1..=WINDOW as i64 {
+            full.add("v".into(), decision, false);
+        }
+        assert!(!full.forget(WINDOW as i64), "an older verdict, not held, belongs in the window now");
     }
 }

@@ -3,8 +3,12 @@
 
 use super::*;
 use crate::on_both_backends;
+use gatehouse::tuning::breaker::{Watch, check, check_since};
 
-on_both_backends!(the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it,);
+on_both_backends!(
+    the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it,
+    a_watcher_that_remembers_reads_only_new_verdicts_and_forgets_undone_ones,
+);
 
 async fn the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it(backend: Backend) {
     let app = crate::helpers::spawn_app_with(backend, |s| {
@@ -43,15 +47,15 @@ async fn the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it(b
     for _ in 0..30 {
         decide_next(&app, &reviewer, "approve").await;
     }
-    assert!(gatehouse::tuning::breaker::check(&app.db).await.unwrap().is_empty());
+    assert!(check(&app.db).await.unwrap().is_empty());
     // Then it drifts: 8 overrides in the next 10 (8 of 40 against a 2 % target).
     for i in 0..10 {
         decide_next(&app, &reviewer, if i < 8 { "reject" } else { "approve" }).await;
     }
-    let opened = gatehouse::tuning::breaker::check(&app.db).await.unwrap();
+    let opened = check(&app.db).await.unwrap();
     assert_eq!(opened.len(), 1, "{opened:?}");
     assert_eq!((opened[0].overridden, opened[0].audited, opened[0].model_version.as_str()), (8, 40, "v3"));
-    assert!(gatehouse::tuning::breaker::check(&app.db).await.unwrap().is_empty(), "it opens once");
+    assert!(check(&app.db).await.unwrap().is_empty(), "it opens once");
     assert_eq!(
         count(&app, "select count(*) from webhook_outbox where event_type = 'workflow.breaker_opened'").await,
         1
@@ -85,7 +89,7 @@ async fn the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it(b
         count(&app, "select count(*) from webhook_outbox where event_type = 'workflow.breaker_closed'").await,
         1
     );
-    assert!(gatehouse::tuning::breaker::check(&app.db).await.unwrap().is_empty(), "the old verdicts are forgotten");
+    assert!(check(&app.db).await.unwrap().is_empty(), "the old verdicts are forgotten");
     let again = crate::fixtures::submit_all(&app, &created.key, SLUG, &[crate::fixtures::invoice("again", 0.99)]).await;
     assert_eq!(again[0]["route"]["reason"], "audit", "{}", again[0]);
     let (_, counts) = call(&app, &admin.client, "escalations/counts", &[]).await;
@@ -93,6 +97,50 @@ async fn the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it(b
     assert!(!page_text(&app, &admin.client, "/queues").await.contains(banner), "closed, the banner is gone");
     let (status, _) = call(&app, &admin.client, "tuning/close-breaker", &[("slug", SLUG), ("reason", "twice")]).await;
     assert_eq!(status, 409, "it is not open");
+}
+
+/// The served watcher keeps each workflow's verdicts between passes and reads only the newer
+/// ones: what it concludes must be what a watcher reading everything concludes, undos included.
+async fn a_watcher_that_remembers_reads_only_new_verdicts_and_forgets_undone_ones(backend: Backend) {
+    let app = crate::helpers::spawn_app_with(backend, |s| s.escalation_sweep_ms = 3_600_000).await;
+    let reviewer = person(&app, "rita@example.com", Role::Reviewer).await;
+    let created = workflow()
+        .members(&[&reviewer])
+        .with("auto_approve_at", json!(0.5))
+        .with("audit_rate", json!(1.0))
+        .with("reason_codes", json!(["blurry"]))
+        .create(&app)
+        .await;
+    let items: Vec<Value> = (0..60).map(|i| crate::fixtures::invoice(&format!("audit-{i}"), 0.9)).collect();
+    crate::fixtures::submit_all(&app, &created.key, SLUG, &items).await;
+    let mut watch = Watch::default();
+    for _ in 0..30 {
+        decide_next(&app, &reviewer, "approve").await;
+    }
+    assert!(check_since(&app.db, &mut watch).await.unwrap().is_empty(), "30 approvals");
+    // Eight overrides, each undone and decided again as an approval: nothing drifted.
+    for _ in 0..8 {
+        decide_next(&app, &reviewer, "reject").await;
+        // Seen by the watcher between the override and its undo, as a served one may.
+        assert!(check_since(&app.db, &mut watch).await.unwrap().is_empty(), "one override in 31 is no drift");
+        let (last,): (i64,) = sqlx::query_as("select max(id) from decisions where kind = 'reject'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        let (status, body) = call(&app, &reviewer.client, "review/undo", &[("decision_id", &last.to_string())]).await;
+        assert_eq!(status, 200, "{body}");
+        decide_next(&app, &reviewer, "approve").await;
+    }
+    assert!(check_since(&app.db, &mut watch).await.unwrap().is_empty(), "the undone overrides are forgotten");
+    assert!(check(&app.db).await.unwrap().is_empty(), "as a watcher reading everything finds");
+    // Then eight overrides that stand: 8 of 46 against a 2 % target.
+    for _ in 0..8 {
+        decide_next(&app, &reviewer, "reject").await;
+    }
+    let opened = check_since(&app.db, &mut watch).await.unwrap();
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    assert_eq!((opened[0].overridden, opened[0].audited), (8, 46), "{opened:?}");
+    assert!(check_since(&app.db, &mut watch).await.unwrap().is_empty(), "it opens once");
 }
 
 /// A page as a browser gets it, signed in as `client`'s user.
