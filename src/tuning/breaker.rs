@@ -88,7 +88,9 @@ impl Windows {
 }
 
 /// What a watcher remembers between passes: how far it has read the decisions, and each
-/// watched workflow's windows as of its last close of the breaker.
+/// watched workflow's windows as of its last close of the breaker. Bounded: a workflow no
+/// longer watched is dropped, and the windows of all workflows together hold at most
+/// [`LOOKBACK`] verdicts, each a different decision above `newest - LOOKBACK`.
 #[derive(Debug, Default)]
 pub struct Watch {
     seen: Seen<1>,
@@ -321,6 +323,20 @@ mod tests {
         full.add("v".into(), 3, true);
         full.keep_latest(0);
         assert_eq!(full.counts(), vec![("v", WINDOW as u64, 0)]);
+    }
+
+    #[test]
+    fn the_windows_hold_at_most_lookback_verdicts_in_all() {
+        // Verdicts of 1,000 model versions, 60,000 decisions, the newest 60,000: the floor is
+        // 10,000.
+        let mut w = Windows::default();
+        for decision in 1..=60_000 {
+            w.add(format!("v{}", decision % 1000), decision, false);
+        }
+        w.keep_latest(60_000 - LOOKBACK);
+        let held: u64 = w.counts().iter().map(|(_, audited, _)| audited).sum();
+        assert!(held <= LOOKBACK as u64, "{held}");
+        assert_eq!(held, 50_000, "each version keeps its 50 verdicts above the floor");
     }
 
     #[test]
