@@ -18,14 +18,7 @@ async fn the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it(b
     .await;
     let reviewer = person(&app, "rita@example.com", Role::Reviewer).await;
     let admin = person(&app, "ada@example.com", Role::Admin).await;
-    // Every would-be auto-approval is audited, so each verdict is an audit verdict.
-    let created = workflow()
-        .members(&[&reviewer])
-        .with("auto_approve_at", json!(0.5))
-        .with("audit_rate", json!(1.0))
-        .with("reason_codes", json!(["blurry"]))
-        .create(&app)
-        .await;
+    let created = audited_workflow(&app, &reviewer).await;
     let (status, body) = call(
         &app,
         &admin.client,
@@ -104,13 +97,7 @@ async fn the_breaker_opens_when_the_audit_sample_drifts_and_an_admin_closes_it(b
 async fn a_watcher_that_remembers_reads_only_new_verdicts_and_forgets_undone_ones(backend: Backend) {
     let app = crate::helpers::spawn_app_with(backend, |s| s.escalation_sweep_ms = 3_600_000).await;
     let reviewer = person(&app, "rita@example.com", Role::Reviewer).await;
-    let created = workflow()
-        .members(&[&reviewer])
-        .with("auto_approve_at", json!(0.5))
-        .with("audit_rate", json!(1.0))
-        .with("reason_codes", json!(["blurry"]))
-        .create(&app)
-        .await;
+    let created = audited_workflow(&app, &reviewer).await;
     let items: Vec<Value> = (0..60).map(|i| crate::fixtures::invoice(&format!("audit-{i}"), 0.9)).collect();
     crate::fixtures::submit_all(&app, &created.key, SLUG, &items).await;
     let mut watch = Watch::default();
@@ -141,6 +128,18 @@ async fn a_watcher_that_remembers_reads_only_new_verdicts_and_forgets_undone_one
     assert_eq!(opened.len(), 1, "{opened:?}");
     assert_eq!((opened[0].overridden, opened[0].audited), (8, 46), "{opened:?}");
     assert!(check_since(&app.db, &mut watch).await.unwrap().is_empty(), "it opens once");
+}
+
+/// The workflow, auto-approving from 0.5 with `reviewer` its member. Every would-be
+/// auto-approval is audited, so each verdict is an audit verdict.
+async fn audited_workflow(app: &TestApp, reviewer: &crate::fixtures::Person) -> crate::fixtures::Created {
+    workflow()
+        .members(&[reviewer])
+        .with("auto_approve_at", json!(0.5))
+        .with("audit_rate", json!(1.0))
+        .with("reason_codes", json!(["blurry"]))
+        .create(app)
+        .await
 }
 
 /// A page as a browser gets it, signed in as `client`'s user.
