@@ -68,8 +68,8 @@ struct Sla<'a> {
 }
 
 /// One worker's share of a workflow's review-SLA pass, on its own connection: a chunk a
-/// transaction until none is left (or another worker or instance holds the rest). How many it
-/// escalated.
+/// transaction until none is left (or another worker or instance holds the rest). The pass has
+/// looked already and found some. How many it escalated.
 async fn escalate_part(
     db: &Db,
     conn: &mut AnyConnection,
@@ -78,12 +78,7 @@ async fn escalate_part(
 ) -> Result<usize, AppError> {
     let mut escalated = 0;
     loop {
-        // A look first, outside any write transaction: the last chunk is followed by one that
-        // finds nothing.
-        if !any_overdue(conn, workflow.id, sla.cutoff).await? {
-            return Ok(escalated);
-        }
-        let _turn = db.write_turn().await;
+        let turn = db.write_turn().await;
         let mut tx = db.begin_write_on(conn).await?;
         // The partial index on queued items by (workflow, creation) answers this.
         let due: Vec<(i64, i64)> = sqlx::query_as(&format!(
@@ -101,6 +96,12 @@ async fn escalate_part(
         }
         escalated += escalate_overdue(&mut tx, workflow, &due, sla.sla_ms, sla.note).await?;
         tx.commit().await?;
+        drop(turn);
+        // The next look outside any write transaction: the last chunk is followed by one that
+        // finds nothing.
+        if !any_overdue(conn, workflow.id, sla.cutoff).await? {
+            return Ok(escalated);
+        }
     }
 }
 
