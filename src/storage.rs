@@ -1,8 +1,9 @@
-//! The bottom layer, server only: the database handle and its dialects, the audit log, the
+//! The bottom layer, server only: the database handle, its dialects and SQLite's checkpointer, the audit log, the
 //! session store, the instance's own secrets, group commit, short-lived caches, the process's metrics and the clock. Nothing here knows about
 //! workflows, items or people; every area's services build on it.
 
 pub mod audit;
+pub mod checkpoint;
 pub mod clock;
 pub mod db;
 pub mod dialect;

@@ -128,6 +128,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<KeyScope, AppError> {
     }
     let now = now_ms();
     if last_used_at.is_none_or(|at| now - at > LAST_USED_RESOLUTION_MS) {
+        let _turn = db.write_turn().await;
         sqlx::query("update api_keys set last_used_at = $1 where id = $2")
             .bind(now)
             .bind(key_id)

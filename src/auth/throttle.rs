@@ -63,7 +63,6 @@ pub async fn take_attempt(
     keys: &[(String, ThrottlePolicy)],
     now: i64,
 ) -> Result<Result<Attempt, (String, Blocked)>, AppError> {
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let mut next = Vec::with_capacity(keys.len());
     // In the order given (the account, then the client), for every attempt alike.
@@ -116,6 +115,7 @@ impl Attempt {
     /// The password could not be checked at all (the server was busy): the attempt counts for
     /// nothing, as if it had not been made.
     pub async fn withdraw(self, db: &Db) -> Result<(), sqlx::Error> {
+        let _turn = db.write_turn().await;
         for (key, locked) in self.counted {
             sqlx::query(
                 "update login_throttle set failures = failures - 1, \
@@ -137,6 +137,7 @@ impl Attempt {
 
 /// Forgets the failures of one account (after a successful sign-in or a password reset).
 pub async fn clear_account(db: &Db, email: &Email) -> Result<(), sqlx::Error> {
+    let _turn = db.write_turn().await;
     sqlx::query("delete from login_throttle where key = $1").bind(account_key(email)).execute(db.pool()).await?;
     Ok(())
 }
@@ -145,6 +146,7 @@ pub async fn clear_account(db: &Db, email: &Email) -> Result<(), sqlx::Error> {
 /// forgotten anyway (see `ThrottleState`), and guessed emails and addresses would otherwise pile
 /// up for good. Run periodically; returns how many went.
 pub async fn forget_quiet(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    let _turn = db.write_turn().await;
     let done = sqlx::query("delete from login_throttle where last_failure_at < $1 and locked_until < $2")
         .bind(now - 24 * 3_600_000)
         .bind(now)

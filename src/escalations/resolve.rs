@@ -62,7 +62,6 @@ pub async fn decide_directly(
     let Recorded { reason_code, note, output } =
         validate(&verdict, &workflow, ctx.contracts, &row.payload, &row.prediction)?;
     let now = now_ms();
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let next = lock_and_apply(&mut tx, db, item_id, action).await?;
     let terminal = next.is_terminal();
@@ -130,7 +129,6 @@ pub async fn send_back(
     let workflow = workflow_of(db, workflows, item_id).await?;
     require_lead_of(&mut *db.pool().acquire().await?, &workflow, lead).await?;
     let now = now_ms();
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let next = lock_and_apply(&mut tx, db, item_id, Action::SendBack).await?;
     sqlx::query("update items set state = $1, assigned_to = null, updated_at = $2 where id = $3")

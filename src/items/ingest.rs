@@ -36,7 +36,6 @@ pub async fn write_group(
     db: &Db,
     group: &[(&Workflow, &Prepared)],
 ) -> Result<Vec<Result<Ingested, AppError>>, AppError> {
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let results = insert_group(&mut tx, db.backend(), group).await?;
     tx.commit().await?;
@@ -145,7 +144,6 @@ const BATCH_TRIES: usize = 3;
 /// One try at writing a validated batch, in one transaction: every item, or (on a conflict with
 /// stored items, or an error) none.
 async fn write_batch(db: &Db, group: &[(&Workflow, &Prepared)]) -> Result<Vec<Ingested>, BatchError> {
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let written = insert_group(&mut tx, db.backend(), group).await?;
     let mut results = Vec::with_capacity(written.len());

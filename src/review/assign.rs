@@ -30,7 +30,6 @@ pub async fn assign(
         check_note(note)?;
     }
     let now = now_ms();
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let row: Option<(i64, String)> =
         sqlx::query_as(&format!("select workflow_id, state from items where id = $1{}", db.backend().for_update()))

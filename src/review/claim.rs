@@ -19,7 +19,6 @@ use sqlx::AnyConnection;
 #[tracing::instrument(skip_all, fields(workflow = workflow.slug(), user_id = user.id))]
 pub async fn claim_next(db: &Db, workflow: &Workflow, user: &UserRecord) -> Result<Option<i64>, AppError> {
     let now = now_ms();
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     // Membership, and on PostgreSQL a lock on it: one reviewer's claims in one workflow run one
     // after another (SQLite has one writer), so that two at once cannot both find nothing held
@@ -110,7 +109,6 @@ struct AssignedLease {
 /// Leases one item a lead assigned to `user`; the item's workflow and id.
 pub async fn claim_assigned(db: &Db, user: &UserRecord, item_id: i64) -> Result<(String, i64), AppError> {
     let now = now_ms();
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let row: Option<AssignedLease> = sqlx::query_as(&format!(
         "select workflow_id, state, assigned_to, leased_by, lease_expires_at from items where id = $1{}",

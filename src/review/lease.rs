@@ -20,7 +20,6 @@ pub fn new_token() -> String {
 /// Extends the lease the reviewer holds; the new end (Unix ms).
 pub async fn renew(db: &Db, user: &UserRecord, item_id: i64, token: &str) -> Result<i64, AppError> {
     let now = now_ms();
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     // Membership is checked on every renewal: someone removed from the workflow keeps a lease
     // only until it runs out, then the item goes back to the queue.
@@ -144,7 +143,6 @@ struct Expired {
 /// reason code says why (`lease_expiries`) and an `item.escalated` event. Safe to run on several
 /// instances at once. Returns how many leases it ended.
 pub async fn expire_leases(db: &Db, now: i64) -> Result<usize, AppError> {
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let expired: Vec<Expired> = sqlx::query_as(&format!(
         concat!(

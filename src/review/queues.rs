@@ -199,6 +199,7 @@ async fn assigned(conn: &mut AnyConnection, user: &UserRecord) -> Result<Vec<Ass
 /// table as small as the backlog's span. Run now and then; safe on several instances, and beside
 /// writers (a shard row written meanwhile is folded as it is once its writer commits).
 pub async fn forget_empty_minutes(db: &Db) -> Result<u64, AppError> {
+    let _turn = db.write_turn().await;
     if db.backend() == crate::storage::db::Backend::Postgres {
         sqlx::query(
             "with moved as (delete from queue_minutes where shard <> 0 \

@@ -32,7 +32,6 @@ struct Undoable {
 #[tracing::instrument(skip_all, fields(decision_id, user_id = user.id))]
 pub async fn undo(db: &Db, user: &UserRecord, decision_id: i64) -> Result<(String, i64), AppError> {
     let now = now_ms();
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let decision: Option<Undoable> =
         sqlx::query_as("select item_id, workflow_id, actor_id, kind, settles_at from decisions where id = $1")

@@ -64,8 +64,6 @@ fn write_boxed<'a>(db: &'a Db, plans: &'a [Plan]) -> BoxFuture<'a, Result<Vec<Wr
 
 /// Writes the group in one transaction; the results in the plans' order.
 async fn write_group(db: &Db, plans: &[Plan]) -> Result<Vec<Written>, AppError> {
-    // Other SQLite writers of this process (ingest, claims, the lease sweeper) take turns with it.
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let subscriptions = subscriptions_for(&mut tx, plans).await?;
     let results = write_plans(&mut tx, db.backend(), plans, &subscriptions).await?;

@@ -13,6 +13,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::checkpoint::{BACKSTOP_PAGES, Checkpointer};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -25,6 +27,8 @@ pub struct Db {
     backend: Backend,
     /// See [`Db::write_turn`].
     write_turn: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite's log checkpoints, off the writers' path (see [`super::checkpoint`]).
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -53,9 +57,14 @@ impl Db {
                         Box::pin(async move {
                             // WAL with synchronous=NORMAL: a committed transaction survives a
                             // crash or kill of the process (not necessarily a power loss).
+                            // Checkpoints are the checkpointer's, below.
                             conn.execute(
-                                "pragma journal_mode = wal; pragma synchronous = normal; \
-                                 pragma foreign_keys = on; pragma busy_timeout = 5000;",
+                                format!(
+                                    "pragma journal_mode = wal; pragma synchronous = normal; \
+                                     pragma foreign_keys = on; pragma busy_timeout = 5000; \
+                                     pragma wal_autocheckpoint = {BACKSTOP_PAGES};"
+                                )
+                                .as_str(),
                             )
                             .await?;
                             Ok(())
@@ -78,7 +87,16 @@ impl Db {
                 .await
                 .context("could not connect to PostgreSQL")?,
         };
-        Ok(Self { pool, backend, write_turn: Arc::default() })
+        let write_turn: Arc<tokio::sync::Mutex<()>> = Arc::default();
+        let checkpointer = match backend {
+            // A connection of its own, taken out of the pool (which opens another in its place).
+            Backend::Sqlite => {
+                let conn = pool.acquire().await.context("could not open the SQLite database")?.detach();
+                Some(Arc::new(Checkpointer::start(conn, write_turn.clone())))
+            }
+            Backend::Postgres => None,
+        };
+        Ok(Self { pool, backend, write_turn, checkpointer })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -105,14 +123,17 @@ impl Db {
         sqlx::query("select 1").execute(&self.pool).await.is_ok()
     }
 
-    /// Begins a transaction that will write. On SQLite it takes the write lock up front
-    /// (`BEGIN IMMEDIATE`), so concurrent writers queue on the busy timeout instead of failing
-    /// when a read lock cannot be upgraded.
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("begin immediate").await,
-            Backend::Postgres => self.pool.begin().await,
-        }
+    /// Begins a transaction that will write, in this process's turn ([`Db::write_turn`], held
+    /// until it commits or rolls back). On SQLite it then takes the write lock up front (`BEGIN
+    /// IMMEDIATE`), so concurrent writers queue on the turn instead of failing when a read lock
+    /// cannot be upgraded.
+    pub async fn begin_write(&self) -> Result<WriteTransaction, sqlx::Error> {
+        let turn = self.write_turn().await;
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("begin immediate").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTransaction { tx, _turn: turn })
     }
 
     /// [`Db::begin_write`] on a connection the caller holds, for a bulk writer that runs one
@@ -149,11 +170,13 @@ impl Db {
         Ok(())
     }
 
-    /// On SQLite, a turn to write among this process's bulk writers (the ingest paths), taken in
-    /// arrival order before [`Db::begin_write`]. SQLite has one write lock per database; without
-    /// this, waiting writers poll it from the busy handler with sleeps of up to 100 ms, which
-    /// gives long tails and lets late comers overtake. Other processes and other writers still
-    /// meet on the busy timeout. `None` on PostgreSQL, whose writers do not exclude each other.
+    /// On SQLite, a turn to write among this process's writers, taken in arrival order. SQLite
+    /// has one write lock per database; a writer that finds it taken waits in the busy handler,
+    /// which sleeps 1, 2, 5, 10, 15, 20, 25 ms and so on between tries: with the turn held, it
+    /// holds up every writer queued behind it, and late comers overtake. So every write of this
+    /// process takes the turn: [`Db::begin_write`] does, and a single statement that writes
+    /// outside a transaction takes it itself. Other processes still meet on the busy timeout.
+    /// `None` on PostgreSQL, whose writers do not exclude each other.
     pub async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         match self.backend {
             Backend::Sqlite => Some(self.write_turn.clone().lock_owned().await),
@@ -162,7 +185,41 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop();
+        }
         self.pool.close().await;
+    }
+}
+
+/// A transaction begun by [`Db::begin_write`]: the connection's statements through it, and the
+/// write turn until it ends.
+#[derive(Debug)]
+pub struct WriteTransaction {
+    tx: sqlx::Transaction<'static, Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTransaction {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTransaction {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
     }
 }
 

@@ -8,6 +8,7 @@ use super::db::Db;
 pub async fn get_or_create(db: &Db, name: &str) -> Result<String, sqlx::Error> {
     let mut bytes = [0u8; 48];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let turn = db.write_turn().await;
     sqlx::query(
         "insert into instance_secrets (name, value, created_at) values ($1, $2, $3) on conflict (name) do nothing",
     )
@@ -16,6 +17,7 @@ pub async fn get_or_create(db: &Db, name: &str) -> Result<String, sqlx::Error> {
     .bind(super::clock::now_ms())
     .execute(db.pool())
     .await?;
+    drop(turn);
     let (value,): (String,) =
         sqlx::query_as("select value from instance_secrets where name = $1").bind(name).fetch_one(db.pool()).await?;
     Ok(value)
@@ -32,6 +34,7 @@ pub async fn get(db: &Db, name: &str) -> Result<Option<String>, sqlx::Error> {
 
 /// Forgets the secret called `name` (if there was one).
 pub async fn remove(db: &Db, name: &str) -> Result<(), sqlx::Error> {
+    let _turn = db.write_turn().await;
     sqlx::query("delete from instance_secrets where name = $1").bind(name).execute(db.pool()).await?;
     Ok(())
 }

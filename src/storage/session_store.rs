@@ -60,6 +60,7 @@ impl DbSessionStore {
     /// Removes expired sessions; run periodically.
     pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
         let now = super::clock::now_ms();
+        let _turn = self.db.write_turn().await;
         let done = sqlx::query("delete from sessions where expires_at <= $1").bind(now).execute(self.db.pool()).await?;
         Ok(done.rows_affected())
     }
@@ -87,6 +88,7 @@ fn owner(record: &Record) -> Option<i64> {
 impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let _turn = self.db.write_turn().await;
         loop {
             let inserted = sqlx::query("insert into sessions (id, data, expires_at, user_id) values ($1, $2, $3, $4)")
                 .bind(record.id.to_string())
@@ -114,6 +116,7 @@ impl SessionStore for DbSessionStore {
     /// that request saves. New sessions come through [`SessionStore::create`].
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let _turn = self.db.write_turn().await;
         let updated = sqlx::query("update sessions set data = $2, expires_at = $3, user_id = $4 where id = $1")
             .bind(record.id.to_string())
             .bind(data)
@@ -140,6 +143,7 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let _turn = self.db.write_turn().await;
         sqlx::query("delete from sessions where id = $1")
             .bind(id.to_string())
             .execute(self.db.pool())
@@ -172,6 +176,7 @@ impl DbSessionStore {
 
     /// Ends every session of one user but `keep`; returns how many ended.
     pub async fn delete_sessions_of(&self, user_id: i64, keep: Option<Id>) -> Result<u64, session_store::Error> {
+        let _turn = self.db.write_turn().await;
         let ended: Vec<(String,)> = sqlx::query_as("delete from sessions where user_id = $1 and id <> $2 returning id")
             .bind(user_id)
             .bind(keep.map(|id| id.to_string()).unwrap_or_default())

@@ -209,7 +209,6 @@ async fn open(
         target.alpha * 100.0,
         target.confidence() * 100.0
     );
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let done = sqlx::query(
         "update workflows set breaker_open = 1, breaker_opened_at = $1, breaker_reason = $2 \
@@ -240,7 +239,6 @@ pub async fn close(db: &Db, actor: &Actor, workflow_id: i64, slug: &str, reason:
     if reason.is_empty() || reason.chars().count() > 500 || !crate::domain::text::is_lines(reason) {
         return Err(AppError::invalid("reason", "Say why the breaker can close (at most 500 characters)."));
     }
-    let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let done = sqlx::query(
         "update workflows set breaker_open = 0, breaker_reason = null, \

@@ -8,7 +8,7 @@ use crate::domain::text::is_one_line;
 use crate::domain::tuning::{Counts, bin_of, stratum_of};
 use crate::error::AppError;
 use crate::storage::clock::now_ms;
-use crate::storage::db::Db;
+use crate::storage::db::{Db, WriteTransaction};
 use axum::body::Body;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -111,7 +111,7 @@ type Key = (String, u32, u32);
 /// One import under way, inside its transaction.
 struct Importer<'a> {
     db: &'a Db,
-    tx: sqlx::Transaction<'static, sqlx::Any>,
+    tx: WriteTransaction,
     workflow_id: i64,
     now: i64,
     /// Lines read, blank ones included (the numbers a refusal gives).
@@ -182,7 +182,6 @@ impl Importer<'_> {
 pub async fn import(db: &Db, workflow_id: i64, body: Body) -> Result<Imported, ImportError> {
     let mut stream = body.into_data_stream();
     let mut buffer: Vec<u8> = Vec::new();
-    let _turn = db.write_turn().await;
     let tx = db.begin_write().await?;
     let mut importer = Importer {
         db,
@@ -248,7 +247,7 @@ struct StoredLine {
 
 /// Inserts a batch, skipping ids already there; counts what it stored.
 async fn insert(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut WriteTransaction,
     db: &Db,
     workflow_id: i64,
     lines: &[HistoryLine],
@@ -291,7 +290,7 @@ async fn insert(
 
 /// Adds the stored lines' counts to the evidence.
 async fn add_evidence(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut WriteTransaction,
     db: &Db,
     workflow_id: i64,
     counts: HashMap<Key, Counts>,

@@ -11,7 +11,7 @@ use super::TEST_EVENT;
 use super::destination::{self, DestinationPolicy};
 use crate::error::AppError;
 use crate::storage::clock::now_ms;
-use crate::storage::db::Db;
+use crate::storage::db::{Db, WriteTransaction};
 use crate::storage::metrics::Metrics;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -187,6 +187,7 @@ impl Deliverer {
     async fn take_endpoints(&self, limit: usize) -> Result<Vec<Taken>, AppError> {
         let now = now_ms();
         let token = hex::encode(rand::random::<[u8; 12]>());
+        let _turn = self.db.write_turn().await;
         let rows: Vec<TakenRow> = sqlx::query_as(&format!(
             "update webhook_endpoints set delivery_token = $1, delivering_until = $2 where id in (\
                select e.id from webhook_endpoints e where e.enabled = 1 \
@@ -219,6 +220,7 @@ impl Deliverer {
 
     /// Keeps the endpoint this worker's a while longer; false when it is not any more.
     async fn renew(&self, endpoint: &Taken) -> Result<bool, AppError> {
+        let _turn = self.db.write_turn().await;
         let done =
             sqlx::query("update webhook_endpoints set delivering_until = $1 where id = $2 and delivery_token = $3")
                 .bind(now_ms() + ENDPOINT_LEASE_MS)
@@ -282,6 +284,7 @@ impl Deliverer {
             }
             self.record(&endpoint, &outcomes).await?;
         }
+        let _turn = self.db.write_turn().await;
         sqlx::query(
             "update webhook_endpoints set delivery_token = null, delivering_until = null \
              where id = $1 and delivery_token = $2",
@@ -358,7 +361,7 @@ impl Deliverer {
 
     async fn record_one(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut WriteTransaction,
         endpoint: &Taken,
         event: &Due,
         outcome: &Outcome,

@@ -123,6 +123,8 @@ pub async fn enqueue_test(db: &Db, actor: &Actor, endpoint_id: i64) -> Result<()
 pub async fn purge(db: &Db, cutoff: i64, batch: i64) -> Result<u64, AppError> {
     let mut deleted = 0;
     loop {
+        // A statement a turn: other writers go between two.
+        let _turn = db.write_turn().await;
         let done = sqlx::query(
             "delete from webhook_outbox where id in (select id from webhook_outbox \
              where status = 'delivered' and delivered_at < $1 order by delivered_at limit $2)",
@@ -138,6 +140,7 @@ pub async fn purge(db: &Db, cutoff: i64, batch: i64) -> Result<u64, AppError> {
         }
     }
     loop {
+        let _turn = db.write_turn().await;
         let done = sqlx::query(
             "delete from webhook_attempts where id in (select id from webhook_attempts \
              where attempted_at < $1 order by attempted_at limit $2)",

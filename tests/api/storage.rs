@@ -1,6 +1,7 @@
-//! The storage layer on each backend: migrations, sessions, constraints.
+//! The storage layer on each backend: migrations, sessions, constraints; on SQLite, the write turn
+//! and the checkpointer.
 
-use crate::helpers::{Backend, PASSWORD, TestDb, within_limit};
+use crate::helpers::{Backend, PASSWORD, TestDb, wait_until, within_limit};
 use crate::on_both_backends;
 use gatehouse::domain::Role;
 use gatehouse::storage::audit::Actor;
@@ -8,6 +9,7 @@ use gatehouse::storage::db::Db;
 use gatehouse::storage::session_store::DbSessionStore;
 use gatehouse::users::server::{self as users, NewUser};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};
 
@@ -182,4 +184,69 @@ async fn emails_are_unique_and_mapped_to_a_field_error(backend: Backend) {
     assert_eq!(error.field(), Some("email"));
     assert_eq!(error.status(), 422);
     assert_eq!(users::count(&db).await.unwrap(), 1);
+}
+
+/// SQLite's write-ahead log reaches the database file through the checkpointer's task, not
+/// through the commits: a connection of the pool checkpoints only past the backstop, and a
+/// write far below it is in the file shortly after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_logs_are_copied_back_by_their_own_task() {
+    within_limit(async {
+        let test_db = TestDb::new(&Backend::Sqlite).await;
+        let db = test_db.connect().await;
+        let (pages,): (i64,) = sqlx::query_as("pragma wal_autocheckpoint").fetch_one(db.pool()).await.unwrap();
+        assert_eq!(pages, i64::from(gatehouse::storage::checkpoint::BACKSTOP_PAGES));
+        let file = test_db.url.trim_start_matches("sqlite://").to_owned();
+        let size = || std::fs::metadata(&file).unwrap().len();
+        let before = size();
+        // About 2 MB in one commit: some 500 pages, under SQLite's own default of 1,000 too, so
+        // no commit copies them back on its own.
+        let mut tx = db.begin_write().await.unwrap();
+        sqlx::query("create table filler (bytes blob)").execute(&mut *tx).await.unwrap();
+        for _ in 0..500 {
+            sqlx::query("insert into filler values (randomblob(4000))").execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        wait_until(Duration::from_secs(5), "the log copied into the database file", async || {
+            size() >= before + 2_000_000
+        })
+        .await;
+    })
+    .await;
+}
+
+/// Every write of the process waits for SQLite's write turn, those outside a transaction too:
+/// while something holds the turn, a transaction does not begin and a session is not written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writers_wait_for_the_write_turn() {
+    within_limit(async {
+        let test_db = TestDb::new(&Backend::Sqlite).await;
+        let db = test_db.connect().await;
+        let turn = db.write_turn().await.expect("SQLite has a write turn");
+        let transaction = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let mut tx = db.begin_write().await.unwrap();
+                sqlx::query("create table written (x integer)").execute(&mut *tx).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+        });
+        let session = tokio::spawn({
+            let store = DbSessionStore::new(db.clone());
+            async move {
+                let expiry_date = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+                let mut record = Record { id: Id::default(), data: Default::default(), expiry_date };
+                store.create(&mut record).await.unwrap();
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!transaction.is_finished(), "a transaction began while another writer had the turn");
+        assert!(!session.is_finished(), "a session was written while another writer had the turn");
+        drop(turn);
+        transaction.await.unwrap();
+        session.await.unwrap();
+        let (sessions,): (i64,) = sqlx::query_as("select count(*) from sessions").fetch_one(db.pool()).await.unwrap();
+        assert_eq!(sessions, 1);
+    })
+    .await;
 }
