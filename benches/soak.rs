@@ -22,9 +22,9 @@
 //! `--rate 3` sends three times as many items and leaves reviewers a third of the pause.
 //!
 //! Every 10 s it samples the server's memory (`RssAnon` and `VmRSS` from `/proc/<pid>/status`),
-//! on SQLite the size of the write-ahead log, and each operation's count, p50, p99 and errors
-//! into `DIR/soak-<backend>.csv` (default
-//! `target/soak`; the server's log goes to `DIR/server-<backend>.log`), and at the end draws
+//! on SQLite the size of the write-ahead log and the frames in use in it, and each operation's
+//! count, p50, p99 and errors into `DIR/soak-<backend>.csv` (default `target/soak`; the
+//! server's log goes to `DIR/server-<backend>.log`), and at the end draws
 //! `DIR/soak-<backend>.svg` (memory and p99 over time) and a text plot, and checks the targets:
 //! after the warm-up (10 minutes, or a third of a shorter run) anonymous memory at most 150 MB
 //! and, over the last 10 minutes (or third), within 10 % of its value at the end of the
@@ -207,12 +207,19 @@ async fn post_items(client: &reqwest::Client, url: &str, key: &str, body: Value)
     if status.is_success() { Ok(()) } else { Err(format!("{status} {}", response.text().await.unwrap_or_default())) }
 }
 
-/// The size of SQLite's write-ahead log beside the database, in MB: whether the log is ever
-/// restarted while readers never stop. Empty on PostgreSQL.
-fn wal_mb(url: &str) -> String {
-    url.strip_prefix("sqlite://")
-        .and_then(|path| std::fs::metadata(format!("{path}-wal")).ok())
-        .map_or_else(String::new, |meta| format!("{:.1}", meta.len() as f64 / 1e6))
+/// The size of SQLite's write-ahead log beside the database, in MB, and the frames in use in it
+/// (the `mxFrame` of the log's index header, a native-endian 32-bit integer at byte 16 of the
+/// `-shm` file): the file keeps its largest size, the frames say how far the log has grown since
+/// it last started again. Empty on PostgreSQL.
+fn wal(url: &str) -> (String, String) {
+    let Some(path) = url.strip_prefix("sqlite://") else { return Default::default() };
+    let size = std::fs::metadata(format!("{path}-wal"))
+        .map_or_else(|_| String::new(), |m| format!("{:.1}", m.len() as f64 / 1e6));
+    let frames = std::fs::read(format!("{path}-shm"))
+        .ok()
+        .and_then(|header| Some(u32::from_ne_bytes(header.get(16..20)?.try_into().ok()?).to_string()))
+        .unwrap_or_default();
+    (size, frames)
 }
 
 /// The server's resident memory in MB: (anonymous, total); zeros once it is gone.
@@ -438,7 +445,7 @@ async fn main() {
     // Sample until the end.
     std::fs::create_dir_all(&o.out).unwrap();
     let csv_path = o.out.join(format!("soak-{}.csv", o.backend));
-    let mut csv = String::from("seconds,rss_anon_mb,rss_mb,webhooks_delivered,wal_mb");
+    let mut csv = String::from("seconds,rss_anon_mb,rss_mb,webhooks_delivered,wal_mb,wal_frames");
     for op in OPS {
         write!(csv, ",{op}_count,{op}_p50_ms,{op}_p99_ms,{op}_errors").unwrap();
     }
@@ -454,8 +461,9 @@ async fn main() {
         let total_delivered = delivered.load(Ordering::Relaxed);
         let sample = Sample { at, rss_anon, rss, ops: recorder.drain(), delivered: total_delivered - delivered_before };
         delivered_before = total_delivered;
-        let wal = wal_mb(&bench_db.url);
-        write!(csv, "{:.0},{:.1},{:.1},{},{wal}", sample.at, sample.rss_anon, sample.rss, sample.delivered).unwrap();
+        let (wal, frames) = wal(&bench_db.url);
+        write!(csv, "{:.0},{:.1},{:.1},{},{wal},{frames}", sample.at, sample.rss_anon, sample.rss, sample.delivered)
+            .unwrap();
         for (count, p50, p99, errors) in &sample.ops {
             write!(csv, ",{count},{:.2},{:.2},{errors}", ms(*p50), ms(*p99)).unwrap();
         }
@@ -463,7 +471,7 @@ async fn main() {
         std::fs::write(&csv_path, &csv).unwrap();
         let decide = &sample.ops[Recorder::op("decide")];
         eprintln!(
-            "{:>5.0} s  anon {:>6.1} MB  rss {:>6.1} MB  decide {}/10s p99 {:.1} ms  webhooks {}  wal {wal} MB",
+            "{:>5.0} s  anon {:>6.1} MB  rss {:>6.1} MB  decide {}/10s p99 {:.1} ms  webhooks {}  wal {wal} MB ({frames} frames)",
             at,
             rss_anon,
             rss,
