@@ -134,7 +134,6 @@ async fn sweep_part(
     let mut opened_after = 0;
     let Steps { mut opening, mut closing, mut climbing } = steps;
     while opening || closing || climbing {
-        let _turn = db.write_turn().await;
         let mut tx = db.begin_write_on(conn).await?;
         if opening {
             let (opened, looked) =

@@ -78,7 +78,6 @@ async fn escalate_part(
 ) -> Result<usize, AppError> {
     let mut escalated = 0;
     loop {
-        let turn = db.write_turn().await;
         let mut tx = db.begin_write_on(conn).await?;
         // The partial index on queued items by (workflow, creation) answers this.
         let due: Vec<(i64, i64)> = sqlx::query_as(&format!(
@@ -96,7 +95,6 @@ async fn escalate_part(
         }
         escalated += escalate_overdue(&mut tx, workflow, &due, sla.sla_ms, sla.note).await?;
         tx.commit().await?;
-        drop(turn);
         // The next look outside any write transaction: the last chunk is followed by one that
         // finds nothing.
         if !any_overdue(conn, workflow.id, sla.cutoff).await? {

@@ -127,7 +127,7 @@ impl Db {
     /// until it commits or rolls back). On SQLite it then takes the write lock up front (`BEGIN
     /// IMMEDIATE`), so concurrent writers queue on the turn instead of failing when a read lock
     /// cannot be upgraded.
-    pub async fn begin_write(&self) -> Result<WriteTransaction, sqlx::Error> {
+    pub async fn begin_write(&self) -> Result<WriteTransaction<'static>, sqlx::Error> {
         let turn = self.write_turn().await;
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("begin immediate").await?,
@@ -141,15 +141,17 @@ impl Db {
     /// whole page cache when it begins a transaction after another connection wrote, and the
     /// pool hands its idle connections out in turn: chunk after chunk would start on a cold
     /// cache and read every page again from the file. On one connection that only wrote itself
-    /// since, the cache stays.
+    /// since, the cache stays. In the write turn, as [`Db::begin_write`].
     pub async fn begin_write_on<'c>(
         &self,
         conn: &'c mut sqlx::AnyConnection,
-    ) -> Result<sqlx::Transaction<'c, sqlx::Any>, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => sqlx::Connection::begin_with(conn, "begin immediate").await,
-            Backend::Postgres => sqlx::Connection::begin(conn).await,
-        }
+    ) -> Result<WriteTransaction<'c>, sqlx::Error> {
+        let turn = self.write_turn().await;
+        let tx = match self.backend {
+            Backend::Sqlite => sqlx::Connection::begin_with(conn, "begin immediate").await?,
+            Backend::Postgres => sqlx::Connection::begin(conn).await?,
+        };
+        Ok(WriteTransaction { tx, _turn: turn })
     }
 
     /// Tops `conns` up to the connections one pass of a sweeper works with at once, each
@@ -174,9 +176,9 @@ impl Db {
     /// has one write lock per database; a writer that finds it taken waits in the busy handler,
     /// which sleeps 1, 2, 5, 10, 15, 20, 25 ms and so on between tries: with the turn held, it
     /// holds up every writer queued behind it, and late comers overtake. So every write of this
-    /// process takes the turn: [`Db::begin_write`] does, and a single statement that writes
-    /// outside a transaction takes it itself. Other processes still meet on the busy timeout.
-    /// `None` on PostgreSQL, whose writers do not exclude each other.
+    /// process takes the turn: [`Db::begin_write`] and [`Db::begin_write_on`] do, and a single
+    /// statement that writes outside a transaction takes it itself. Other processes still meet on
+    /// the busy timeout. `None` on PostgreSQL, whose writers do not exclude each other.
     pub async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         match self.backend {
             Backend::Sqlite => Some(self.write_turn.clone().lock_owned().await),
@@ -192,15 +194,15 @@ impl Db {
     }
 }
 
-/// A transaction begun by [`Db::begin_write`]: the connection's statements through it, and the
-/// write turn until it ends.
+/// A transaction begun by [`Db::begin_write`] or [`Db::begin_write_on`]: the connection's
+/// statements through it, and the write turn until it ends.
 #[derive(Debug)]
-pub struct WriteTransaction {
-    tx: sqlx::Transaction<'static, Any>,
+pub struct WriteTransaction<'c> {
+    tx: sqlx::Transaction<'c, Any>,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-impl WriteTransaction {
+impl WriteTransaction<'_> {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
     }
@@ -210,14 +212,14 @@ impl WriteTransaction {
     }
 }
 
-impl std::ops::Deref for WriteTransaction {
+impl std::ops::Deref for WriteTransaction<'_> {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &Self::Target {
         &self.tx
     }
 }
 
-impl std::ops::DerefMut for WriteTransaction {
+impl std::ops::DerefMut for WriteTransaction<'_> {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.tx
     }

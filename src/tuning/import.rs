@@ -111,7 +111,7 @@ type Key = (String, u32, u32);
 /// One import under way, inside its transaction.
 struct Importer<'a> {
     db: &'a Db,
-    tx: WriteTransaction,
+    tx: WriteTransaction<'static>,
     workflow_id: i64,
     now: i64,
     /// Lines read, blank ones included (the numbers a refusal gives).
@@ -247,7 +247,7 @@ struct StoredLine {
 
 /// Inserts a batch, skipping ids already there; counts what it stored.
 async fn insert(
-    tx: &mut WriteTransaction,
+    tx: &mut WriteTransaction<'static>,
     db: &Db,
     workflow_id: i64,
     lines: &[HistoryLine],
@@ -290,7 +290,7 @@ async fn insert(
 
 /// Adds the stored lines' counts to the evidence.
 async fn add_evidence(
-    tx: &mut WriteTransaction,
+    tx: &mut WriteTransaction<'static>,
     db: &Db,
     workflow_id: i64,
     counts: HashMap<Key, Counts>,

@@ -361,7 +361,7 @@ impl Deliverer {
 
     async fn record_one(
         &self,
-        tx: &mut WriteTransaction,
+        tx: &mut WriteTransaction<'static>,
         endpoint: &Taken,
         event: &Due,
         outcome: &Outcome,
