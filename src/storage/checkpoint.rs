@@ -37,7 +37,10 @@ impl Checkpointer {
             loop {
                 every.tick().await;
                 // Most of the copying while the writers go on.
-                checkpoint(&mut conn).await;
+                if checkpoint(&mut conn).await {
+                    // The whole log (an idle server's included): nothing for the turn.
+                    continue;
+                }
                 // Then the few pages written meanwhile, in the write turn: with no writer of this
                 // process appending, the whole log is copied, and the next writer starts it
                 // again from its beginning. Copying only ever behind the writers, the log would
@@ -54,11 +57,16 @@ impl Checkpointer {
     }
 }
 
-/// A passive checkpoint. Its answer (busy, frames in the log, frames copied) says busy only
-/// when another process checkpoints at the same moment; the next tick then does it.
-async fn checkpoint(conn: &mut sqlx::AnyConnection) {
-    if let Err(error) = sqlx::query("pragma wal_checkpoint(passive)").fetch_all(conn).await {
-        tracing::warn!(%error, "could not checkpoint the write-ahead log");
+/// A passive checkpoint; whether it copied the whole log. SQLite answers (busy, frames in the
+/// log, frames copied), busy only when another process checkpoints at the same moment: the next
+/// tick then does it.
+async fn checkpoint(conn: &mut sqlx::AnyConnection) -> bool {
+    match sqlx::query_as::<_, (i64, i64, i64)>("pragma wal_checkpoint(passive)").fetch_one(conn).await {
+        Ok((busy, frames, copied)) => busy == 0 && copied == frames,
+        Err(error) => {
+            tracing::warn!(%error, "could not checkpoint the write-ahead log");
+            false
+        }
     }
 }
 
