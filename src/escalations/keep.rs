@@ -94,10 +94,10 @@ pub async fn keep_since(db: &Db, now: i64, seen: &mut Seen) -> Result<Kept, AppE
         }
         db.sweep_connections(&mut conns).await?;
         let workers = conns.len() as i64;
-        let parts = conns
-            .iter_mut()
-            .zip(0..)
-            .map(|(conn, index)| sweep_part(db, conn, workflow, &rules, now, steps, Part { index, of: workers }));
+        let parts = conns.iter_mut().zip(0..).map(|(conn, index)| {
+            let part = Part { index, of: workers, from_items, from_decisions };
+            sweep_part(db, conn, workflow, &rules, now, steps, part)
+        });
         for part in futures_util::future::try_join_all(parts).await? {
             kept.opened += part.opened;
             kept.resolved += part.resolved;
@@ -119,8 +119,11 @@ struct Steps {
 
 /// One worker's share of a workflow's pass, on its own connection: a chunk a transaction, each
 /// step of `steps` until it finds less than a chunk (or another worker or instance holds the
-/// rest). The escalations to close and to climb are shared out by SKIP LOCKED on PostgreSQL; the
-/// items to open one for, which no row lock guards, by their key (see [`Part`]).
+/// rest). The items to open an escalation for and the escalations to close are found before the
+/// transaction, among what is new since the pass's frontier (see [`Part`]), and only checked
+/// again by key inside it: the write turn (on SQLite, every writer's) is not held while a step
+/// reads through every escalated item or open escalation. The escalations to climb come from
+/// the index of what is due.
 async fn sweep_part(
     db: &Db,
     conn: &mut AnyConnection,
@@ -131,20 +134,21 @@ async fn sweep_part(
     part: Part,
 ) -> Result<Kept, AppError> {
     let mut kept = Kept::default();
-    let mut opened_after = 0;
+    let (mut open_after, mut close_after) = (0, 0);
     let Steps { mut opening, mut closing, mut climbing } = steps;
     while opening || closing || climbing {
+        let to_open = if opening { unopened(conn, workflow.id, part, open_after).await? } else { Vec::new() };
+        let to_close = if closing { closable(conn, workflow.id, part, close_after).await? } else { Vec::new() };
         let mut tx = db.begin_write_on(conn).await?;
         if opening {
-            let (opened, looked) =
-                open_escalations(&mut tx, db.backend(), workflow.id, rules, part, &mut opened_after).await?;
-            kept.opened += opened;
-            opening = looked == CHUNK as usize;
+            kept.opened += open_escalations(&mut tx, db.backend(), workflow.id, rules, &to_open).await?;
+            opening = to_open.len() == CHUNK as usize;
+            open_after = to_open.last().copied().unwrap_or(open_after);
         }
         if closing {
-            let resolved = close_decided(&mut tx, db.backend(), workflow, now).await?;
-            kept.resolved += resolved;
-            closing = resolved == CHUNK as usize;
+            kept.resolved += close_decided(&mut tx, db.backend(), workflow, now, &to_close).await?;
+            closing = to_close.len() == CHUNK as usize;
+            close_after = to_close.last().copied().unwrap_or(close_after);
         }
         if climbing {
             let (climbed, flagged, looked) = climb_due(&mut tx, db.backend(), workflow, rules, now).await?;
@@ -157,13 +161,89 @@ async fn sweep_part(
     Ok(kept)
 }
 
-/// Which of a pass's workers this is, of how many: it opens escalations for the items whose key
-/// leaves `index` when divided by `of`, so that two never insert the same one (the second would
-/// wait on the first's unique key until it committed, and the two would go in step).
+/// Which of a pass's workers this is, of how many, and where the pass looks from. A worker
+/// opens escalations for the items whose key leaves `index` when divided by `of` (so that two
+/// never insert the same one: the second would wait on the first's unique key until it
+/// committed, and the two would go in step), and closes the escalations whose key does. It looks
+/// among the items newer than `from_items` and those with a decision newer than
+/// `from_decisions` ([`Seen::looks_from`]; 0 for everything).
 #[derive(Debug, Clone, Copy)]
 struct Part {
     index: i64,
     of: i64,
+    from_items: i64,
+    from_decisions: i64,
+}
+
+/// `not exists` an open escalation of the item `i`.
+macro_rules! none_open_sql {
+    () => {
+        " and not exists (select 1 from escalations x where x.item_id = i.id and x.resolved_at is null)"
+    };
+}
+
+/// The next chunk of escalated items of workflow `$1` without an open escalation, of this
+/// worker's share (`$6`, `$7`), in key order after `$5`: among the items newer than `$2` (the
+/// later of `$5` and the pass's frontier `$3`) and, once something was seen, those with an
+/// escalate decision newer than `$4` (the decisions outermost, as in [`UNOPENED_EXISTS`]).
+const UNOPENED: &str = concat!(
+    "select i.id from items i where i.workflow_id = $1 and i.id > $2 and i.state = ",
+    state_sql!(Escalated),
+    " and i.id % $6 = $7",
+    none_open_sql!(),
+    " union select d.item_id from decisions d cross join items i where $3 > 0 and d.id > $4 \
+     and +d.workflow_id = $1 and d.kind = 'escalate' and i.id = d.item_id and i.id > $5 and i.id % $6 = $7 \
+     and i.state = ",
+    state_sql!(Escalated),
+    none_open_sql!(),
+    " order by 1 limit $8"
+);
+
+/// [`UNOPENED`] for `part`, after the item `after`: read outside the write transaction.
+async fn unopened(conn: &mut AnyConnection, workflow_id: i64, part: Part, after: i64) -> Result<Vec<i64>, AppError> {
+    let ids: Vec<(i64,)> = sqlx::query_as(UNOPENED)
+        .persistent(false)
+        .bind(workflow_id)
+        .bind(after.max(part.from_items))
+        .bind(part.from_items)
+        .bind(part.from_decisions)
+        .bind(after)
+        .bind(part.of)
+        .bind(part.index)
+        .bind(CHUNK)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(ids.into_iter().map(|(id,)| id).collect())
+}
+
+/// The next chunk of open escalations of workflow `$1` whose item is no longer with a lead or
+/// an assignee, of this worker's share (`$4`, `$5`), in key order after `$2`: all of them while
+/// nothing was seen (`$3` is 0), else those whose item has a decision newer than `$3` (every
+/// way out of an escalation is a decision).
+const CLOSABLE: &str = concat!(
+    "select e.id from escalations e join items i on i.id = e.item_id where $3 = 0 and e.workflow_id = $1 \
+     and e.resolved_at is null and e.id > $2 and e.id % $4 = $5 and ",
+    with_nobody_sql!(),
+    " union select e.id from decisions d cross join escalations e cross join items i where $3 > 0 \
+     and d.id > $3 and +d.workflow_id = $1 and e.item_id = d.item_id and e.resolved_at is null \
+     and e.id > $2 and e.id % $4 = $5 and i.id = d.item_id and ",
+    with_nobody_sql!(),
+    " order by 1 limit $6"
+);
+
+/// [`CLOSABLE`] for `part`, after the escalation `after`: read outside the write transaction.
+async fn closable(conn: &mut AnyConnection, workflow_id: i64, part: Part, after: i64) -> Result<Vec<i64>, AppError> {
+    let ids: Vec<(i64,)> = sqlx::query_as(CLOSABLE)
+        .persistent(false)
+        .bind(workflow_id)
+        .bind(after)
+        .bind(part.from_decisions)
+        .bind(part.of)
+        .bind(part.index)
+        .bind(CHUNK)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(ids.into_iter().map(|(id,)| id).collect())
 }
 
 /// Whether workflow `$1` has an escalated item without an open escalation (0 or 1), among the
@@ -177,11 +257,12 @@ struct Part {
 const UNOPENED_EXISTS: &str = concat!(
     "select count(*) from (select i.id from items i where i.workflow_id = $1 and i.id > $3 and i.state = ",
     state_sql!(Escalated),
-    " and not exists (select 1 from escalations x where x.item_id = i.id and x.resolved_at is null) \
-     union all select d.item_id from decisions d cross join items i where $3 > 0 and d.id > $4 \
+    none_open_sql!(),
+    " union all select d.item_id from decisions d cross join items i where $3 > 0 and d.id > $4 \
      and +d.workflow_id = $1 and d.kind = 'escalate' and i.id = d.item_id and i.state = ",
     state_sql!(Escalated),
-    " and not exists (select 1 from escalations x where x.item_id = i.id and x.resolved_at is null) limit 1) u"
+    none_open_sql!(),
+    " limit 1) u"
 );
 
 /// Whether workflow `$1` has an open escalation whose item was decided or sent back (0 or 1).
@@ -227,31 +308,32 @@ impl Unopened {
     }
 }
 
-/// Opens an escalation for each escalated item of the workflow that has none (of the worker
-/// `part`'s share), a chunk of them in key order after `after` (moved on to the last one looked
-/// at): how many it opened, and how many it looked at.
+/// Opens an escalation for each of the items `ids` (found by [`unopened`]) that is still
+/// escalated without one: how many it opened.
 async fn open_escalations(
     conn: &mut AnyConnection,
     backend: Backend,
     workflow_id: i64,
     rules: &Rules,
-    part: Part,
-    after: &mut i64,
-) -> Result<(usize, usize), AppError> {
-    let unopened: Vec<Unopened> = sqlx::query_as(concat!(
-        "select i.id, i.created_at, d.actor_id, d.reason_code, d.created_at as escalated_at from items i \
-         left join decisions d on d.id = (select max(e.id) from decisions e where e.item_id = i.id \
-         and e.kind = 'escalate') \
-         where i.workflow_id = $1 and i.state = ",
-        state_sql!(Escalated),
-        " and i.id > $2 and i.id % $4 = $5 and not exists (select 1 from escalations x where x.item_id = i.id \
-         and x.resolved_at is null) order by i.id limit $3"
+    ids: &[i64],
+) -> Result<usize, AppError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let unopened: Vec<Unopened> = sqlx::query_as(&format!(
+        concat!(
+            "select i.id, i.created_at, d.actor_id, d.reason_code, d.created_at as escalated_at from items i \
+             left join decisions d on d.id = (select max(e.id) from decisions e where e.item_id = i.id \
+             and e.kind = 'escalate') \
+             where i.id in ({}) and i.workflow_id = $1 and i.state = ",
+            state_sql!(Escalated),
+            none_open_sql!(),
+            " order by i.id"
+        ),
+        dialect::id_list(ids.iter().copied())
     ))
+    .persistent(false)
     .bind(workflow_id)
-    .bind(*after)
-    .bind(CHUNK)
-    .bind(part.of)
-    .bind(part.index)
     .fetch_all(&mut *conn)
     .await?;
     let mut opened = 0;
@@ -271,11 +353,7 @@ async fn open_escalations(
         }
         opened += query.execute(&mut *conn).await?.rows_affected() as usize;
     }
-    // The next chunk of this pass starts after the last item looked at.
-    if let Some(last) = unopened.last() {
-        *after = last.id;
-    }
-    Ok((opened, unopened.len()))
+    Ok(opened)
 }
 
 /// An open escalation whose item was decided (by its assignee, or by the reviewer who had
@@ -291,25 +369,30 @@ struct Closing {
     settles_at: Option<i64>,
 }
 
-/// Closes the open escalations of the workflow whose item is no longer with a lead or an
-/// assignee, each with the decision that ended it, and queues `escalation.resolved` for each
-/// (sent when that decision settles, withdrawn should it be undone).
+/// Closes those of the escalations `ids` (found by [`closable`]) still open whose item is no
+/// longer with a lead or an assignee, each with the decision that ended it, and queues
+/// `escalation.resolved` for each (sent when that decision settles, withdrawn should it be
+/// undone): how many it closed. On PostgreSQL one another instance holds is left to it.
 async fn close_decided(
     conn: &mut AnyConnection,
     backend: Backend,
     workflow: Workflow<'_>,
     now: i64,
+    ids: &[i64],
 ) -> Result<usize, AppError> {
-    // Only the open escalations are looked at (their partial index), each item by its key.
+    if ids.is_empty() {
+        return Ok(0);
+    }
     let closing: Vec<Closing> = sqlx::query_as(&format!(
         "select e.id, e.item_id, i.state, i.decided_at, d.id as decision_id, d.actor_label as decided_by, d.settles_at \
          from escalations e join items i on i.id = e.item_id \
          left join decisions d on d.id = (select max(f.id) from decisions f where f.item_id = e.item_id and f.final = 1) \
-         where e.workflow_id = $1 and e.resolved_at is null and {} order by e.id limit {}{}",
+         where e.id in ({}) and e.workflow_id = $1 and e.resolved_at is null and {} order by e.id{}",
+        dialect::id_list(ids.iter().copied()),
         with_nobody_sql!(),
-        CHUNK,
         backend.skip_locked_of("e")
     ))
+    .persistent(false)
     .bind(workflow.id)
     .fetch_all(&mut *conn)
     .await?;

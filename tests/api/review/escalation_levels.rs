@@ -13,6 +13,7 @@ on_both_backends!(
     escalations_open_with_their_reason_climb_when_due_and_close_when_decided,
     two_sweepers_at_once_open_and_climb_each_escalation_once,
     a_sweeper_that_has_seen_everything_still_sees_what_is_new,
+    a_pass_opens_only_what_is_new_and_a_far_look_what_showed_late,
 );
 
 /// PostgreSQL only: SQLite's one writer commits in the order it hands out keys. (Named
@@ -186,6 +187,39 @@ async fn a_sweeper_that_has_seen_everything_still_sees_what_is_new(backend: Back
     assert_eq!(status, 200, "{body}");
     assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap().resolved, 1);
     assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap(), Kept::default());
+}
+
+/// A pass's steps read only what is new since its frontier, as its look does: an item that
+/// shows escalated below the keys already seen (as a transaction committed late would leave it)
+/// is not opened by the passes after, even while they open a new one, but by the next far look
+/// (`Seen`), which looks back over the last two.
+async fn a_pass_opens_only_what_is_new_and_a_far_look_what_showed_late(backend: Backend) {
+    use gatehouse::storage::seen::FAR_LOOK_EVERY;
+    let app = app_with(backend, without_sweepers).await;
+    let a = person(&app, "a@example.com", Role::Reviewer).await;
+    let created = reviewed(&[&a]).create(&app).await;
+    let mut seen = Seen::default();
+    for _ in 0..=FAR_LOOK_EVERY {
+        assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap(), Kept::default());
+    }
+    let late = ingest(&app, &created.key, "late", 1).await[0];
+    for _ in 0..3 {
+        assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap(), Kept::default());
+    }
+    sqlx::query("update items set state = 'escalated' where id = $1").bind(late).execute(app.db.pool()).await.unwrap();
+    crate::fixtures::submit(&app, &created.key, SLUG, &invoice("fresh", 0.1)).await;
+    assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap().opened, 1, "only the new one");
+    assert_eq!(escalations_of(&app, late).await.len(), 0);
+    let mut passes = FAR_LOOK_EVERY + 5;
+    while passes < 2 * FAR_LOOK_EVERY - 1 {
+        assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap(), Kept::default());
+        passes += 1;
+    }
+    assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap().opened, 0, "the pass before the far look");
+    assert_eq!(keep_since(&app.db, now_ms(), &mut seen).await.unwrap().opened, 1, "the far look");
+    let opened = escalations_of(&app, late).await;
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0].0, "low_confidence", "no escalate decision: it arrived escalated, as far as its history says");
 }
 
 /// A key is handed out when a row is written, and the row shows when its transaction commits:
