@@ -121,9 +121,9 @@ struct Steps {
 /// step of `steps` until it finds less than a chunk (or another worker or instance holds the
 /// rest). The items to open an escalation for and the escalations to close are found before the
 /// transaction, among what is new since the pass's frontier (see [`Part`]), and only checked
-/// again by key inside it: the write turn (on SQLite, every writer's) is not held while a step
-/// reads through every escalated item or open escalation. The escalations to climb come from
-/// the index of what is due.
+/// again by key inside it (see [`open_escalations`] and [`close_decided`]): SQLite's write turn,
+/// every writer's, is not held while a step reads through every escalated item or open
+/// escalation. The escalations to climb come from the index of what is due.
 async fn sweep_part(
     db: &Db,
     conn: &mut AnyConnection,
@@ -143,7 +143,7 @@ async fn sweep_part(
         if opening {
             kept.opened += open_escalations(&mut tx, db.backend(), workflow.id, rules, &to_open).await?;
             opening = to_open.len() == CHUNK as usize;
-            open_after = to_open.last().copied().unwrap_or(open_after);
+            open_after = to_open.last().map_or(open_after, |item| item.id);
         }
         if closing {
             kept.resolved += close_decided(&mut tx, db.backend(), workflow, now, &to_close).await?;
@@ -185,35 +185,47 @@ macro_rules! none_open_sql {
 /// The next chunk of escalated items of workflow `$1` without an open escalation, of this
 /// worker's share (`$6`, `$7`), in key order after `$5`: among the items newer than `$2` (the
 /// later of `$5` and the pass's frontier `$3`) and, once something was seen, those with an
-/// escalate decision newer than `$4` (the decisions outermost, as in [`UNOPENED_EXISTS`]).
+/// escalate decision newer than `$4` (the decisions outermost, as in [`UNOPENED_EXISTS`]). Each
+/// part takes its own chunk first, so that neither is read to its end for one chunk.
 const UNOPENED: &str = concat!(
-    "select i.id from items i where i.workflow_id = $1 and i.id > $2 and i.state = ",
+    "select id from (select i.id from items i where i.workflow_id = $1 and i.id > $2 and i.state = ",
     state_sql!(Escalated),
     " and i.id % $6 = $7",
     none_open_sql!(),
-    " union select d.item_id from decisions d cross join items i where $3 > 0 and d.id > $4 \
-     and +d.workflow_id = $1 and d.kind = 'escalate' and i.id = d.item_id and i.id > $5 and i.id % $6 = $7 \
-     and i.state = ",
+    " order by i.id limit $8) a union select id from (select d.item_id as id from decisions d cross join items i \
+     where $3 > 0 and d.id > $4 and +d.workflow_id = $1 and d.kind = 'escalate' and i.id = d.item_id \
+     and i.id > $5 and i.id % $6 = $7 and i.state = ",
     state_sql!(Escalated),
     none_open_sql!(),
-    " order by 1 limit $8"
+    " order by d.item_id limit $8) b order by 1 limit $8"
 );
 
-/// [`UNOPENED`] for `part`, after the item `after`: read outside the write transaction.
-async fn unopened(conn: &mut AnyConnection, workflow_id: i64, part: Part, after: i64) -> Result<Vec<i64>, AppError> {
-    let ids: Vec<(i64,)> = sqlx::query_as(UNOPENED)
-        .persistent(false)
-        .bind(workflow_id)
-        .bind(after.max(part.from_items))
-        .bind(part.from_items)
-        .bind(part.from_decisions)
-        .bind(after)
-        .bind(part.of)
-        .bind(part.index)
-        .bind(CHUNK)
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(ids.into_iter().map(|(id,)| id).collect())
+/// [`UNOPENED`] for `part`, after the item `after`, each with its last `escalate` decision: read
+/// outside the write transaction.
+async fn unopened(
+    conn: &mut AnyConnection,
+    workflow_id: i64,
+    part: Part,
+    after: i64,
+) -> Result<Vec<Unopened>, AppError> {
+    let rows = sqlx::query_as(&format!(
+        "select i.id, i.created_at, d.actor_id, d.reason_code, d.created_at as escalated_at \
+         from ({UNOPENED}) c join items i on i.id = c.id \
+         left join decisions d on d.id = (select max(e.id) from decisions e where e.item_id = i.id \
+         and e.kind = 'escalate') order by i.id"
+    ))
+    .persistent(false)
+    .bind(workflow_id)
+    .bind(after.max(part.from_items))
+    .bind(part.from_items)
+    .bind(part.from_decisions)
+    .bind(after)
+    .bind(part.of)
+    .bind(part.index)
+    .bind(CHUNK)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows)
 }
 
 /// The next chunk of open escalations of workflow `$1` whose item is no longer with a lead or
@@ -221,14 +233,14 @@ async fn unopened(conn: &mut AnyConnection, workflow_id: i64, part: Part, after:
 /// nothing was seen (`$3` is 0), else those whose item has a decision newer than `$3` (every
 /// way out of an escalation is a decision).
 const CLOSABLE: &str = concat!(
-    "select e.id from escalations e join items i on i.id = e.item_id where $3 = 0 and e.workflow_id = $1 \
-     and e.resolved_at is null and e.id > $2 and e.id % $4 = $5 and ",
+    "select id from (select e.id from escalations e join items i on i.id = e.item_id where $3 = 0 \
+     and e.workflow_id = $1 and e.resolved_at is null and e.id > $2 and e.id % $4 = $5 and ",
     with_nobody_sql!(),
-    " union select e.id from decisions d cross join escalations e cross join items i where $3 > 0 \
-     and d.id > $3 and +d.workflow_id = $1 and e.item_id = d.item_id and e.resolved_at is null \
-     and e.id > $2 and e.id % $4 = $5 and i.id = d.item_id and ",
+    " order by e.id limit $6) a union select id from (select e.id from decisions d cross join escalations e \
+     cross join items i where $3 > 0 and d.id > $3 and +d.workflow_id = $1 and e.item_id = d.item_id \
+     and e.resolved_at is null and e.id > $2 and e.id % $4 = $5 and i.id = d.item_id and ",
     with_nobody_sql!(),
-    " order by 1 limit $6"
+    " order by e.id limit $6) b order by 1 limit $6"
 );
 
 /// [`CLOSABLE`] for `part`, after the escalation `after`: read outside the write transaction.
@@ -308,34 +320,38 @@ impl Unopened {
     }
 }
 
-/// Opens an escalation for each of the items `ids` (found by [`unopened`]) that is still
-/// escalated without one: how many it opened.
+/// Opens an escalation for each of `unopened` (found by [`unopened`]) whose item is still
+/// escalated: how many it opened (one that has an open escalation by now is left as it is, by
+/// the unique index). On SQLite the items are checked again by key first: inside the write
+/// turn, nothing changes them until the commit. On PostgreSQL a check inside the transaction
+/// would see no more than the read before it did (each statement sees what was committed when
+/// it began) and cost a third of the pass (a list of 2,000 keys planned in each chunk); as when
+/// the read was inside the transaction, an item decided meanwhile has its escalation closed by
+/// the next pass.
 async fn open_escalations(
     conn: &mut AnyConnection,
     backend: Backend,
     workflow_id: i64,
     rules: &Rules,
-    ids: &[i64],
+    unopened: &[Unopened],
 ) -> Result<usize, AppError> {
-    if ids.is_empty() {
+    if unopened.is_empty() {
         return Ok(0);
     }
-    let unopened: Vec<Unopened> = sqlx::query_as(&format!(
-        concat!(
-            "select i.id, i.created_at, d.actor_id, d.reason_code, d.created_at as escalated_at from items i \
-             left join decisions d on d.id = (select max(e.id) from decisions e where e.item_id = i.id \
-             and e.kind = 'escalate') \
-             where i.id in ({}) and i.workflow_id = $1 and i.state = ",
-            state_sql!(Escalated),
-            none_open_sql!(),
-            " order by i.id"
-        ),
-        dialect::id_list(ids.iter().copied())
-    ))
-    .persistent(false)
-    .bind(workflow_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let unopened: Vec<&Unopened> = match backend {
+        Backend::Sqlite => {
+            let escalated: Vec<(i64,)> = sqlx::query_as(&format!(
+                concat!("select id from items where id in ({}) and state = ", state_sql!(Escalated)),
+                dialect::id_list(unopened.iter().map(|item| item.id))
+            ))
+            .persistent(false)
+            .fetch_all(&mut *conn)
+            .await?;
+            let escalated: std::collections::HashSet<i64> = escalated.into_iter().map(|(id,)| id).collect();
+            unopened.iter().filter(|item| escalated.contains(&item.id)).collect()
+        }
+        Backend::Postgres => unopened.iter().collect(),
+    };
     let mut opened = 0;
     for range in dialect::chunks(unopened.len()) {
         let rows = &unopened[range];
