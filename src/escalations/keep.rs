@@ -186,18 +186,19 @@ macro_rules! none_open_sql {
 /// worker's share (`$6`, `$7`), in key order after `$5`: among the items newer than `$2` (the
 /// later of `$5` and the pass's frontier `$3`) and, once something was seen, those with an
 /// escalate decision newer than `$4` (the decisions outermost, as in [`UNOPENED_EXISTS`]). Each
-/// part takes its own chunk first, so that neither is read to its end for one chunk.
+/// part takes its own chunk first (of distinct items: an item may have several new decisions),
+/// so that neither is read to its end for one chunk.
 const UNOPENED: &str = concat!(
     "select id from (select i.id from items i where i.workflow_id = $1 and i.id > $2 and i.state = ",
     state_sql!(Escalated),
     " and i.id % $6 = $7",
     none_open_sql!(),
-    " order by i.id limit $8) a union select id from (select d.item_id as id from decisions d cross join items i \
+    " order by i.id limit $8) a union select id from (select distinct d.item_id as id from decisions d cross join items i \
      where $3 > 0 and d.id > $4 and +d.workflow_id = $1 and d.kind = 'escalate' and i.id = d.item_id \
      and i.id > $5 and i.id % $6 = $7 and i.state = ",
     state_sql!(Escalated),
     none_open_sql!(),
-    " order by d.item_id limit $8) b order by 1 limit $8"
+    " order by 1 limit $8) b order by 1 limit $8"
 );
 
 /// [`UNOPENED`] for `part`, after the item `after`, each with its last `escalate` decision: read
@@ -231,16 +232,17 @@ async fn unopened(
 /// The next chunk of open escalations of workflow `$1` whose item is no longer with a lead or
 /// an assignee, of this worker's share (`$4`, `$5`), in key order after `$2`: all of them while
 /// nothing was seen (`$3` is 0), else those whose item has a decision newer than `$3` (every
-/// way out of an escalation is a decision).
+/// way out of an escalation is a decision). Each part takes its own chunk first, as in
+/// [`UNOPENED`].
 const CLOSABLE: &str = concat!(
     "select id from (select e.id from escalations e join items i on i.id = e.item_id where $3 = 0 \
      and e.workflow_id = $1 and e.resolved_at is null and e.id > $2 and e.id % $4 = $5 and ",
     with_nobody_sql!(),
-    " order by e.id limit $6) a union select id from (select e.id from decisions d cross join escalations e \
+    " order by e.id limit $6) a union select id from (select distinct e.id from decisions d cross join escalations e \
      cross join items i where $3 > 0 and d.id > $3 and +d.workflow_id = $1 and e.item_id = d.item_id \
      and e.resolved_at is null and e.id > $2 and e.id % $4 = $5 and i.id = d.item_id and ",
     with_nobody_sql!(),
-    " order by e.id limit $6) b order by 1 limit $6"
+    " order by 1 limit $6) b order by 1 limit $6"
 );
 
 /// [`CLOSABLE`] for `part`, after the escalation `after`: read outside the write transaction.
