@@ -716,22 +716,21 @@ fn judge(o: &Options, samples: &[Sample], recorder: &Recorder) -> String {
         let mut medians = Vec::new();
         let mut from = warm;
         while from + phase <= total + 1.0 {
-            let mut p99s: Vec<f64> = samples
+            let mut p99s: Vec<Duration> = samples
                 .iter()
                 .filter(|s| s.at > from && s.at <= from + phase && s.ops[i].0 > 0)
-                .map(|s| ms(s.ops[i].2))
+                .map(|s| s.ops[i].2)
                 .collect();
-            p99s.sort_by(f64::total_cmp);
+            p99s.sort();
             if !p99s.is_empty() {
-                medians.push(format!("{:.1}", p99s[p99s.len() / 2]));
+                medians.push(format!("{:.1}", ms(percentile(&p99s, 0.5))));
             }
             from += phase;
         }
         writeln!(out, "- {op}: {}", medians.join(", ")).unwrap();
     }
-    let judged: Vec<&&Sample> = after.iter().filter(|s| s.at > warm).collect();
-    let mean = |f: fn(&Sample) -> f64| judged.iter().map(|s| f(s)).sum::<f64>() / judged.len().max(1) as f64;
-    let most_stolen = judged.iter().map(|s| s.steal).fold(0.0, f64::max);
+    let mean = |f: fn(&Sample) -> f64| after.iter().map(|s| f(s)).sum::<f64>() / after.len().max(1) as f64;
+    let most_stolen = after.iter().map(|s| s.steal).fold(0.0, f64::max);
     writeln!(
         out,
         "\nthe machine after the warm-up: {:.0} % idle, the hypervisor took {:.1} % for other guests \
