@@ -69,8 +69,8 @@ pub enum AppError {
     /// 429: too many failed sign-in attempts.
     #[error("{message}")]
     TooManyAttempts { message: String, retry_after_secs: u64 },
-    /// 503: the server is at its limit for this kind of work (password hashing); try again
-    /// after `retry_after_secs`.
+    /// 503: the server is at its limit for this kind of work (password hashing), or the database
+    /// rolled the transaction back to break a deadlock; try again after `retry_after_secs`.
     #[error("The server is busy. Please try again in a few seconds.")]
     Busy { retry_after_secs: u64 },
     /// 500: something failed on the server; the details are in the server log only.
@@ -122,6 +122,14 @@ impl AppError {
             .ok()
             .and_then(|v| v.get("kind").and_then(|k| k.as_str().map(str::to_owned)))
             .unwrap_or_else(|| "internal".to_owned())
+    }
+
+    /// Whether the same write, tried again, may go through: an internal error (a dropped
+    /// connection) or a transaction the database rolled back ([`AppError::Busy`]). The writers
+    /// that retry (`group_commit`, `items::ingest`) ask this; a refusal of the request itself is
+    /// final.
+    pub fn may_succeed_again(&self) -> bool {
+        matches!(self, Self::Internal | Self::Busy { .. })
     }
 
     /// How long the client should wait before trying again (`Retry-After`), when that is known.
@@ -210,9 +218,36 @@ impl FromServerFnError for AppError {
 
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
+    /// A transaction the database rolled back to break a deadlock or a serialization conflict
+    /// (PostgreSQL's class 40) left nothing behind and goes through when tried again: it is a
+    /// [`AppError::Busy`], logged as a warning, which the writers that retry (`group_commit`,
+    /// `items::ingest`) try again and anything else passes on as a 503 with `Retry-After`. Every
+    /// other database error is internal.
     #[track_caller]
     fn from(error: sqlx::Error) -> Self {
+        if rolled_back_by_the_database(&error) {
+            let at = std::panic::Location::caller();
+            tracing::warn!(error = %error, location = %at, "the database rolled a transaction back");
+            return Self::Busy { retry_after_secs: ROLLED_BACK_RETRY_AFTER_SECS };
+        }
         Self::internal(error)
+    }
+}
+
+/// The `Retry-After` of a transaction the database rolled back: the other side of the deadlock
+/// has committed by then.
+#[cfg(feature = "ssr")]
+const ROLLED_BACK_RETRY_AFTER_SECS: u64 = 1;
+
+/// Whether the database refused the transaction only because of another one (a deadlock victim
+/// or a serialization failure), so that the same transaction may succeed when tried again.
+#[cfg(feature = "ssr")]
+fn rolled_back_by_the_database(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(e) => {
+            e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some_and(|pg| pg.code().starts_with("40"))
+        }
+        _ => false,
     }
 }
 

@@ -126,7 +126,7 @@ pub async fn ingest_batch(
     let mut tries = 1;
     loop {
         match write_batch(db, &group).await {
-            Err(BatchError::Other(AppError::Internal)) if tries < BATCH_TRIES => {
+            Err(BatchError::Other(error)) if error.may_succeed_again() && tries < BATCH_TRIES => {
                 tracing::warn!(tries, items = group.len(), "a batch was rolled back by the database: writing it again");
                 tries += 1;
             }

@@ -11,7 +11,7 @@ use crate::domain::item_state::ItemState;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::storage::clock::{parse_day, parse_rfc3339};
-use crate::web::api_error::{ApiError, BodyErrors, ErrorBody, KeyErrors, QueryErrors};
+use crate::web::api_error::{ApiError, BodyErrors, ErrorBody, KeyErrors, QueryErrors, WriteErrors};
 use crate::web::extract::{ApiKey, JsonBody, admin_workflow, bad_query, parse_cursor, scoped_workflow};
 use crate::workflows::server as workflows;
 use axum::Json;
@@ -74,7 +74,7 @@ fn count_ingested<'a>(state: &AppState, slug: &str, items: impl Iterator<Item = 
         (status = 201, description = "Created and routed", body = ItemView),
         (status = 200, description = "Already submitted with this body", body = ItemView),
         (status = 409, description = "Same external_id, different body", body = ErrorBody),
-        KeyErrors, BodyErrors,
+        KeyErrors, BodyErrors, WriteErrors,
     ))]
 pub async fn submit_item(
     State(state): State<AppState>,
@@ -108,7 +108,7 @@ pub struct Batch {
     responses(
         (status = 200, description = "All stored (or already there)", body = BatchResult),
         (status = 409, description = "Conflicts with stored items; nothing stored", body = ErrorBody),
-        KeyErrors, BodyErrors,
+        KeyErrors, BodyErrors, WriteErrors,
     ))]
 pub async fn submit_batch(
     State(state): State<AppState>,

@@ -95,7 +95,7 @@ async fn run<I, O>(
                     // A lone job's group was its first try alone.
                     let mut alone =
                         if grouped { write_one(&db, &write, &inputs[i..=i], what).await } else { Err(error.clone()) };
-                    if matches!(alone, Err(AppError::Internal)) {
+                    if alone.as_ref().is_err_and(AppError::may_succeed_again) {
                         alone = write_one(&db, &write, &inputs[i..=i], what).await;
                     }
                     if let Err(error) = &alone {
@@ -174,17 +174,18 @@ mod tests {
         })
     }
 
-    /// A writer whose database fails the first `fails` transactions, whatever is in them, as
-    /// PostgreSQL rolls back one side of a deadlock.
-    fn flaky(fails: usize) -> (WriteGroup<i64, i64>, Arc<std::sync::atomic::AtomicUsize>) {
+    /// A writer whose database fails the first `fails` transactions with `error`, whatever is in
+    /// them, as PostgreSQL rolls back one side of a deadlock (`Busy`) or a connection drops
+    /// (`Internal`).
+    fn flaky(fails: usize, error: AppError) -> (WriteGroup<i64, i64>, Arc<std::sync::atomic::AtomicUsize>) {
         let tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = tries.clone();
         let write: WriteGroup<i64, i64> = Arc::new(move |_db: &Db, inputs: &[i64]| {
             let inputs = inputs.to_vec();
-            let tries = counted.clone();
+            let (tries, error) = (counted.clone(), error.clone());
             Box::pin(async move {
                 if tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < fails {
-                    return Err(AppError::Internal);
+                    return Err(error);
                 }
                 Ok(inputs.iter().map(|n| n * 10).collect())
             })
@@ -194,16 +195,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_job_rolled_back_by_the_database_is_written_once_more() {
-        // Alone: its one failure is followed by one more try, which goes through.
-        let (write, tries) = flaky(1);
+        for error in [AppError::Busy { retry_after_secs: 1 }, AppError::Internal] {
+            // Alone: its one failure is followed by one more try, which goes through.
+            let (write, tries) = flaky(1, error.clone());
+            let writer = GroupCommit::start(scratch_db().await, "test", 1, 64, write);
+            assert_eq!(writer.submit(7).await, Ok(70));
+            assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
+            // A job that fails every time still fails its caller, after two tries alone.
+            let (write, tries) = flaky(usize::MAX, error.clone());
+            let writer = GroupCommit::start(scratch_db().await, "test", 1, 64, write);
+            assert_eq!(writer.submit(7).await, Err(error));
+            assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
+        }
+        // A refusal of the job itself is final: tried once, alone.
+        let (write, tries) = flaky(usize::MAX, AppError::conflict("already decided"));
         let writer = GroupCommit::start(scratch_db().await, "test", 1, 64, write);
-        assert_eq!(writer.submit(7).await, Ok(70));
-        assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
-        // A job that fails every time still fails its caller, after two tries alone.
-        let (write, tries) = flaky(usize::MAX);
-        let writer = GroupCommit::start(scratch_db().await, "test", 1, 64, write);
-        assert_eq!(writer.submit(7).await, Err(AppError::Internal));
-        assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(writer.submit(7).await, Err(AppError::conflict("already decided")));
+        assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     async fn scratch_db() -> Db {

@@ -60,6 +60,16 @@ pub enum BodyErrors {
     Invalid(ErrorBody),
 }
 
+/// The error of an operation that writes.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum WriteErrors {
+    /// PostgreSQL rolled the write back to break a deadlock each time it was tried; nothing was
+    /// stored. Send it again after `Retry-After` seconds.
+    #[response(status = 503)]
+    RolledBack(ErrorBody),
+}
+
 /// The error of an operation with query parameters.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]

@@ -4,6 +4,7 @@
 
 use crate::fixtures::{invoice, submit, workflow};
 use crate::helpers::{Backend, spawn_app, wait_until, within_limit};
+use gatehouse::error::AppError;
 use serde_json::{Value, json};
 use sqlx::Connection;
 use std::time::Duration;
@@ -89,6 +90,60 @@ async fn a_batch_rolled_back_to_break_a_deadlock_is_written_again() {
         .await
         .unwrap();
         assert_eq!(volumes, [(100, 2), (120, 2)], "0.5 and 0.6 fall in bins 100 and 120 of 200");
+    })
+    .await
+}
+
+/// A deadlock's victim, as every writer meets it: the database rolled its transaction back and
+/// the same transaction goes through when tried again, so it is `Busy` (503 with `Retry-After`,
+/// which the retrying writers try again), where any other refusal of the database stays
+/// internal. A real deadlock between two connections on a table of the test's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(test_postgres), ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
+async fn a_deadlock_victim_is_busy_and_other_database_errors_stay_internal() {
+    let backend = Backend::postgres();
+    within_limit(async {
+        let app = spawn_app(backend).await;
+        let connect = async || sqlx::PgConnection::connect(&app.test_db_url()).await.unwrap();
+        let (mut victim, mut other, mut watcher) = (connect().await, connect().await, connect().await);
+        sqlx::query("create table deadlock_cells (id int primary key, n int not null)")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        sqlx::query("insert into deadlock_cells values (1, 0), (2, 0)").execute(&mut other).await.unwrap();
+        // The other side never looks for the deadlock itself: the victim is the one rolled back.
+        sqlx::query("set deadlock_timeout = '60s'").execute(&mut other).await.unwrap();
+        let victim_pid: i32 = sqlx::query_scalar("select pg_backend_pid()").fetch_one(&mut victim).await.unwrap();
+        let take = |id: i32| format!("update deadlock_cells set n = n + 1 where id = {id}");
+        sqlx::query("begin").execute(&mut victim).await.unwrap();
+        sqlx::query(&take(1)).execute(&mut victim).await.unwrap();
+        sqlx::query("begin").execute(&mut other).await.unwrap();
+        sqlx::query(&take(2)).execute(&mut other).await.unwrap();
+        let waiting = tokio::spawn(async move { sqlx::query(&take(2)).execute(&mut victim).await.map(|_| ()) });
+        wait_until(Duration::from_secs(10), "the victim waits for the other's row", async || {
+            let blocked: Vec<i32> = sqlx::query_scalar("select unnest(pg_blocking_pids($1))")
+                .bind(victim_pid)
+                .fetch_all(&mut watcher)
+                .await
+                .unwrap();
+            !blocked.is_empty()
+        })
+        .await;
+        // Each now waits for the other; this goes through once the victim is rolled back.
+        sqlx::query("update deadlock_cells set n = n + 1 where id = 1").execute(&mut other).await.unwrap();
+        sqlx::query("commit").execute(&mut other).await.unwrap();
+
+        let refused = waiting.await.unwrap().expect_err("the victim was rolled back");
+        let sqlstate = refused.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
+        assert_eq!(sqlstate.as_deref(), Some("40P01"), "a deadlock, as PostgreSQL names it: {refused}");
+        let error = AppError::from(refused);
+        assert_eq!(error, AppError::Busy { retry_after_secs: 1 });
+        assert_eq!((error.status(), error.retry_after_secs()), (503, Some(1)));
+        assert!(error.may_succeed_again());
+
+        // Any other refusal stays internal (and is logged as an error where it happens).
+        let duplicate = sqlx::query("insert into deadlock_cells values (1, 0)").execute(&mut other).await.unwrap_err();
+        assert_eq!(AppError::from(duplicate), AppError::Internal);
     })
     .await
 }
