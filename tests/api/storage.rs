@@ -104,6 +104,30 @@ async fn both_backends_migrate_to_the_same_columns_and_indexes() {
     .await;
 }
 
+/// PostgreSQL only: the items table is vacuumed every 20,000 dead row versions, its indexes
+/// always included (migration 0022), so that claim-next's walk past the entries of items already
+/// claimed stays short whatever the table's size. (This machine's test server runs without
+/// autovacuum, so the settings are what can be checked here; `benches/soak.rs` measures them.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(test_postgres), ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
+async fn postgres_vacuums_items_after_a_fixed_number_of_dead_rows() {
+    let postgres = Backend::postgres();
+    within_limit(async {
+        let test_db = TestDb::new(&postgres).await;
+        let db = test_db.connect().await;
+        let options: Vec<String> =
+            sqlx::query_scalar("select unnest(reloptions) from pg_class where oid = 'items'::regclass order by 1")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            options,
+            ["autovacuum_vacuum_scale_factor=0", "autovacuum_vacuum_threshold=20000", "vacuum_index_cleanup=on"]
+        );
+    })
+    .await;
+}
+
 async fn migrations_are_idempotent(backend: Backend) {
     let test_db = TestDb::new(&backend).await;
     let db = test_db.connect().await;
