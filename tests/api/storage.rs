@@ -106,8 +106,9 @@ async fn both_backends_migrate_to_the_same_columns_and_indexes() {
 
 /// PostgreSQL only: the items table is vacuumed every 20,000 dead row versions, its indexes
 /// always included (migration 0022), so that claim-next's walk past the entries of items already
-/// claimed stays short whatever the table's size. (This machine's test server runs without
-/// autovacuum, so the settings are what can be checked here; `benches/soak.rs` measures them.)
+/// claimed stays short whatever the table's size. (A test server may run without autovacuum, so
+/// the settings are what can be checked here; the soak, with `scripts/soak-postgres-watch`
+/// beside it, measures what they do.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(test_postgres), ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
 async fn postgres_vacuums_items_after_a_fixed_number_of_dead_rows() {
